@@ -1,0 +1,278 @@
+"""The running agent: kernel → decode → enrich → evaluate → sinks, in batches.
+
+Two threads. The reader thread only drains the ring buffer into raw batches and hands
+them over through a bounded queue, so a slow sink can never stall the kernel side; when
+the queue is full the batch is dropped and counted (stage "queue"). The processing thread
+decodes, enriches, evaluates and emits. Every loss has a counter in `AgentStats`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from beholder.enrich.enricher import Enricher
+from beholder.events import Alert, Event
+from beholder.events.decoding import syscall_name
+from beholder.events.interfaces import Evaluator, Sink
+from beholder.health import Health
+from beholder.sensors.program import Program, ProgramOptions
+from beholder.sensors.reader import RingReader
+
+
+@dataclass(slots=True)
+class AgentStats:
+    """User-space counters; the kernel's are in `Program.stats()`."""
+
+    batches: int = 0
+    records: int = 0
+    decoded: int = 0
+    decode_errors: int = 0
+    queue_dropped_batches: int = 0
+    queue_dropped_records: int = 0
+    alerts: int = 0
+    unenriched: int = 0  # container events sent without pod identity while Kubernetes was asked for
+    evaluator_errors: int = 0
+    sink_errors: int = 0
+    last_error: str = ""
+
+
+@dataclass(slots=True)
+class AgentOptions:
+    program: ProgramOptions = field(default_factory=ProgramOptions)
+    queue_batches: int = 1024
+    poll_ms: int = 100
+    batch_window_s: float = 0.005  # added latency, traded for batches of useful size
+    tick_s: float = 1.0  # kernel counters -> metrics
+    syscall_check_s: float = 5.0  # kernel per-cgroup syscall sets -> profile evaluators
+    expect_pods: bool = False  # Kubernetes enrichment was asked for: count events without it
+
+
+class Metrics(Protocol):
+    """What the agent reports to (beholder.otel.metrics.PipelineMetrics fits)."""
+
+    def record_batch(self, events: list[Event], alerts: list[Alert]) -> None: ...
+
+    def lost(self, stage: str, n: int) -> None: ...
+
+    def suppressed(self, n: int) -> None: ...
+
+
+class Agent:
+    def __init__(
+        self,
+        options: AgentOptions,
+        sinks: list[Sink],
+        evaluators: list[Evaluator] | None = None,
+        enricher: Enricher | None = None,
+        on_batch: Callable[[list[Event], list[Alert]], None] | None = None,
+        metrics: Metrics | None = None,
+        health: Health | None = None,
+    ) -> None:
+        self.options = options
+        self.sinks = sinks
+        self.evaluators = evaluators or []
+        self.enricher = enricher or Enricher()
+        self.on_batch = on_batch
+        self.metrics = metrics
+        self.health = health or Health()
+        self.stats = AgentStats()
+        self._reported: dict[str, int] = {}
+        self._next_tick = self._next_syscall_check = 0.0
+        self.program = Program(options.program)
+        self.reader = RingReader(self.program)
+        self.enricher.containers.on_cgroup.append(self.program.register_pidns)
+        self.enricher.containers.on_cgroup.append(
+            lambda cgroup_id, _pid: self.program.count_syscalls_of(cgroup_id)
+        )
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=options.queue_batches)
+        self._stop = threading.Event()
+        self._reader_thread = threading.Thread(target=self._read_loop, name="beholder-ringbuf", daemon=True)
+        self.health.ready = True  # the probes are attached: the kernel is recording from here on
+        self.health.beat()
+
+    # --- reader thread ---------------------------------------------------------------
+    def _read_loop(self) -> None:
+        poll = self.program.bpf.ring_buffer_poll
+        reader = self.reader
+        consume = self.program.bpf.ring_buffer_consume
+        window = self.options.batch_window_s
+        while not self._stop.is_set():
+            poll(self.options.poll_ms)
+            # poll wakes on the first record; under load, waiting a moment and draining again
+            # turns thousands of tiny batches into a few large ones (per-batch costs dominate).
+            if reader.pending() and window:
+                time.sleep(window)
+                consume()
+            self._hand_over(reader)
+        self.program.pause()
+        self.program.bpf.ring_buffer_consume()
+        self._hand_over(reader)
+        self._queue.put(None)
+
+    def _hand_over(self, reader: RingReader) -> None:
+        raw = reader.take()
+        if not raw:
+            return
+        try:
+            self._queue.put_nowait(raw)
+        except queue.Full:
+            self.stats.queue_dropped_batches += 1
+            self.stats.queue_dropped_records += len(raw)
+
+    # --- processing thread -----------------------------------------------------------
+    def start(self) -> None:
+        self.enricher.start()
+        self._reader_thread.start()
+
+    def stop(self) -> None:
+        self.health.ready = False
+        self._stop.set()
+
+    def run(self, duration_s: float | None = None) -> AgentStats:
+        """Process until `stop()` or the duration ends, then drain and flush everything."""
+        self.start()
+        deadline = time.monotonic() + duration_s if duration_s else None
+        while True:
+            self.health.beat()
+            if deadline is not None and time.monotonic() >= deadline:
+                self.stop()
+                deadline = None
+            self._periodic()
+            try:
+                raw = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if raw is None:
+                break
+            self.process(raw)
+        self._reader_thread.join(timeout=5)
+        self._periodic(force=True)
+        for sink in self.sinks:
+            self._guard(sink.flush)
+        return self.stats
+
+    def process(self, raw: list[bytes]) -> None:
+        stats = self.stats
+        stats.batches += 1
+        stats.records += len(raw)
+        before = self.reader.stats.decode_errors
+        events = self.reader.decode_batch(raw)
+        stats.decode_errors += self.reader.stats.decode_errors - before
+        stats.decoded += len(events)
+        self.enricher.enrich(events)
+        alerts: list[Alert] = []
+        for evaluator in self.evaluators:
+            try:
+                alerts += evaluator.evaluate(events)
+            except Exception as exc:  # one broken rule set must not stop the others
+                stats.evaluator_errors += 1
+                stats.last_error = f"{type(evaluator).__name__}: {exc}"
+        stats.alerts += len(alerts)
+        if self.options.expect_pods:
+            stats.unenriched += sum(1 for ev in events if ev.container and not ev.container.pod_name)
+        self._deliver(events, alerts)
+
+    def _deliver(self, events: list[Event], alerts: list[Alert]) -> None:
+        for sink in self.sinks:
+            self._guard(sink.emit, events, alerts)
+        if self.metrics is not None:
+            self._guard(self.metrics.record_batch, events, alerts)
+        if self.on_batch is not None:
+            self._guard(self.on_batch, events, alerts)
+
+    def _periodic(self, force: bool = False) -> None:
+        """Work on a clock, not per event: counters to metrics, syscall sets to profiles."""
+        now = time.monotonic()
+        if force or now >= self._next_tick:
+            self._next_tick = now + self.options.tick_s
+            self._report_losses()
+        if force or now >= self._next_syscall_check:
+            self._next_syscall_check = now + self.options.syscall_check_s
+            self._check_syscalls()
+
+    def _report_losses(self) -> None:
+        if self.metrics is None:
+            return
+        kernel = self.program.stats()
+        totals = {
+            "ringbuf": kernel["lost"],
+            "suppressed": kernel["suppressed"],
+            "queue": self.stats.queue_dropped_records,
+            "decode": self.stats.decode_errors,
+        }
+        for stage, total in totals.items():
+            delta = total - self._reported.get(stage, 0)
+            self._reported[stage] = total
+            if delta and stage == "suppressed":
+                self._guard(self.metrics.suppressed, delta)
+            elif delta:
+                self._guard(self.metrics.lost, stage, delta)
+
+    def _check_syscalls(self) -> None:
+        observers = [e for e in self.evaluators if hasattr(e, "observe_syscalls")]
+        if not observers:
+            return
+        containers = self.enricher.containers.by_cgroup
+        alerts: list[Alert] = []
+        for cgroup_id, counts in self.program.syscall_counts().items():
+            info = containers.get(cgroup_id)
+            if info is None:
+                continue
+            names = {syscall_name(nr) for nr in counts}
+            for evaluator in observers:
+                alerts += evaluator.observe_syscalls(info, names)
+        if alerts:
+            self.stats.alerts += len(alerts)
+            self._deliver([], alerts)
+
+    def _guard(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # a failing sink is counted, the others still get the batch
+            self.stats.sink_errors += 1
+            self.stats.last_error = f"{getattr(fn, '__qualname__', fn)}: {exc}"
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            self._guard(sink.close)
+        self.program.close()
+
+    def report(self) -> dict[str, object]:
+        """Kernel and user-space counters in one dict (the --stats-file content)."""
+        return {
+            "kernel": self.program.stats(),
+            "agent": asdict(self.stats),
+            "sensors": self.sensor_report(),
+            "syscalls": self.container_syscalls(),
+        }
+
+    def container_syscalls(self) -> dict[str, dict[str, int]]:
+        """Container id -> {syscall name: calls}, from the kernel's per-cgroup counters."""
+        by_cgroup = self.enricher.containers.by_cgroup
+        out: dict[str, dict[str, int]] = {}
+        for cgroup_id, counts in self.program.syscall_counts().items():
+            info = by_cgroup.get(cgroup_id)
+            if info is not None:
+                row = out.setdefault(info.container_id, {})
+                for nr, calls in counts.items():
+                    name = syscall_name(nr)
+                    row[name] = row.get(name, 0) + calls
+        return out
+
+    def sink_report(self) -> dict[str, dict[str, int]]:
+        """What each sink still holds (after `close`: spooled to disk for the next start)."""
+        return {
+            type(sink).__name__: {"pending_records": int(sink.pending_records)}
+            for sink in self.sinks
+            if hasattr(sink, "pending_records")
+        }
+
+    def sensor_report(self) -> dict[str, str]:
+        report = {s.name: "running" for s in self.program.sensors}
+        report.update({name: f"refused: {why}" for name, why in self.program.refused.items()})
+        return report

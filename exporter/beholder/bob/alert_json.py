@@ -1,0 +1,174 @@
+"""Render a profile alert as Kubescape node-agent's alert JSON (`--format kubescape`).
+
+The shape follows the node-agent alerts shown in the BoB seed: `BaseRuntimeMetadata`
+(alert name, rule arguments, infected PID, severity, timestamps, uniqueID,
+profileMetadata), `RuntimeK8sDetails`, `RuntimeProcessDetails.processTree` with the
+parent as root and the alerting process in `childrenMap` under `comm␟pid`, the
+`event` block, and the log envelope (`level`, `message`, `msg`, `time`). Fields we do not
+observe (hashes, binary size, upper layer) are left out or false, never invented.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from beholder.events.interfaces import HostIdentity
+from beholder.events.model import Alert, ContainerInfo, Event, ProcessInfo
+
+ProcessLookup = Callable[[int], ProcessInfo | None]
+UNSET_TIME = "0001-01-01T00:00:00Z"
+CHILD_SEPARATOR = "␟"
+NETWORK_PROFILE_RULES = frozenset({"R0005", "R0007", "R0011", "R1003", "R1009"})
+
+
+def to_kubescape(alert: Alert, host: HostIdentity, lookup: ProcessLookup | None = None) -> dict[str, Any]:
+    """One alert as the node-agent JSON object."""
+    ev = alert.event
+    c = ev.container or ContainerInfo(container_id="")
+    base: dict[str, Any] = {
+        "alertName": alert.rule_name,
+        "arguments": _arguments(alert),
+        "infectedPID": ev.host_pid,
+        "severity": alert.severity,
+        "timestamp": _rfc3339_nano(ev.timestamp_ns),
+        "trace": {},
+        "uniqueID": alert.extra.get("unique_id", ""),
+    }
+    if "profile.name" in alert.extra:
+        base["profileMetadata"] = {
+            "status": alert.extra.get("profile.status", ""),
+            "completion": alert.extra.get("profile.completion", ""),
+            "name": alert.extra["profile.name"],
+            "failOnProfile": True,
+            "type": 1 if alert.rule_id in NETWORK_PROFILE_RULES else 0,
+        }
+    k8s: dict[str, Any] = {
+        "clusterName": host.cluster_name,
+        "containerName": c.name,
+        "hostNetwork": False,
+        "image": c.image,
+        "imageDigest": _digest(c.image_id),
+        "namespace": c.namespace,
+        "containerID": c.container_id,
+        "podName": c.pod_name,
+        "podNamespace": c.namespace,
+        "podLabels": dict(c.labels),
+        "workloadName": c.workload_name,
+        "workloadNamespace": c.namespace,
+        "workloadKind": c.workload_kind,
+    }
+    return {
+        "BaseRuntimeMetadata": base,
+        "CloudMetadata": None,
+        "RuleID": alert.rule_id,
+        "RuntimeK8sDetails": k8s,
+        "RuntimeProcessDetails": {"processTree": process_tree(ev, lookup), "containerID": c.container_id},
+        "event": {
+            "runtime": {
+                "runtimeName": c.runtime,
+                "containerId": c.container_id,
+                "containerName": c.name,
+                "containerImageName": c.image,
+                "containerImageDigest": _digest(c.image_id),
+            },
+            "k8s": {
+                "node": host.node_name or host.host_name,
+                "namespace": c.namespace,
+                "podName": c.pod_name,
+                "podLabels": dict(c.labels),
+                "containerName": c.name,
+                "owner": {},
+            },
+            "timestamp": ev.timestamp_ns,
+            "type": "normal",
+        },
+        "level": "error",
+        "message": alert.message,
+        "msg": alert.rule_name,
+        "time": _rfc3339_nano(ev.timestamp_ns).split(".")[0] + "Z",
+    }
+
+
+def dumps(alert: Alert, host: HostIdentity, lookup: ProcessLookup | None = None) -> str:
+    """One JSON line, as node-agent logs it."""
+    return json.dumps(to_kubescape(alert, host, lookup), ensure_ascii=False, separators=(",", ":"))
+
+
+def process_tree(ev: Event, lookup: ProcessLookup | None = None) -> dict[str, Any]:
+    """The alerting process under its parent (when the process tree knows the parent and it
+    lives in the same container), like node-agent's processTree."""
+    proc = ev.process
+    if proc is None:
+        return {"pid": ev.host_pid, "comm": ev.comm, "uid": ev.uid, "gid": ev.gid, "startTime": UNSET_TIME}
+    node = _node(proc, ev.comm)
+    parent = lookup(proc.ppid) if lookup and proc.ppid else None
+    if parent is None or parent.container is not proc.container:
+        return node  # node-agent roots the tree inside the container
+    root = _node(parent, "")
+    node["pcomm"] = root["comm"]  # the parent's comm, as node-agent reports it
+    root["childrenMap"] = {f"{node['comm']}{CHILD_SEPARATOR}{node['pid']}": node}
+    return root
+
+
+def _node(proc: ProcessInfo, comm: str) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "pid": proc.pid,
+        "cmdline": proc.cmdline,
+        "comm": proc.comm or comm or os.path.basename(proc.exe),
+        "ppid": proc.ppid,
+        "pcomm": os.path.basename(proc.parent_exe),
+        "hardlink": proc.exe,
+        "uid": proc.uid,
+        "gid": proc.gid,
+        "startTime": _rfc3339_nano(proc.start_ns) if proc.start_ns else UNSET_TIME,
+        "upperLayer": False,
+        "cwd": proc.cwd,
+        "path": proc.exe,
+    }
+    return {k: v for k, v in node.items() if v != "" or k in ("cmdline", "comm")}
+
+
+def _arguments(alert: Alert) -> dict[str, Any]:
+    ev, kind = alert.event, alert.extra.get("event.kind", "")
+    data = ev.data
+    if kind == "exec":
+        return {"args": list(ev.argv), "exec": alert.extra.get("exec_path", ev.resource), "retval": ev.retval}
+    if kind == "open":
+        return {"flags": [f for f in data.get("flags", "").split("|") if f], "path": ev.resource}
+    if kind == "symlink":
+        return {"oldPath": data.get("target", ""), "newPath": ev.resource}
+    if kind == "hardlink":
+        return {"oldPath": ev.resource, "newPath": data.get("newpath", "")}
+    if kind == "dns":
+        addresses = [a for a in (data.get("sin_addr"), data.get("sin6_addr")) if a]
+        port = data.get("sin_port") or data.get("sin6_port") or "0"
+        return {
+            "addresses": addresses,
+            "domain": data.get("qname", ev.resource),
+            "port": int(port),
+            "protocol": "UDP",
+        }
+    if kind == "network":
+        port = data.get("sin_port") or data.get("sin6_port") or "0"
+        address = data.get("sin_addr") or data.get("sin6_addr", "")
+        return {"dstAddr": address, "dstPort": int(port), "proto": "TCP"}
+    if kind == "capabilities":
+        return {"capability": data.get("capability", ev.resource), "syscall": ev.syscall}
+    return {
+        "syscall": ev.syscall,
+        **{k: v for k, v in data.items() if k in ("cmd", "flags", "request", "params")},
+    }
+
+
+def _digest(image_id: str) -> str:
+    return image_id.rsplit("@", 1)[-1] if image_id else ""
+
+
+def _rfc3339_nano(ns: int) -> str:
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos:09d}Z"

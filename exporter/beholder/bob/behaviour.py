@@ -1,0 +1,109 @@
+"""One container's allowed behaviour, compiled for lookups on the hot path.
+
+A binding may combine an ApplicationProfile (execs, opens, syscalls, capabilities) with
+a NetworkNeighborhood (egress); a ContainerProfile supplies both. The answers mirror
+Kubescape's `ap.*` / `nn.*` helpers: `was_executed`, `was_path_opened`,
+`was_path_opened_with_suffix`, `was_syscall_used`, `is_domain_in_egress`, ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from beholder.bob.match import AddressSet, PatternIndex, dns_name, dns_pattern, match_args
+from beholder.bob.profile import ContainerBehaviour, ExecEntry, Profile, RulePolicy
+
+
+@dataclass(slots=True)
+class Behaviour:
+    profile_name: str
+    profile_kind: str
+    status: str = "completed"
+    completion: str = "complete"
+    network_name: str = ""
+    has_behaviour: bool = False
+    has_network: bool = False
+    execs: PatternIndex[ExecEntry] = field(default_factory=PatternIndex)
+    opens: PatternIndex[bool] = field(default_factory=PatternIndex)
+    open_paths: tuple[str, ...] = ()
+    syscalls: frozenset[str] = frozenset()
+    capabilities: frozenset[str] = frozenset()
+    egress_dns: PatternIndex[bool] = field(default_factory=lambda: PatternIndex("."))
+    egress_addresses: AddressSet = field(default_factory=AddressSet)
+    rule_policies: dict[str, RulePolicy] = field(default_factory=dict)
+    _suffix_cache: dict[str, bool] = field(default_factory=dict)
+
+    def was_executed(self, path: str) -> bool:
+        return self.execs.contains(path)
+
+    def was_executed_with_args(self, path: str, args: tuple[str, ...]) -> bool:
+        return any(match_args(e.args, args, e.args_required) for e in self.execs.lookup(path))
+
+    def was_path_opened(self, path: str) -> bool:
+        return self.opens.contains(path)
+
+    def was_path_opened_with_suffix(self, suffix: str) -> bool:
+        hit = self._suffix_cache.get(suffix)
+        if hit is None:
+            hit = self._suffix_cache[suffix] = any(p.endswith(suffix) for p in self.open_paths)
+        return hit
+
+    def was_syscall_used(self, name: str) -> bool:
+        return name in self.syscalls
+
+    def was_capability_used(self, name: str) -> bool:
+        return name in self.capabilities
+
+    def is_domain_in_egress(self, name: str) -> bool:
+        return self.egress_dns.contains(dns_name(name))
+
+    def was_address_in_egress(self, address: str) -> bool:
+        return address in self.egress_addresses
+
+    def policy_allows(self, rule_id: str, comm: str) -> bool:
+        policy = self.rule_policies.get(rule_id)
+        return policy is not None and policy.allows(comm)
+
+
+def compile_behaviour(
+    parts: list[tuple[Profile, ContainerBehaviour]],
+) -> Behaviour:
+    """Fold the bound profile containers (AP/CP first, NN after) into one lookup object."""
+    main = next((p for p, c in parts if c.has_behaviour), parts[0][0])
+    b = Behaviour(
+        profile_name=main.name,
+        profile_kind=main.kind,
+        status=main.status,
+        completion=main.completion,
+    )
+    syscalls: set[str] = set()
+    caps: set[str] = set()
+    open_paths: list[str] = []
+    for profile, c in parts:
+        if c.has_network and profile is not main:
+            b.network_name = profile.name
+        b.has_behaviour |= c.has_behaviour
+        b.has_network |= c.has_network
+        for e in c.execs:
+            b.execs.add(e.path, e)
+        for o in c.opens:
+            b.opens.add(o.path, True)
+            open_paths.append(o.path)
+        syscalls |= c.syscalls
+        caps |= c.capabilities
+        for n in c.egress:
+            for name in n.dns_names:
+                b.egress_dns.add(dns_pattern(name), True)
+            for ip in n.ip_addresses:
+                b.egress_addresses.add(ip)
+        for rule_id, policy in c.rule_policies.items():
+            old = b.rule_policies.get(rule_id)
+            if old is not None:
+                policy = RulePolicy(
+                    old.all_processes or policy.all_processes, old.process_allowed | policy.process_allowed
+                )
+            b.rule_policies[rule_id] = policy
+    b.syscalls = frozenset(syscalls)
+    b.capabilities = frozenset(caps)
+    b.open_paths = tuple(open_paths)
+    return b

@@ -1,0 +1,302 @@
+"""Profile engine: bind profiles to containers, run the rule catalogue over event batches.
+
+Binding order for a container (first hit wins): an explicit mapping (container id,
+container name, pod name or workload name → profile name); the pod label
+`kubescape.io/user-defined-profile` (and `-network` for a NetworkNeighborhood); the
+profile's workload labels or `matchLabels` within its namespace; the image digest. The
+bound profile entries are compiled once (replicas share them) and cached by container
+id; a container that binds nothing is retried when enrichment learns more about it.
+
+Alerts are deduplicated per container, rule and Kubescape `uniqueId` (bounded LRU), as
+node-agent's rule cooldown does, so a loop that repeats an anomaly alerts once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from beholder.bob.behaviour import Behaviour, compile_behaviour
+from beholder.bob.profile import ContainerBehaviour, Profile, ProfileError, load_file
+from beholder.bob.rules import (
+    R0003,
+    Context,
+    Facts,
+    RuleSpec,
+    default_enabled,
+    facts_of,
+    rules_by_kind,
+)
+from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
+
+PROFILE_LABEL = "kubescape.io/user-defined-profile"
+NETWORK_LABEL = "kubescape.io/user-defined-network"
+WORKLOAD_KIND = "kubescape.io/workload-kind"
+WORKLOAD_NAME = "kubescape.io/workload-name"
+DEDUP_LIMIT = 65536
+CONTAINER_LIMIT = 16384  # compiled bindings kept; the oldest go first (containers come and go)
+
+MountProvider = Callable[[ContainerInfo], Iterable[str]]
+
+
+class ProfileEngine:
+    """An `Evaluator`: `evaluate(events) -> alerts` with source="profile"."""
+
+    def __init__(
+        self,
+        profiles: list[Profile],
+        bindings: Mapping[str, str] | None = None,
+        enabled: Iterable[str] | None = None,
+        api_servers: Iterable[str] | None = None,
+        mounts: MountProvider | None = None,
+    ) -> None:
+        self.profiles = profiles
+        self._by_name: dict[str, list[Profile]] = {}
+        for p in profiles:
+            self._by_name.setdefault(p.name, []).append(p)
+        self._bindings = dict(bindings or {})
+        self.enabled = set(default_enabled() if enabled is None else enabled)
+        self._rules = rules_by_kind(self.enabled)
+        if api_servers is None:
+            host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
+            api_servers = [host] if host else []
+        self._api_servers = frozenset(api_servers)
+        self._mounts = mounts
+        self._bound: dict[str, Behaviour | None] = {}
+        self._compiled: dict[tuple[tuple[int, int], ...], Behaviour] = {}
+        self._contexts: dict[str, Context] = {}
+        self._unbound: dict[str, tuple[object, ...]] = {}
+        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+
+    @classmethod
+    def load(
+        cls, paths: Iterable[Path], bindings: Mapping[str, str] | None = None, **options: object
+    ) -> tuple[ProfileEngine, list[str]]:
+        """Load every profile file (directories: their *.yaml/*.yml/*.json); one error line
+        per bad file, the good ones still load."""
+        profiles: list[Profile] = []
+        errors: list[str] = []
+        for path in expand_paths(paths):
+            try:
+                profiles += load_file(path)
+            except ProfileError as exc:
+                errors.append(str(exc))
+        return cls(profiles, bindings, **options), errors  # type: ignore[arg-type]
+
+    # --- binding -----------------------------------------------------------------------
+    def behaviour_for(self, container: ContainerInfo) -> Behaviour | None:
+        key = container.container_id
+        if key not in self._bound:
+            parts = self._bind(container)
+            # replicas of one workload bind the same profile entries: compile those once
+            shared = tuple((id(p), id(c)) for p, c in parts)
+            if shared and shared not in self._compiled:
+                self._compiled[shared] = compile_behaviour(parts)
+            self._bound[key] = self._compiled.get(shared)
+        return self._bound[key]
+
+    def _bind(self, c: ContainerInfo) -> list[tuple[Profile, ContainerBehaviour]]:
+        explicit = next(
+            (
+                self._bindings[k]
+                for k in (c.container_id, c.name, c.pod_name, c.workload_name)
+                if k in self._bindings
+            ),
+            None,
+        )
+        candidates: list[Profile] = list(self._by_name.get(explicit, [])) if explicit else []
+        for name in (c.labels.get(PROFILE_LABEL), c.labels.get(NETWORK_LABEL)):
+            if name and not explicit:
+                candidates += [p for p in self._by_name.get(name, []) if _same_namespace(p, c)]
+        if not candidates:
+            candidates = [p for p in self.profiles if _workload_match(p, c)]
+        if not candidates:
+            candidates = [p for p in self.profiles if any(_image_match(x, c) for x in p.containers)]
+        parts = []
+        for profile in candidates:
+            entry = _pick_container(profile, c)
+            if entry is not None:
+                parts.append((profile, entry))
+        parts.sort(key=lambda pc: not pc[1].has_behaviour)
+        return parts
+
+    def _context(self, container: ContainerInfo) -> Context:
+        cid = container.container_id
+        ctx = self._contexts.get(cid)
+        if ctx is not None and (ctx.behaviour is not None or self._unbound.get(cid) == _identity(container)):
+            return ctx
+        # new, or unbound so far and enrichment has since learned more (pod labels come late)
+        self._bound.pop(cid, None)
+        mounts = tuple(self._mounts(container)) if self._mounts else ()
+        ctx = Context(self.behaviour_for(container), self._api_servers, mounts)
+        self._contexts[cid] = ctx
+        if ctx.behaviour is None:
+            self._unbound[cid] = _identity(container)
+        else:
+            self._unbound.pop(cid, None)
+        if len(self._contexts) > CONTAINER_LIMIT:
+            self.forget(next(iter(self._contexts)))
+        return ctx
+
+    def forget(self, container_id: str) -> None:
+        """Drop a gone container's compiled binding (the pipeline calls this on exit)."""
+        self._contexts.pop(container_id, None)
+        self._bound.pop(container_id, None)
+        self._unbound.pop(container_id, None)
+
+    # --- evaluation --------------------------------------------------------------------
+    def evaluate(self, events: list[Event]) -> list[Alert]:
+        alerts: list[Alert] = []
+        rules = self._rules
+        for event in events:
+            container = event.container
+            if container is None:
+                continue
+            facts = facts_of(event, rules)
+            if facts is None:
+                continue
+            ctx = self._context(container)
+            b = ctx.behaviour
+            for rule in rules[facts.kind]:
+                spec = rule.spec
+                if b is None and spec.profile_dependency == 0:
+                    continue
+                if b is not None and spec.profile_dependency == 0 and not _has_data(spec, b):
+                    continue
+                if b is not None and (b.policy_allows(spec.id, facts.comm)):
+                    continue
+                message = rule.check(facts, ctx)
+                if message is None:
+                    continue
+                unique = rule.unique(facts)
+                if not self._first(container, spec.id, unique):
+                    continue
+                alerts.append(make_alert(event, spec, message, b, facts, unique))
+        return alerts
+
+    def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> list[Alert]:
+        """R0003 over the kernel's per-cgroup syscall set: one alert per new unexpected name."""
+        if R0003.id not in self.enabled:
+            return []
+        b = self.behaviour_for(container)
+        if b is None or not b.syscalls:  # a profile that recorded no syscalls cannot judge them
+            return []
+        alerts = []
+        for name in sorted(syscall_names - b.syscalls):
+            if b.policy_allows(R0003.id, "") or not self._first(container, R0003.id, name):
+                continue
+            event = Event(
+                timestamp_ns=0, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,
+                host_tid=0, uid=0, gid=0, comm="", cgroup_id=0, container=container,
+            )  # fmt: skip
+            alerts.append(make_alert(event, R0003, f"Unexpected system call detected: {name}", b, None, name))
+        return alerts
+
+    def _first(self, container: ContainerInfo, rule_id: str, unique: str) -> bool:
+        key = (container.container_id, rule_id, unique)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return False
+        self._seen[key] = None
+        if len(self._seen) > DEDUP_LIMIT:
+            self._seen.popitem(last=False)
+        return True
+
+
+def _identity(c: ContainerInfo) -> tuple[object, ...]:
+    """What binding depends on, cheaply: a change means enrichment learned something."""
+    return (c.name, c.pod_name, c.namespace, c.workload_name, c.image_id, c.image, len(c.labels))
+
+
+def _has_data(spec: RuleSpec, b: Behaviour) -> bool:
+    """A profile-required rule needs the half of the profile it reads (AP vs NN)."""
+    if "networkprofile" in spec.tags:
+        return b.has_network
+    return b.has_behaviour
+
+
+def make_alert(
+    event: Event, spec: RuleSpec, message: str, b: Behaviour | None, facts: Facts | None, unique: str
+) -> Alert:
+    """The alert Kubescape would raise; `unique_id` is the md5 of its uniqueId expression."""
+    extra = {
+        "unique_id": hashlib.md5(f"{spec.id}:{unique}".encode(), usedforsecurity=False).hexdigest(),
+        "mitre.tactic": spec.tactic,
+        "mitre.technique": spec.technique,
+        "event.kind": facts.kind if facts else "syscall",
+    }
+    if b is not None:
+        extra.update(
+            {
+                "profile.name": b.profile_name,
+                "profile.kind": b.profile_kind,
+                "profile.status": b.status,
+                "profile.completion": b.completion,
+            }
+        )
+        if b.network_name:
+            extra["profile.network_name"] = b.network_name
+    if facts is not None and facts.kind == "exec":
+        extra["exec_path"] = facts.exec_path
+    return Alert(
+        event=event,
+        source="profile",
+        rule_id=spec.id,
+        rule_name=spec.name,
+        action=Action.AUDIT,
+        severity=spec.severity,
+        message=message,
+        tags=(*spec.tags, spec.tactic, spec.technique),
+        enforcer="Beholder BoB",
+        extra=extra,
+    )
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            # hidden entries are a ConfigMap volume's `..data`/`..<timestamp>` copies
+            out += sorted(
+                p
+                for p in path.iterdir()
+                if not p.name.startswith(".") and p.suffix in (".yaml", ".yml", ".json")
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def _same_namespace(p: Profile, c: ContainerInfo) -> bool:
+    return not p.namespace or not c.namespace or p.namespace == c.namespace
+
+
+def _workload_match(p: Profile, c: ContainerInfo) -> bool:
+    if not _same_namespace(p, c):
+        return False
+    kind, name = p.labels.get(WORKLOAD_KIND, ""), p.labels.get(WORKLOAD_NAME, "")
+    if name and c.workload_name:
+        return name == c.workload_name and (not kind or not c.workload_kind or kind == c.workload_kind)
+    return bool(p.match_labels) and all(c.labels.get(k) == v for k, v in p.match_labels.items())
+
+
+def _digest(image: str) -> str:
+    return image.rsplit("@", 1)[-1] if "sha256:" in image else ""
+
+
+def _image_match(entry: ContainerBehaviour, c: ContainerInfo) -> bool:
+    digest = _digest(entry.image_id)
+    return bool(digest) and digest in (_digest(c.image_id) or c.image_id, _digest(c.image))
+
+
+def _pick_container(p: Profile, c: ContainerInfo) -> ContainerBehaviour | None:
+    by_name = [x for x in p.containers if x.name and x.name == c.name]
+    if by_name:
+        return by_name[0]
+    by_image = [x for x in p.containers if _image_match(x, c)]
+    if by_image:
+        return by_image[0]
+    return p.containers[0] if len(p.containers) == 1 else None

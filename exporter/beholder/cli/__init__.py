@@ -1,0 +1,1 @@
+"""The `beholder` command line."""

@@ -1,0 +1,111 @@
+"""Turn `--output NAME[:PATH]` specs into sinks.
+
+The embedded default (what `make run` uses) is the console plus a local OTLP JSON file;
+when an OTLP endpoint is configured through `OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT`, the
+default becomes the OTLP exporter instead of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import click
+
+from beholder.events.interfaces import HostIdentity, Sink
+from beholder.formats.console import ConsoleSink
+from beholder.formats.kubearmor import KubeArmorJsonSink
+from beholder.formats.native import NativeJsonSink
+
+OUTPUTS = ("console", "kubearmor", "json", "kubescape", "otlp", "otlp-file")
+DEFAULT_OTLP_FILE = "beholder-events.otlp.jsonl"
+
+
+def default_outputs(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    if env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return ("console", "otlp")
+    return ("console", f"otlp-file:{DEFAULT_OTLP_FILE}")
+
+
+def open_stream(path: str | None) -> IO[str]:
+    """stdout for no path or `-`; otherwise a 0600 file opened for appending."""
+    if not path or path == "-":
+        return sys.stdout
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(fd, "w", buffering=1 << 16)
+
+
+@dataclass
+class OutputContext:
+    host: HostIdentity
+    output_file: str | None = None
+    spool_dir: str | None = None
+    metrics: object | None = None  # beholder.otel.metrics.PipelineMetrics
+    process_lookup: Callable[[int], object] | None = None
+
+
+class KubescapeAlertSink:
+    """Kubescape node-agent alert JSON lines for profile alerts (`--output kubescape`).
+
+    `lookup` (pid -> ProcessInfo, the live process tree) lets the alert's processTree show
+    the parent as the node-agent does.
+    """
+
+    def __init__(
+        self, stream: IO[str], host: HostIdentity, lookup: Callable[[int], object] | None = None
+    ) -> None:
+        from beholder.bob.alert_json import dumps
+
+        self._dumps = dumps
+        self.stream = stream
+        self.host = host
+        self.lookup = lookup
+
+    def emit(self, events: list, alerts: list) -> None:
+        lines = [self._dumps(a, self.host, self.lookup) for a in alerts if a.source == "profile"]
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+def build_sink(spec: str, ctx: OutputContext) -> Sink:
+    name, _, path = spec.partition(":")
+    target = path or ctx.output_file
+    if name == "console":
+        return ConsoleSink(open_stream(path or None))
+    if name == "kubearmor":
+        return KubeArmorJsonSink(open_stream(target), ctx.host)
+    if name == "json":
+        return NativeJsonSink(open_stream(target))
+    if name == "kubescape":
+        return KubescapeAlertSink(open_stream(target), ctx.host, ctx.process_lookup)
+    if name == "otlp-file":
+        from beholder.otel.encode import resource_attributes
+        from beholder.otel.file_sink import OtlpJsonFileSink
+
+        return OtlpJsonFileSink(Path(target or DEFAULT_OTLP_FILE), resource_attributes(ctx.host))
+    if name == "otlp":
+        from beholder.otel.config import ConfigError
+        from beholder.otel.otlp_sink import build_otlp_sink
+
+        try:
+            return build_otlp_sink(ctx.host, ctx.metrics, spool_dir=ctx.spool_dir)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    raise click.BadParameter(
+        f"unknown output {name!r} (choose from {', '.join(OUTPUTS)})", param_hint="--output"
+    )
+
+
+def build_sinks(specs: tuple[str, ...], ctx: OutputContext) -> list[Sink]:
+    return [build_sink(spec, ctx) for spec in specs]

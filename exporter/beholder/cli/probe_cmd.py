@@ -1,0 +1,55 @@
+"""`beholder probe`: what this kernel offers and which sensors will run (like `karmor probe`)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from beholder.sensors.catalog import SENSORS
+from beholder.sensors.kernel import missing_tracepoints, probe_features
+
+
+@click.command("probe")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-attach", is_flag=True, help="Skip the trial kprobe and BPF-LSM attaches.")
+def command(as_json: bool, no_attach: bool) -> None:
+    """Report kernel features (BTF, tracefs, ring buffer, cap_capable, kprobes, BPF-LSM) and sensors.
+
+    \b
+    Examples:
+      beholder probe
+      beholder probe --json | jq .sensors
+    """
+    features = probe_features(try_attach=not no_attach)
+    sensors = {}
+    for sensor in SENSORS:
+        missing = missing_tracepoints(sensor)
+        sensors[sensor.name] = {
+            "status": "will run" if not missing else f"cannot run: {missing[0]} missing",
+            "tracepoints": list(sensor.tracepoints),
+            "syscalls": sorted(sensor.roles()),
+        }
+    lsm = next(f for f in features if f.name == "bpf-lsm") if not no_attach else None
+    enforcement = (
+        "BPF-LSM (Block rules enforced in the kernel)"
+        if lsm and lsm.available
+        else "monitor only: Block rules are reported as 'Audit (Block)' with Result Passed"
+    )
+    if as_json:
+        payload = {
+            "features": {f.name: {"available": f.available, "detail": f.detail} for f in features},
+            "sensors": sensors,
+            "enforcement": enforcement,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo("Kernel features:")
+    for f in features:
+        mark = "yes" if f.available else "no "
+        click.echo(f"  {f.name:<24} {mark}  {f.detail}")
+    click.echo("Sensors:")
+    for name, info in sensors.items():
+        syscalls = f", {len(info['syscalls'])} syscalls" if info["syscalls"] else ""
+        click.echo(f"  {name:<24} {info['status']} ({len(info['tracepoints'])} tracepoints{syscalls})")
+    click.echo(f"Enforcement: {enforcement}")

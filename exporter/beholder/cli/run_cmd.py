@@ -1,0 +1,276 @@
+"""`beholder run`: trace this host, evaluate policies and profiles, send events and alerts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from beholder.agent import Agent, AgentOptions
+from beholder.cli.k8s_cmd import k8s_options
+from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs
+from beholder.enrich.enricher import Enricher
+from beholder.events.interfaces import Evaluator, HostIdentity
+from beholder.health import Health
+from beholder.query.server import DEFAULT_SOCKET
+from beholder.redact import Redactor
+from beholder.selfprotect import SelfProtection, agent_files
+from beholder.sensors.catalog import SENSOR_NAMES
+from beholder.sensors.kernel import probe_features
+from beholder.sensors.program import ProgramOptions, SensorError
+
+
+def _say(message: str) -> None:
+    click.echo(f"beholder: {message}", err=True)
+
+
+def _bindings(specs: tuple[str, ...]) -> dict[str, str]:
+    """`--bind KEY=PROFILE` (KEY: container id or name, pod or workload name)."""
+    out = {}
+    for spec in specs:
+        key, sep, profile = spec.partition("=")
+        if not sep or not key or not profile:
+            raise click.BadParameter(f"{spec!r} is not KEY=PROFILE", param_hint="--bind")
+        out[key] = profile
+    return out
+
+
+def _evaluators(
+    policies: tuple[str, ...], profiles: tuple[str, ...], bindings: dict[str, str], host: HostIdentity
+) -> list[Evaluator]:
+    """Policy and profile engines; a bad file is one line each, the rest still loads."""
+    evaluators: list[Evaluator] = []
+    if policies:
+        from beholder.policy import PolicyEngine
+
+        lsm = any(f.name == "bpf-lsm" and f.available for f in probe_features(try_attach=True))
+        engine, errors = PolicyEngine.load([Path(p) for p in policies], host, lsm_enforcing=lsm)
+        for line in errors:
+            _say(f"policy rejected: {line}")
+        _say(f"{len(engine.policies)} KubeArmor policies active; {engine.enforcement_status()}")
+        evaluators.append(engine)
+    if profiles:
+        from beholder.bob.engine import ProfileEngine
+
+        bob, errors = ProfileEngine.load([Path(p) for p in profiles], bindings)
+        for line in errors:
+            _say(f"profile rejected: {line}")
+        _say(f"{len(bob.profiles)} behaviour profiles loaded")
+        evaluators.append(bob)
+    return evaluators
+
+
+@click.command("run")
+@click.option(
+    "--duration", type=float, default=None, help="Stop after this many seconds (default: until SIGTERM)."
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="NAME[:PATH]",
+    help=f"Where events go ({', '.join(OUTPUTS)}), each with an optional file; repeatable. "
+    "Default: console + otlp-file, or console + otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
+)
+@click.option("--output-file", type=click.Path(dir_okay=False), help="File for outputs given without a path.")
+@click.option(
+    "--policy", "policies", multiple=True, type=click.Path(exists=True), help="KubeArmor policy file/dir."
+)
+@click.option(
+    "--profile", "profiles", multiple=True, type=click.Path(exists=True), help="Kubescape profile file/dir."
+)
+@click.option(
+    "--bind",
+    "binds",
+    multiple=True,
+    metavar="KEY=PROFILE",
+    help="Bind a profile to a container (id or name), pod or workload that carries no profile label.",
+)
+@click.option("--no-redact", is_flag=True, help="Keep secrets in command lines (default: masked).")
+@click.option(
+    "--redact-pattern",
+    "redact_patterns",
+    multiple=True,
+    metavar="REGEX",
+    help="Also mask matches of REGEX (a group named 'secret' masks only that part).",
+)
+@click.option("--sensors", default=",".join(SENSOR_NAMES), show_default=True, help="Comma-separated sensors.")
+@click.option(
+    "--dedup-window-ms", type=int, default=1000, show_default=True, help="Fold exact repeats (0: off)."
+)
+@click.option(
+    "--ringbuf-pages",
+    type=click.IntRange(1),
+    default=4096,
+    show_default=True,
+    help="Ring buffer size in 4 KiB pages (a power of two).",
+)
+@click.option("--cgroup-id", "cgroup_ids", type=int, multiple=True, help="Trace only these cgroup v2 ids.")
+@click.option(
+    "--syscall-counts/--no-syscall-counts",
+    default=None,
+    help="Count each container's syscalls in the kernel (default: on when --profile is given).",
+)
+@click.option("--host-name", default=socket.gethostname, show_default="this host's name")
+@click.option("--cluster-name", default="default", show_default=True)
+@click.option(
+    "--spool-dir", default="/var/lib/beholder/spool", show_default=True, help="Disk spool for OTLP."
+)
+@click.option(
+    "--metrics-addr", metavar="HOST:PORT", help="Serve Prometheus /metrics here (e.g. 127.0.0.1:9464)."
+)
+@click.option("--stats-file", type=click.Path(dir_okay=False), help="Write final counters here as JSON.")
+@click.option("--ready-file", type=click.Path(dir_okay=False), help="Touch this file once tracing has begun.")
+@click.option(
+    "--query-socket",
+    metavar="PATH",
+    default=DEFAULT_SOCKET,
+    show_default=True,
+    help="Serve `beholder logs`/`summary` on this unix socket (root-only); '' to turn it off.",
+)
+@click.option("--query-http-port", type=int, help="Also serve queries over HTTP on 127.0.0.1:PORT.")
+@k8s_options
+def command(
+    duration: float | None,
+    outputs: tuple[str, ...],
+    output_file: str | None,
+    policies: tuple[str, ...],
+    profiles: tuple[str, ...],
+    binds: tuple[str, ...],
+    no_redact: bool,
+    redact_patterns: tuple[str, ...],
+    sensors: str,
+    dedup_window_ms: int,
+    ringbuf_pages: int,
+    cgroup_ids: tuple[int, ...],
+    syscall_counts: bool | None,
+    host_name: str,
+    cluster_name: str,
+    spool_dir: str,
+    metrics_addr: str | None,
+    stats_file: str | None,
+    ready_file: str | None,
+    query_socket: str | None,
+    query_http_port: int | None,
+    node_name: str | None,
+    kubeconfig: str | None,
+    k8s_api_url: str | None,
+) -> None:
+    """Trace process, file, network, syscall and capability activity on this host.
+
+    \b
+    Examples:
+      beholder run                                   console + ./beholder-events.otlp.jsonl
+      beholder run --output kubearmor --duration 30  KubeArmor JSON on stdout
+      beholder run --policy policies/ --profile bob.yaml --output otlp
+      OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317 beholder run
+    """
+    from beholder.enrich.k8s.watcher import PodWatcher
+
+    if ringbuf_pages & (ringbuf_pages - 1):
+        raise click.BadParameter(f"{ringbuf_pages} is not a power of two", param_hint="--ringbuf-pages")
+    node = node_name or os.environ.get("NODE_NAME") or host_name
+    host = HostIdentity(host_name=host_name, node_name=node, cluster_name=cluster_name)
+    watcher = PodWatcher.from_environment(node_name, kubeconfig, k8s_api_url)
+    program = ProgramOptions(
+        sensors=tuple(s.strip() for s in sensors.split(",") if s.strip()),
+        dedup_window_ns=dedup_window_ms * 1_000_000,
+        ringbuf_pages=ringbuf_pages,
+        syscall_counts=bool(profiles) if syscall_counts is None else syscall_counts,
+        cgroup_filter=cgroup_ids,
+    )
+    health = Health()
+    metrics_runtime = _start_metrics(host, metrics_addr, health)
+    metrics = metrics_runtime.metrics if metrics_runtime else None
+    enricher = Enricher(redactor=None if no_redact else Redactor(extra=redact_patterns))
+    ctx = OutputContext(host, output_file, spool_dir, metrics, enricher.tree.processes.get)
+    sinks = build_sinks(outputs or default_outputs(), ctx)
+    evaluators = _evaluators(policies, profiles, _bindings(binds), host)
+    # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.
+    protected = agent_files([spool_dir, *policies, *profiles])
+    evaluators.append(SelfProtection(os.getpid(), protected, supervisor_pid=os.getppid()))
+    if watcher.enabled:
+        enricher.containers.on_new.append(watcher.cache.attach)
+    options = AgentOptions(program=program, expect_pods=watcher.enabled)
+    query = _start_query(host, query_socket, query_http_port, metrics_runtime)
+    try:
+        on_batch = query.on_batch if query else None
+        agent = Agent(options, sinks, evaluators, enricher, on_batch=on_batch, metrics=metrics, health=health)
+    except SensorError as exc:
+        if query:
+            query.stop()
+        raise click.ClickException(str(exc)) from exc
+    for name, why in agent.program.refused.items():
+        _say(f"sensor {name} disabled: {why}")
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    watcher.start()
+    running = ", ".join(s.name for s in agent.program.sensors)
+    _say(f"tracing ({running}); {f'for {duration:g}s' if duration else 'Ctrl-C to stop'}")
+    if ready_file:
+        Path(ready_file).touch()
+    try:
+        agent.run(duration)
+    finally:
+        watcher.stop()
+        if query:
+            query.stop()
+        report = agent.report()
+        report["kubernetes"] = asdict(watcher.stats()) if watcher.enabled else {"enabled": False}
+        agent.close()
+        report["sinks"] = agent.sink_report()
+        report["lost"] = dict(metrics.lost_totals) if metrics else {}
+        if metrics_runtime:
+            metrics_runtime.shutdown()
+        if stats_file:
+            Path(stats_file).write_text(json.dumps(report, indent=2, default=str))
+        kernel = report["kernel"]
+        _say("kernel saw {seen}, sent {emitted}, folded {suppressed} repeats, lost {lost}".format(**kernel))
+
+
+def _start_query(host: HostIdentity, socket_path: str | None, http_port: int | None, metrics_runtime):
+    """The local query endpoint for `logs` and `summary`, when asked for."""
+    if not socket_path and http_port is None:
+        return None
+    from beholder.query.server import QueryServer
+    from beholder.summary.metrics import register_summary_metrics
+
+    query = QueryServer(socket_path or None, host, http_port)
+    try:
+        query.start()
+    except OSError as exc:
+        if socket_path != DEFAULT_SOCKET or http_port is not None:
+            raise click.ClickException(f"query endpoint: {exc}") from exc
+        _say(f"query endpoint off: {exc}")  # e.g. another agent serves the default socket
+        return None
+    if metrics_runtime:
+        register_summary_metrics(metrics_runtime.provider, query.summary)
+    return query
+
+
+def _start_metrics(host: HostIdentity, metrics_addr: str | None, health: Health):
+    """OTel metrics: OTLP push when an endpoint is configured, Prometheus when asked for."""
+    from beholder.otel.config import ConfigError, from_env
+    from beholder.otel.encode import resource_attributes
+    from beholder.otel.metrics import start_metrics
+
+    otlp = None
+    if os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        try:
+            otlp = from_env("metrics")
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    address = None
+    if metrics_addr:
+        hostpart, _, port = metrics_addr.rpartition(":")
+        if not port.isdigit():
+            raise click.BadParameter(f"{metrics_addr!r} is not HOST:PORT", param_hint="--metrics-addr")
+        address = (hostpart or "127.0.0.1", int(port))
+    if otlp is None and address is None:
+        return None
+    return start_metrics(resource_attributes(host), otlp, address, health=health)

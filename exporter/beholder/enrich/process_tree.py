@@ -1,0 +1,205 @@
+"""The process tree: who is this pid, who is its parent, what does it run, where.
+
+Built from /proc once at start, then kept current by the kernel's fork, exec, exit and
+chdir events, so lookups on the hot path are dict reads. /proc is read only when a
+process is new to us (exec, or a pid seen for the first time), never per event.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from beholder.events import Event, ProcessInfo
+
+PROC = Path("/proc")
+DEAD_GRACE_S = 5.0  # late events of an exited process still find it
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="backslashreplace")
+    except OSError:
+        return ""
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+def read_proc(pid: int, proc: Path = PROC) -> ProcessInfo | None:
+    """Snapshot one live process from /proc; None when it is already gone."""
+    base = proc / str(pid)
+    status = _read(base / "status")
+    if not status:
+        return None
+    info = ProcessInfo(pid=pid)
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key == "Name":
+            info.comm = value
+        elif key == "PPid":
+            info.ppid = int(value)
+        elif key == "Uid":
+            info.uid = int(value.split()[0])
+        elif key == "Gid":
+            info.gid = int(value.split()[0])
+        elif key == "NSpid":
+            info.ns_pid = int(value.split()[-1])
+    info.exe = _readlink(base / "exe").removesuffix(" (deleted)")
+    info.cwd = _readlink(base / "cwd")
+    info.cmdline = _read(base / "cmdline").rstrip("\0").replace("\0", " ")
+    return info
+
+
+def _names_no_file(path: str) -> bool:
+    """Exec paths that name a descriptor or a magic link rather than a file."""
+    return not path.startswith("/") or path.startswith(("/proc/", "/dev/fd/"))
+
+
+def resolve_path(path: str, cwd: str) -> str:
+    """Absolute, normalised form of a path a process passed relative to its cwd."""
+    if not path or path.startswith("/"):
+        return path
+    if not cwd:
+        return path
+    return os.path.normpath(os.path.join(cwd, path))
+
+
+class ProcessTree:
+    """pid -> ProcessInfo, bounded; exited processes linger briefly for late events."""
+
+    def __init__(self, max_size: int = 65536, proc: Path = PROC) -> None:
+        self.proc = proc
+        self.max_size = max_size
+        self.processes: dict[int, ProcessInfo] = {}
+        self._dead: OrderedDict[int, float] = OrderedDict()
+
+    def bootstrap(self) -> int:
+        """Load every live process; returns how many were found."""
+        for entry in self.proc.iterdir():
+            if entry.name.isdigit():
+                info = read_proc(int(entry.name), self.proc)
+                if info:
+                    self.processes[info.pid] = info
+        for info in self.processes.values():
+            parent = self.processes.get(info.ppid)
+            info.parent_exe = parent.exe if parent else ""
+            info.ns_ppid = parent.ns_pid if parent and info.ns_pid != info.pid else info.ppid
+        return len(self.processes)
+
+    def get(self, pid: int, event: Event | None = None) -> ProcessInfo:
+        """The process, learning it from /proc (or the event alone) on first sight."""
+        info = self.processes.get(pid)
+        if info is None:
+            info = read_proc(pid, self.proc) or ProcessInfo(pid=pid, ns_pid=pid)
+            if event is not None and not info.comm:
+                info.comm, info.uid, info.gid = event.comm, event.uid, event.gid
+            self._link_parent(info)
+            self._store(info)
+        return info
+
+    def _link_parent(self, info: ProcessInfo) -> None:
+        parent = self.processes.get(info.ppid)
+        if parent is not None:
+            info.parent_exe = parent.exe
+            info.ns_ppid = parent.ns_pid if info.ns_pid != info.pid else info.ppid
+        else:
+            info.ns_ppid = info.ns_ppid or info.ppid
+
+    def _store(self, info: ProcessInfo) -> None:
+        self._dead.pop(info.pid, None)  # a reused pid is a new, live process
+        if len(self.processes) >= self.max_size:
+            self._evict()
+        self.processes[info.pid] = info
+
+    def _evict(self) -> None:
+        """Drop exited processes first, then the oldest-inserted ones."""
+        while self._dead and len(self.processes) >= self.max_size:
+            pid, _ = self._dead.popitem(last=False)
+            self.processes.pop(pid, None)
+        while len(self.processes) >= self.max_size:
+            self.processes.pop(next(iter(self.processes)))
+
+    # --- kernel events that change the tree ---------------------------------------
+    def on_fork(self, parent_pid: int, child_pid: int, event: Event) -> ProcessInfo:
+        parent = self.get(parent_pid, event)
+        child = ProcessInfo(
+            pid=child_pid,
+            ppid=parent_pid,
+            comm=parent.comm,
+            exe=parent.exe,
+            cmdline=parent.cmdline,
+            parent_exe=parent.exe,
+            cwd=parent.cwd,
+            uid=parent.uid,
+            gid=parent.gid,
+            start_ns=event.timestamp_ns,
+            cgroup_id=parent.cgroup_id,
+        )
+        if parent.ns_pid == parent.pid:
+            child.ns_pid, child.ns_ppid = child_pid, parent_pid
+        else:  # in a pid namespace: the child's first event carries its inner pid
+            child.ns_ppid = parent.ns_pid
+        child.container = parent.container
+        self._store(child)
+        return child
+
+    def on_exec(self, event: Event) -> ProcessInfo:
+        info = self.processes.get(event.host_pid)
+        if info is None:
+            info = self.get(event.host_pid, event)
+        previous = info.exe
+        info.exe = resolve_path(event.resource, info.cwd)
+        if info.exe in ("/proc/self/exe", f"/proc/{event.host_pid}/exe") and previous:
+            info.exe = previous  # re-exec of itself (runc init, busybox applets)
+        info.comm = event.comm
+        info.uid, info.gid = event.uid, event.gid
+        info.start_ns = info.start_ns or event.timestamp_ns
+        fresh = read_proc(event.host_pid, self.proc)
+        if fresh is not None and fresh.exe and _names_no_file(info.exe):
+            # execveat(fd, "", AT_EMPTY_PATH) or /proc/self/exe (runc, busybox applets):
+            # the file itself is only known to the live process.
+            info.exe = fresh.exe
+        if event.argv:
+            info.cmdline = " ".join(event.argv)
+        else:  # the kernel could not read argv (page not yet faulted in): ask /proc
+            info.cmdline = fresh.cmdline if fresh is not None and fresh.cmdline else info.exe
+        if fresh is not None:
+            info.ns_pid = fresh.ns_pid
+            info.cwd = fresh.cwd or info.cwd
+            if fresh.ppid and fresh.ppid != info.ppid:
+                info.ppid = fresh.ppid
+            self._link_parent(info)
+        return info
+
+    def on_exit(self, pid: int) -> None:
+        if pid in self.processes:
+            self._dead[pid] = time.monotonic()
+
+    def on_chdir(self, pid: int, path: str) -> None:
+        """Follow a successful chdir: the path it was given, already made absolute."""
+        info = self.processes.get(pid)
+        if info is not None and path.startswith("/"):
+            info.cwd = os.path.normpath(path)
+        elif info is not None:  # fchdir: only the live process can tell
+            info.cwd = _readlink(self.proc / str(pid) / "cwd") or info.cwd
+
+    def reap(self, now: float | None = None) -> int:
+        """Forget processes that exited more than the grace period ago."""
+        now = time.monotonic() if now is None else now
+        removed = 0
+        while self._dead:
+            pid, when = next(iter(self._dead.items()))
+            if now - when < DEAD_GRACE_S:
+                break
+            self._dead.popitem(last=False)
+            self.processes.pop(pid, None)
+            removed += 1
+        return removed

@@ -1,0 +1,5 @@
+"""The event model shared by every stage of the pipeline."""
+
+from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo, result_text
+
+__all__ = ["Action", "Alert", "ContainerInfo", "Event", "Operation", "ProcessInfo", "result_text"]

@@ -1,0 +1,136 @@
+"""The one event shape every stage shares.
+
+An `Event` is what the kernel saw plus what user space learned about the process and its
+container. The KubeArmor JSON line and the OTel log record are two renderings of it; an
+`Alert` is an `Event` plus the rule that fired. Slots dataclasses keep the hot path cheap:
+enrichment attaches shared `ProcessInfo`/`ContainerInfo` objects by reference instead of
+copying a dozen strings into every event.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+
+
+class Operation(enum.Enum):
+    """Event class, spelled as KubeArmor's `Operation` field spells it."""
+
+    PROCESS = "Process"
+    FILE = "File"
+    NETWORK = "Network"
+    SYSCALL = "Syscall"
+    CAPABILITY = "Capabilities"
+
+
+class Action(enum.Enum):
+    """What a matched rule asks for (KubeArmor spelling)."""
+
+    ALLOW = "Allow"
+    AUDIT = "Audit"
+    BLOCK = "Block"
+
+
+@dataclass(slots=True)
+class ContainerInfo:
+    """Who a cgroup belongs to; one object per container, shared by its events."""
+
+    container_id: str
+    runtime: str = ""
+    name: str = ""
+    image: str = ""
+    image_id: str = ""
+    pod_uid: str = ""
+    pod_name: str = ""
+    namespace: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    workload_kind: str = ""
+    workload_name: str = ""
+    service_account: str = ""
+
+
+@dataclass(slots=True)
+class ProcessInfo:
+    """What the process tree knows about one process; shared by all its events."""
+
+    pid: int
+    ppid: int = 0
+    ns_pid: int = 0
+    ns_ppid: int = 0
+    comm: str = ""
+    exe: str = ""
+    cmdline: str = ""
+    parent_exe: str = ""
+    cwd: str = ""
+    uid: int = 0
+    gid: int = 0
+    start_ns: int = 0
+    cgroup_id: int = 0
+    container: ContainerInfo | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """One kernel observation, decoded and (later) enriched.
+
+    `data` holds the syscall's own arguments as short strings (flags, fd, mode, family…),
+    in the order KubeArmor prints them in `Data`. `process` and `container` are filled by
+    the enrich stage; until then they are None.
+    """
+
+    timestamp_ns: int
+    operation: Operation
+    syscall: str
+    retval: int
+    host_pid: int
+    host_tid: int
+    uid: int
+    gid: int
+    comm: str
+    cgroup_id: int
+    resource: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+    argv: tuple[str, ...] = ()
+    ns_pid: int = 0  # pid in the container's pid namespace when the kernel knew it
+    repeat_count: int = 0
+    truncated: bool = False
+    process: ProcessInfo | None = None
+    container: ContainerInfo | None = None
+
+    @property
+    def result(self) -> str:
+        """KubeArmor's `Result`: `Passed`, or the errno text of a failed call."""
+        return result_text(self.retval)
+
+    @property
+    def is_container(self) -> bool:
+        return self.container is not None
+
+
+@dataclass(slots=True)
+class Alert:
+    """An event that matched a policy rule or broke a behaviour profile."""
+
+    event: Event
+    source: str  # "policy" or "profile"
+    rule_id: str  # policy name, or a Kubescape rule id such as R0001
+    rule_name: str
+    action: Action
+    severity: int  # KubeArmor 1-10; profile rules map their severity onto this scale
+    message: str = ""
+    tags: tuple[str, ...] = ()
+    enforcer: str = "eBPF Monitor"
+    policy_type: str = ""  # MatchedPolicy / MatchedHostPolicy for KubeArmor alerts
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def result(self) -> str:
+        return self.event.result
+
+
+def result_text(retval: int) -> str:
+    """Map a syscall return value to KubeArmor's `Result` text."""
+    if retval >= 0:
+        return "Passed"
+    return os.strerror(-retval)

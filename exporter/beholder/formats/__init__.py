@@ -1,0 +1,1 @@
+"""Renderings of events and alerts: KubeArmor JSON, console lines."""

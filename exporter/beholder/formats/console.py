@@ -1,0 +1,64 @@
+"""One readable line per event or alert, for people watching a terminal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import IO
+
+from beholder.events import Alert, Event
+from beholder.formats.safe_text import safe
+
+
+def _who(event: Event) -> str:
+    ctr = event.container
+    if ctr is None:
+        return "host"
+    if ctr.pod_name:
+        return f"{ctr.namespace}/{ctr.pod_name}/{ctr.name}"
+    return ctr.name or ctr.container_id[:12]
+
+
+def _args(event: Event) -> str:
+    shown = [f"{k}={v}" for k, v in event.data.items() if k != "argv"]
+    if event.argv:
+        shown.insert(0, "argv=" + " ".join(event.argv))
+    return " ".join(shown)
+
+
+def event_line(event: Event) -> str:
+    clock = datetime.fromtimestamp(event.timestamp_ns / 1e9).strftime("%H:%M:%S.%f")[:-3]
+    proc = event.process
+    exe = proc.exe if proc and proc.exe else event.comm
+    repeat = f" (+{event.repeat_count} repeats)" if event.repeat_count else ""
+    trunc = " [truncated]" if event.truncated else ""
+    return safe(
+        f"{clock} {event.operation.value:<12} {event.syscall:<12} {_who(event):<24} "
+        f"pid={event.host_pid} {exe} -> {event.resource} {_args(event)} = {event.result}{repeat}{trunc}"
+    )
+
+
+def alert_line(alert: Alert) -> str:
+    action = alert.extra.get("kubearmor.action", alert.action.value)
+    return "ALERT " + safe(
+        f"[{alert.rule_id}] {alert.rule_name} severity={alert.severity} action={action} "
+        f"{alert.message} :: {event_line(alert.event)}"
+    )
+
+
+class ConsoleSink:
+    def __init__(self, stream: IO[str], show_events: bool = True) -> None:
+        self.stream = stream
+        self.show_events = show_events
+
+    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
+        lines = [event_line(ev) for ev in events] if self.show_events else []
+        lines += [alert_line(a) for a in alerts]
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()  # one write per batch: readers (tail, tests) see it now
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()

@@ -1,0 +1,147 @@
+"""KubeArmor's native JSON, field for field, so existing consumers keep working.
+
+Field names, order and value types follow the examples in KubeArmor's event documentation
+(seeds 000, 002, 004): PascalCase keys, `Timestamp` in seconds, `UpdatedTime` ISO-8601 with
+microseconds, `Severity` as a string, `Tags` comma-joined plus `ATags` as a list, `Data`
+and `Resource` as `key=value` strings, `Type` ContainerLog/HostLog/MatchedPolicy/
+MatchedHostPolicy. Container-only fields are left out of host records, as KubeArmor does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from beholder.events import Alert, Event, Operation
+from beholder.events.interfaces import HostIdentity
+
+# Address parts live in `Resource`; KubeArmor's `Data` keeps only the call's own arguments.
+_NOT_IN_DATA = frozenset(
+    {"sa_family", "sin_port", "sin_addr", "sin6_port", "sin6_addr", "sun_path", "nl_pid", "nl_groups", "argv"}
+)
+_NOT_IN_EVENT_DATA = frozenset({"sin_addr", "sin6_addr"})
+_PORT_KEYS = {"sin_port": "port", "sin6_port": "port"}
+
+
+def updated_time(ts_ns: int) -> str:
+    """`2023-06-11T13:43:43.289380Z`: microseconds and a Z, as KubeArmor writes it."""
+    moment = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def data_text(event: Event) -> str:
+    """KubeArmor's `Data`: `syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC`."""
+    parts = [f"syscall=SYS_{event.syscall.upper()}"] if event.syscall else []
+    parts += [f"{k}={v}" for k, v in event.data.items() if k not in _NOT_IN_DATA]
+    return " ".join(parts)
+
+
+def event_data(event: Event) -> dict[str, str]:
+    """KubeArmor's structured `EventData`: the syscall plus its arguments as strings."""
+    out = {"syscall": event.syscall}
+    for key, value in event.data.items():
+        if key not in _NOT_IN_EVENT_DATA:
+            out[_PORT_KEYS.get(key, key)] = value
+    return out
+
+
+def _source(event: Event) -> str:
+    """Who performed the operation: for an exec the parent, otherwise the process itself."""
+    proc = event.process
+    if proc is None:
+        return event.comm
+    if event.operation is Operation.PROCESS and event.syscall.startswith("execve"):
+        return proc.parent_exe
+    return proc.cmdline or proc.exe or event.comm
+
+
+def _resource(event: Event) -> str:
+    if event.operation is Operation.PROCESS and event.syscall.startswith("execve"):
+        return " ".join((event.resource, *event.argv[1:])) if event.argv else event.resource
+    return event.resource
+
+
+def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -> dict[str, Any]:
+    """One KubeArmor log or alert as an ordered dict ready for `json.dumps`."""
+    proc = event.process
+    ctr = event.container
+    record: dict[str, Any] = {
+        "Timestamp": event.timestamp_ns // 1_000_000_000,
+        "UpdatedTime": updated_time(event.timestamp_ns),
+        "ClusterName": host.cluster_name,
+        "HostName": host.host_name,
+    }
+    if ctr is not None:
+        record["NamespaceName"] = ctr.namespace or "container_namespace"
+        if ctr.workload_kind:
+            record["Owner"] = {
+                "Ref": ctr.workload_kind,
+                "Name": ctr.workload_name,
+                "Namespace": ctr.namespace,
+            }
+        record["PodName"] = ctr.pod_name
+        record["Labels"] = ",".join(f"{k}={v}" for k, v in ctr.labels.items())
+        record["ContainerID"] = ctr.container_id
+        record["ContainerName"] = ctr.name
+        record["ContainerImage"] = ctr.image
+    names = {"ParentProcessName": proc.parent_exe if proc else "", "ProcessName": proc.exe if proc else ""}
+    if alert is None:  # KubeArmor's telemetry names the processes before the pids, alerts after
+        record.update(names)
+    record["HostPPID"] = proc.ppid if proc else 0
+    record["HostPID"] = event.host_pid
+    # In a container PID/PPID are namespace pids (0 while still unknown); on the host, host pids.
+    record["PPID"] = (proc.ns_ppid if proc else 0) if ctr is not None else (proc.ppid if proc else 0)
+    record["PID"] = (proc.ns_pid if proc else 0) if ctr is not None else event.host_pid
+    record["UID"] = event.uid
+    if alert is not None:
+        record.update(names)
+    if alert is not None:
+        record["PolicyName"] = alert.rule_id
+        if alert.severity:  # DefaultPosture alerts carry none, as in KubeArmor's examples
+            record["Severity"] = str(alert.severity)
+        if alert.tags:
+            record["Tags"] = ",".join(alert.tags)
+            record["ATags"] = list(alert.tags)
+        if alert.message:
+            record["Message"] = alert.message
+        record["Type"] = alert.policy_type or ("MatchedPolicy" if ctr is not None else "MatchedHostPolicy")
+    else:
+        record["Type"] = "ContainerLog" if ctr is not None else "HostLog"
+    record["Source"] = _source(event)
+    record["Operation"] = event.operation.value
+    record["Resource"] = _resource(event)
+    record["Data"] = data_text(event)
+    record["EventData"] = event_data(event)
+    if alert is not None:
+        record["Enforcer"] = alert.enforcer
+        record["Action"] = alert.extra.get("kubearmor.action", alert.action.value)
+    record["Result"] = alert.extra.get("kubearmor.result", event.result) if alert else event.result
+    if proc is not None and proc.cwd:
+        record["Cwd"] = proc.cwd
+    return record
+
+
+class KubeArmorJsonSink:
+    """Writes KubeArmor JSON lines (events and alerts) to a text stream."""
+
+    def __init__(self, stream: IO[str], host: HostIdentity, include_events: bool = True) -> None:
+        self.stream = stream
+        self.host = host
+        self.include_events = include_events
+
+    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
+        dumps = json.dumps
+        lines = []
+        if self.include_events:
+            lines += [dumps(to_kubearmor(ev, self.host)) for ev in events]
+        lines += [dumps(to_kubearmor(a.event, self.host, a)) for a in alerts]
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()  # one write per batch: readers (tail, tests) see it now
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()

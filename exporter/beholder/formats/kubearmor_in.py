@@ -1,0 +1,280 @@
+"""Read recorded KubeArmor JSON back into `Event`/`Alert`, so `logs` and `summary` work offline.
+
+Accepts one object per line (what `karmor logs --json` and our `kubearmor` output write)
+and the pretty multi-line objects of the documentation (seed 000). Records come from other
+clusters and other people: every bad record becomes one `RecordError` line naming the file,
+the line and the field, is counted, and reading goes on. Objects larger than
+`MAX_RECORD_BYTES` are skipped without being parsed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from beholder.events.interfaces import HostIdentity
+from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+
+MAX_RECORD_BYTES = 1 << 20
+MAX_ERRORS_KEPT = 20
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_ERRNO_BY_TEXT = {os.strerror(n): n for n in errno.errorcode}
+_ALERT_TYPES = frozenset({"MatchedPolicy", "MatchedHostPolicy", "MatchedNativePolicy"})
+_OPERATIONS = {op.value: op for op in Operation} | {"Capability": Operation.CAPABILITY}
+# KubeArmor's kprobe-based network records name the kernel function, not the syscall.
+_KPROBE_SYSCALL = {"tcp_connect": "connect", "inet_csk_accept": "accept", "udp_sendmsg": "sendto"}
+_RESOURCE_KEYS = {"remoteip": "sin_addr", "port": "sin_port"}
+
+
+class RecordError(ValueError):
+    """One record that cannot be an event; the message names the field."""
+
+
+@dataclass(slots=True)
+class ReadReport:
+    """What a read produced and what it skipped (first errors kept for the user)."""
+
+    records: int = 0
+    bad: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, where: str, reason: str) -> None:
+        self.bad += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(f"{where}: {reason}")
+
+
+def iter_objects(lines: Iterable[str], name: str, report: ReadReport) -> Iterator[tuple[str, Any]]:
+    """(where, decoded JSON) for each object in `lines`, single-line or pretty-printed.
+
+    Braces are counted outside string literals to find where a multi-line object ends, so
+    a record is parsed once and a huge one is dropped before any parsing.
+    """
+    buf: list[str] = []
+    size = depth = start = 0
+    skipping = False
+    for number, line in enumerate(lines, 1):
+        if not buf:
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if not stripped.startswith("{"):
+                if not skipping:
+                    report.fail(f"{name}:{number}", "not a JSON object")
+                continue
+            skipping = False
+            start, size, depth = number, 0, 0
+        bare = _STRINGS.sub("", line)
+        depth += bare.count("{") - bare.count("}")
+        size += len(line)
+        buf.append(line)
+        if size > MAX_RECORD_BYTES:
+            report.fail(f"{name}:{start}", f"record larger than {MAX_RECORD_BYTES} bytes")
+            buf, skipping = [], True
+            continue
+        if depth > 0:
+            continue
+        text = "".join(buf)
+        buf = []
+        try:
+            yield f"{name}:{start}", json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            report.fail(f"{name}:{start}", f"invalid JSON: {str(exc)[:120]}")
+    if buf:
+        report.fail(f"{name}:{start}", "record cut off at end of input")
+
+
+def read_records(
+    lines: Iterable[str], name: str, report: ReadReport
+) -> Iterator[tuple[Event | Alert, HostIdentity]]:
+    """Every good record of a KubeArmor JSON stream with the host that observed it."""
+    hosts: dict[tuple[str, str], HostIdentity] = {}
+    for where, doc in iter_objects(lines, name, report):
+        try:
+            record = parse_record(doc)
+            observer = (_text(doc, "HostName"), _text(doc, "ClusterName", "default"))
+        except RecordError as exc:
+            report.fail(where, str(exc))
+            continue
+        host = hosts.get(observer)
+        if host is None:
+            host = hosts[observer] = HostIdentity(host_name=observer[0], cluster_name=observer[1])
+        report.records += 1
+        yield record, host
+
+
+# --- one record ------------------------------------------------------------------------------
+
+
+def _text(doc: dict[str, Any], key: str, default: str = "") -> str:
+    value = doc.get(key, default)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError(f"field {key}: expected a string, got {type(value).__name__}")
+
+
+def _int(doc: dict[str, Any], key: str) -> int:
+    value = doc.get(key, 0)
+    if isinstance(value, bool):
+        raise RecordError(f"field {key}: expected an integer, got bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,20}", value.strip()):
+        return int(value)
+    raise RecordError(f"field {key}: expected an integer, got {str(value)[:40]!r}")
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """`a=1 b=x` → {"a": "1", "b": "x"}; words without `=` are ignored."""
+    return dict(part.split("=", 1) for part in text.split() if "=" in part)
+
+
+def _timestamp_ns(doc: dict[str, Any]) -> int:
+    """UpdatedTime keeps microseconds; Timestamp (seconds) is the fallback."""
+    updated = doc.get("UpdatedTime")
+    if isinstance(updated, str) and updated:
+        try:
+            moment = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+            return int(moment.timestamp() * 1_000_000) * 1000
+        except (ValueError, OverflowError, OSError):
+            pass
+    seconds = _int(doc, "Timestamp")
+    if not 0 <= seconds < 1 << 33:
+        raise RecordError(f"field Timestamp: {seconds} is out of range")
+    return seconds * 1_000_000_000
+
+
+def _data(doc: dict[str, Any]) -> dict[str, str]:
+    structured = doc.get("EventData")
+    if isinstance(structured, dict):
+        return {str(k): str(v) for k, v in structured.items() if not isinstance(v, (dict, list))}
+    return _pairs(_text(doc, "Data"))
+
+
+def _container(doc: dict[str, Any]) -> ContainerInfo | None:
+    container_id = _text(doc, "ContainerID")
+    if not container_id:
+        return None
+    owner = doc.get("Owner")
+    owner = owner if isinstance(owner, dict) else {}
+    labels = _pairs(_text(doc, "Labels").replace(",", " "))
+    return ContainerInfo(
+        container_id=container_id,
+        name=_text(doc, "ContainerName"),
+        image=_text(doc, "ContainerImage"),
+        namespace=_text(doc, "NamespaceName"),
+        pod_name=_text(doc, "PodName"),
+        labels=labels,
+        workload_kind=_text(owner, "Ref"),
+        workload_name=_text(owner, "Name"),
+    )
+
+
+def _syscall_and_data(doc: dict[str, Any], operation: Operation) -> tuple[str, dict[str, str], str]:
+    """(syscall, args, resource) with network addresses moved from Resource into args."""
+    data = _data(doc)
+    resource = _text(doc, "Resource")
+    syscall = data.pop("syscall", "").lower().removeprefix("sys_")
+    kprobe = data.pop("kprobe", "")
+    if kprobe:
+        syscall = _KPROBE_SYSCALL.get(kprobe, kprobe)
+    if operation is Operation.NETWORK:
+        for key, value in _pairs(resource).items():
+            data.setdefault(_RESOURCE_KEYS.get(key, key), value)
+        if "domain" in data and "sa_family" not in data:
+            data["sa_family"] = data["domain"]
+    elif operation is Operation.CAPABILITY and resource:
+        data.setdefault("capability", resource.removeprefix("CAP_"))
+    return syscall, data, resource
+
+
+def _retval(result: str) -> int:
+    if result in ("", "Passed"):
+        return 0
+    return -_ERRNO_BY_TEXT.get(result, errno.EPERM)
+
+
+def parse_record(doc: Any) -> Event | Alert:
+    """One decoded KubeArmor JSON object → Event (telemetry) or Alert (matched policy)."""
+    if not isinstance(doc, dict):
+        raise RecordError(f"expected a JSON object, got {type(doc).__name__}")
+    op_name = _text(doc, "Operation")
+    operation = _OPERATIONS.get(op_name)
+    if operation is None:
+        raise RecordError(f"field Operation: unknown value {op_name[:40]!r}")
+    syscall, data, resource = _syscall_and_data(doc, operation)
+    argv: tuple[str, ...] = ()
+    is_exec = operation is Operation.PROCESS and (not syscall or syscall.startswith("execve"))
+    if is_exec:  # Resource is the command line; the executable is its first word
+        syscall = syscall or "execve"
+        argv = tuple(resource.split())
+        resource = argv[0] if argv else ""
+    container = _container(doc)
+    exe = _text(doc, "ProcessName")
+    source = _text(doc, "Source")
+    process = ProcessInfo(
+        pid=_int(doc, "HostPID"),
+        ppid=_int(doc, "HostPPID"),
+        ns_pid=_int(doc, "PID"),
+        ns_ppid=_int(doc, "PPID"),
+        comm=os.path.basename(exe or source.split(" ")[0]),
+        exe=exe or (resource if is_exec else source.split(" ")[0]),
+        cmdline="" if is_exec else source,
+        parent_exe=_text(doc, "ParentProcessName") or (source if is_exec else ""),
+        cwd=_text(doc, "Cwd"),
+        uid=_int(doc, "UID"),
+        container=container,
+    )
+    event = Event(
+        timestamp_ns=_timestamp_ns(doc),
+        operation=operation,
+        syscall=syscall,
+        retval=_retval(_text(doc, "Result")),
+        host_pid=process.pid,
+        host_tid=process.pid,
+        uid=process.uid,
+        gid=0,
+        comm=process.comm,
+        cgroup_id=0,
+        resource=resource,
+        data=data,
+        argv=argv,
+        process=process,
+        container=container,
+    )
+    kind = _text(doc, "Type")
+    if kind not in _ALERT_TYPES and "PolicyName" not in doc:
+        return event
+    return _alert(doc, event, kind)
+
+
+def _alert(doc: dict[str, Any], event: Event, kind: str) -> Alert:
+    action_text = _text(doc, "Action", "Audit")
+    action = next((a for a in Action if action_text.startswith(a.value)), None)
+    if action is None:
+        raise RecordError(f"field Action: unknown value {action_text[:40]!r}")
+    severity = _int(doc, "Severity")
+    tags = doc.get("ATags")
+    if not isinstance(tags, list):
+        tags = [t for t in _text(doc, "Tags").split(",") if t]
+    return Alert(
+        event=event,
+        source="policy",
+        rule_id=_text(doc, "PolicyName"),
+        rule_name=_text(doc, "PolicyName"),
+        action=action,
+        severity=min(max(severity, 0), 10),
+        message=_text(doc, "Message"),
+        tags=tuple(str(t) for t in tags),
+        enforcer=_text(doc, "Enforcer"),
+        policy_type=kind,
+        extra={"kubearmor.action": action_text, "kubearmor.result": _text(doc, "Result", "Passed")},
+    )

@@ -1,0 +1,78 @@
+"""Beholder's own JSON lines: every field of the event model, nothing renamed.
+
+KubeArmor's format has no place for pod UID, namespace pids or repeat counts; this one
+does, which makes it the format for tests, replay and debugging.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import IO, Any
+
+from beholder.events import Alert, ContainerInfo, Event, ProcessInfo
+
+
+def _plain(obj: ProcessInfo | ContainerInfo | None) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    out = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "container"}
+    return out
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    return {
+        "timestamp_ns": event.timestamp_ns,
+        "operation": event.operation.value,
+        "syscall": event.syscall,
+        "retval": event.retval,
+        "result": event.result,
+        "host_pid": event.host_pid,
+        "host_tid": event.host_tid,
+        "uid": event.uid,
+        "gid": event.gid,
+        "comm": event.comm,
+        "cgroup_id": event.cgroup_id,
+        "resource": event.resource,
+        "data": event.data,
+        "argv": list(event.argv),
+        "repeat_count": event.repeat_count,
+        "truncated": event.truncated,
+        "process": _plain(event.process),
+        "container": _plain(event.container),
+    }
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert": {
+            "source": alert.source,
+            "rule_id": alert.rule_id,
+            "rule_name": alert.rule_name,
+            "action": alert.action.value,
+            "severity": alert.severity,
+            "message": alert.message,
+            "tags": list(alert.tags),
+            "enforcer": alert.enforcer,
+            "policy_type": alert.policy_type,
+            "extra": alert.extra,
+        },
+        **event_dict(alert.event),
+    }
+
+
+class NativeJsonSink:
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
+        lines = [json.dumps(event_dict(ev)) for ev in events] + [json.dumps(alert_dict(a)) for a in alerts]
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()  # one write per batch: readers (tail, tests) see it now
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()

@@ -1,0 +1,1 @@
+"""OpenTelemetry export: semantic convention, OTLP log encoding, exporters and sinks."""

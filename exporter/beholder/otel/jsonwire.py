@@ -1,0 +1,89 @@
+"""OTLP/JSON fragments with the same function set as `wire`, so one encoder writes both.
+
+OTLP/JSON rules (OTLP specification, "JSON Protobuf Encoding"): lowerCamelCase field names,
+enum values as integers, 64-bit integers as decimal strings, default values omitted. Every
+attribute fragment ends with a comma; `record` drops the last one. Strings are sanitised
+exactly like the protobuf path (`wire.text`) so both renderings carry the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+
+from beholder.otel.wire import text
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # protobuf JSON spelling
+
+
+def string(value: str) -> bytes:
+    """A JSON string literal holding the protobuf-safe text of `value`."""
+    return _dumps(text(value).decode()).encode()
+
+
+def key(name: str) -> bytes:
+    return b'{"key":' + string(name) + b',"value":'
+
+
+def attr_str(key_field: bytes, value: str) -> bytes:
+    return key_field + b'{"stringValue":' + string(value) + b"}},"
+
+
+def attr_int(key_field: bytes, value: int) -> bytes:
+    return key_field + b'{"intValue":"%d"}},' % value
+
+
+def attr_true(key_field: bytes) -> bytes:
+    return key_field + b'{"boolValue":true}},'
+
+
+def attr_str_array(key_field: bytes, values: tuple[str, ...] | list[str]) -> bytes:
+    if not values:
+        return key_field + b'{"arrayValue":{}}},'
+    items = b",".join(b'{"stringValue":' + string(v) + b"}" for v in values)
+    return key_field + b'{"arrayValue":{"values":[' + items + b"]}}},"
+
+
+def _attr_any(key_field: bytes, value: object) -> bytes:
+    if isinstance(value, bool):
+        return key_field + (b'{"boolValue":true}},' if value else b'{"boolValue":false}},')
+    if isinstance(value, int):
+        return attr_int(key_field, value)
+    if isinstance(value, float):
+        number = value if math.isfinite(value) else _NON_FINITE[str(value)]
+        return key_field + b'{"doubleValue":' + _dumps(number).encode() + b"}},"
+    return attr_str(key_field, str(value))
+
+
+def record(
+    time_ns: int,
+    observed_ns: int,
+    severity: int,
+    severity_text: str,
+    body: str,
+    attributes: bytes,
+    event_name: str,
+) -> bytes:
+    """One LogRecord object (fields in field-number order)."""
+    out = b'{"timeUnixNano":"%d","severityNumber":%d,"severityText":%b,"body":{"stringValue":%b}' % (
+        time_ns,
+        severity,
+        string(severity_text),
+        string(body),
+    )
+    if attributes:
+        out += b',"attributes":[' + attributes[:-1] + b"]"
+    return out + b',"observedTimeUnixNano":"%d","eventName":%b}' % (observed_ns, string(event_name))
+
+
+def request(
+    resource: Mapping[str, object], scope_name: str, scope_version: str, records: list[bytes]
+) -> bytes:
+    """One ExportLogsServiceRequest object: one ResourceLogs holding one ScopeLogs."""
+    attributes = b"".join(_attr_any(key(k), v) for k, v in resource.items())
+    resource_json = b'{"attributes":[' + attributes[:-1] + b"]}" if attributes else b"{}"
+    scope = b'{"name":%b,"version":%b}' % (string(scope_name), string(scope_version))
+    logs = b',"logRecords":[' + b",".join(records) + b"]" if records else b""
+    return b'{"resourceLogs":[{"resource":%b,"scopeLogs":[{"scope":%b%b}]}]}' % (resource_json, scope, logs)

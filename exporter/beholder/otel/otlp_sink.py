@@ -1,0 +1,106 @@
+"""The OTLP `Sink`: hands each batch to the export queue and returns at once.
+
+Encoding happens on the export thread, not in `emit`, so the pipeline pays for a list
+copy and a lock per batch; the sink has its own `LogEncoder` (and caches), so no other
+thread shares them. `build_otlp_sink` wires the standard pieces from `OTEL_*`
+variables: transport, optional disk spool, queue.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from beholder.events.interfaces import HostIdentity
+from beholder.events.model import Alert, Event
+from beholder.otel.config import from_env
+from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.otel.metrics import PipelineMetrics
+from beholder.otel.queue import ExportQueue
+from beholder.otel.spool import Spool
+from beholder.otel.transport import make_transport
+
+Encoder = Callable[[list[Event], list[Alert], Mapping[str, object]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _LogBatch:
+    events: list[Event]
+    alerts: list[Alert]
+    resource: dict
+    encode: Encoder
+    records: int
+
+    def serialize(self, max_bytes: int) -> list[tuple[bytes, int]]:
+        """One request, or halves of it until each fits `max_bytes` (a burst can be huge)."""
+        payload = self.encode(self.events, self.alerts, self.resource)
+        if len(payload) <= max_bytes or self.records <= 1:
+            return [(payload, self.records)]
+        return [part for half in self._halves() for part in half.serialize(max_bytes)]
+
+    def _halves(self) -> tuple[_LogBatch, _LogBatch]:
+        items: list[tuple[bool, object]] = [(False, e) for e in self.events] + [
+            (True, a) for a in self.alerts
+        ]
+        middle = len(items) // 2
+        return self._of(items[:middle]), self._of(items[middle:])
+
+    def _of(self, items: list[tuple[bool, object]]) -> _LogBatch:
+        events = [x for is_alert, x in items if not is_alert]
+        alerts = [x for is_alert, x in items if is_alert]
+        return _LogBatch(events, alerts, self.resource, self.encode, len(items))  # type: ignore[arg-type]
+
+
+class OtlpSink:
+    """One log record per event and per alert, exported behind `queue`."""
+
+    def __init__(
+        self,
+        queue: ExportQueue,
+        resource: dict,
+        *,
+        encode: Encoder | None = None,
+        flush_timeout_s: float = 5.0,
+        close_timeout_s: float = 5.0,
+    ) -> None:
+        self._queue = queue
+        self._resource = resource
+        self._encode = encode or LogEncoder().encode
+        self._flush_timeout_s = flush_timeout_s
+        self._close_timeout_s = close_timeout_s
+
+    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
+        if events or alerts:
+            batch = _LogBatch(
+                list(events), list(alerts), self._resource, self._encode, len(events) + len(alerts)
+            )
+            self._queue.put(batch)
+
+    @property
+    def pending_records(self) -> int:
+        """Log records not yet exported: in memory plus in the spool."""
+        return self._queue.pending_records
+
+    def flush(self) -> None:
+        self._queue.flush(self._flush_timeout_s)
+
+    def close(self) -> None:
+        self._queue.close(self._close_timeout_s)
+
+
+def build_otlp_sink(
+    host: HostIdentity,
+    metrics: PipelineMetrics,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int = 256 << 20,
+    env: Mapping[str, str] | None = None,
+) -> OtlpSink:
+    """An `OtlpSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
+    config = from_env("logs", env)
+    spool = None
+    if spool_dir is not None:
+        spool = Spool(Path(spool_dir), spool_max_bytes, on_lost=lambda n: metrics.lost("spool", n))
+    queue = ExportQueue(make_transport(config), metrics, spool=spool, timeout_s=config.timeout_s)
+    return OtlpSink(queue, resource_attributes(host))

@@ -1,0 +1,489 @@
+"""Semantic-convention names Beholder emits. Generated from semconv/registry; do not edit.
+
+Regenerate with `beholder semconv generate`; a test fails when this file is stale.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- attributes (templates are prefixes: emit f'{NAME}.{key}') ---
+
+# Rule-specific details, `beholder.alert.extra.<key>` (e.g. the profile name).
+BEHOLDER_ALERT_EXTRA: Final = "beholder.alert.extra"
+# Rule severity on KubeArmor's 1–10 scale, before mapping to a severity number.
+BEHOLDER_ALERT_SEVERITY: Final = "beholder.alert.severity"
+# What raised an alert, a KubeArmor policy or a behaviour profile.
+BEHOLDER_ALERT_SOURCE: Final = "beholder.alert.source"
+# Capability the kernel checked, without the CAP_ prefix.
+BEHOLDER_CAPABILITY_NAME: Final = "beholder.capability.name"
+# cgroup v2 id of the calling task (ties host events to a cgroup before enrichment).
+BEHOLDER_CGROUP_ID: Final = "beholder.cgroup.id"
+# Record type asked in an outgoing DNS question.
+BEHOLDER_DNS_QUESTION_TYPE: Final = "beholder.dns.question.type"
+# Identical events the kernel folded into this one (in-kernel dedup); absent when 0.
+BEHOLDER_EVENT_REPEAT_COUNT: Final = "beholder.event.repeat_count"
+# A path or argv was cut at the kernel's buffer limit; absent when false.
+BEHOLDER_EVENT_TRUNCATED: Final = "beholder.event.truncated"
+# Destination path of rename/link calls.
+BEHOLDER_FILE_NEW_PATH: Final = "beholder.file.new_path"
+# open(2) flags as KubeArmor prints them.
+BEHOLDER_FILE_OPEN_FLAGS: Final = "beholder.file.open.flags"
+# Service account the pod runs as.
+BEHOLDER_K8S_SERVICE_ACCOUNT_NAME: Final = "beholder.k8s.service_account.name"
+# Socket address family as the kernel names it.
+BEHOLDER_NETWORK_ADDRESS_FAMILY: Final = "beholder.network.address_family"
+# TCP state the socket left, in the `network.connection.state` spelling.
+BEHOLDER_NETWORK_CONNECTION_PREVIOUS_STATE: Final = "beholder.network.connection.previous_state"
+# socket(2) type with its flags.
+BEHOLDER_NETWORK_SOCKET_TYPE: Final = "beholder.network.socket.type"
+# Event class, spelled as KubeArmor's `Operation`.
+BEHOLDER_OPERATION: Final = "beholder.operation"
+# Action of the matched rule (KubeArmor `Action`).
+BEHOLDER_POLICY_ACTION: Final = "beholder.policy.action"
+# Who enforced or observed the rule (KubeArmor `Enforcer`).
+BEHOLDER_POLICY_ENFORCER: Final = "beholder.policy.enforcer"
+# KubeArmor alert `Type`.
+BEHOLDER_POLICY_TYPE: Final = "beholder.policy.type"
+# Host pid of the child a fork/clone created.
+BEHOLDER_PROCESS_CHILD_PID: Final = "beholder.process.child_pid"
+# Executable of the parent process (KubeArmor `ParentProcessName`).
+BEHOLDER_PROCESS_PARENT_EXECUTABLE_PATH: Final = "beholder.process.parent.executable.path"
+# Parent process id inside the process's pid namespace (KubeArmor `PPID`).
+BEHOLDER_PROCESS_PARENT_VPID: Final = "beholder.process.parent_vpid"
+# Real group id of the calling thread (OpenTelemetry has user ids only).
+BEHOLDER_PROCESS_REAL_GROUP_ID: Final = "beholder.process.real_group.id"
+# Why events were suppressed.
+BEHOLDER_REASON: Final = "beholder.reason"
+# KubeArmor's `Resource` text, set only when no more specific attribute carries it (socket triples, listen
+# fds, mount targets, signal targets).
+BEHOLDER_RESOURCE: Final = "beholder.resource"
+# Rule tags (KubeArmor `ATags`; MITRE/NIST ids).
+BEHOLDER_RULE_TAGS: Final = "beholder.rule.tags"
+# Pipeline stage that lost records.
+BEHOLDER_STAGE: Final = "beholder.stage"
+# A syscall argument no other attribute carries, `beholder.syscall.arg.<name>`, with the name and text
+# KubeArmor's `Data` uses (fd, backlog, userid, sig, flags of mount…).
+BEHOLDER_SYSCALL_ARG: Final = "beholder.syscall.arg"
+# Syscall or hook name without the SYS_ prefix.
+BEHOLDER_SYSCALL_NAME: Final = "beholder.syscall.name"
+# KubeArmor's `Result`, `Passed` or the errno text.
+BEHOLDER_SYSCALL_RESULT: Final = "beholder.syscall.result"
+# Raw return value (negative errno on failure).
+BEHOLDER_SYSCALL_RETVAL: Final = "beholder.syscall.retval"
+# Kernel thread id (TID) in the host pid namespace, set when the calling thread is not the thread-group
+# leader (OpenTelemetry's thread.id is a runtime-managed id, not the TID).
+BEHOLDER_THREAD_TID: Final = "beholder.thread.tid"
+# Address of the peer an accept() returned.
+CLIENT_ADDRESS: Final = "client.address"
+# Port of the peer an accept() returned.
+CLIENT_PORT: Final = "client.port"
+# Container id.
+CONTAINER_ID: Final = "container.id"
+# Image id (config digest) the runtime reports.
+CONTAINER_IMAGE_ID: Final = "container.image.id"
+# Image name without tag or digest.
+CONTAINER_IMAGE_NAME: Final = "container.image.name"
+# Repository digest of the image reference (name@sha256:...).
+CONTAINER_IMAGE_REPO_DIGESTS: Final = "container.image.repo_digests"
+# Image tag the container was started from.
+CONTAINER_IMAGE_TAGS: Final = "container.image.tags"
+# Container name from the runtime, for containers outside a pod.
+CONTAINER_NAME: Final = "container.name"
+# Container runtime managing the container.
+CONTAINER_RUNTIME_NAME: Final = "container.runtime.name"
+# Name asked in an outgoing DNS question, as sent (with the trailing dot).
+DNS_QUESTION_NAME: Final = "dns.question.name"
+# Errno name of a failed syscall.
+ERROR_TYPE: Final = "error.type"
+# New group gid requested by the chown family.
+FILE_GROUP_ID: Final = "file.group.id"
+# Mode bits in octal, for creat/open with O_CREAT and the chmod family.
+FILE_MODE: Final = "file.mode"
+# New owner uid requested by the chown family.
+FILE_OWNER_ID: Final = "file.owner.id"
+# Path the syscall named, as the process passed it.
+FILE_PATH: Final = "file.path"
+# Target a symlink/symlinkat call points the new link at.
+FILE_SYMBOLIC_LINK_TARGET_PATH: Final = "file.symbolic_link.target_path"
+# Host name of the observing node (KubeArmor's HostName).
+HOST_NAME: Final = "host.name"
+# Cluster name (KubeArmor's ClusterName).
+K8S_CLUSTER_NAME: Final = "k8s.cluster.name"
+# Container name from the pod spec.
+K8S_CONTAINER_NAME: Final = "k8s.container.name"
+# Owning CronJob.
+K8S_CRONJOB_NAME: Final = "k8s.cronjob.name"
+# Owning DaemonSet.
+K8S_DAEMONSET_NAME: Final = "k8s.daemonset.name"
+# Owning Deployment.
+K8S_DEPLOYMENT_NAME: Final = "k8s.deployment.name"
+# Owning Job.
+K8S_JOB_NAME: Final = "k8s.job.name"
+# Namespace of the pod.
+K8S_NAMESPACE_NAME: Final = "k8s.namespace.name"
+# Kubernetes node name, when running in a cluster.
+K8S_NODE_NAME: Final = "k8s.node.name"
+# One attribute per pod label, `k8s.pod.label.<key>`.
+K8S_POD_LABEL: Final = "k8s.pod.label"
+# Pod name.
+K8S_POD_NAME: Final = "k8s.pod.name"
+# Pod uid.
+K8S_POD_UID: Final = "k8s.pod.uid"
+# Owning ReplicaSet, when no Deployment owns it.
+K8S_REPLICASET_NAME: Final = "k8s.replicaset.name"
+# Owning StatefulSet.
+K8S_STATEFULSET_NAME: Final = "k8s.statefulset.name"
+# TCP state a socket moved to (inet_sock_set_state).
+NETWORK_CONNECTION_STATE: Final = "network.connection.state"
+# Local address of a bind or a TCP state change.
+NETWORK_LOCAL_ADDRESS: Final = "network.local.address"
+# Local port of a bind or a TCP state change.
+NETWORK_LOCAL_PORT: Final = "network.local.port"
+# Remote address of a connection or datagram (IP, or path for a unix socket).
+NETWORK_PEER_ADDRESS: Final = "network.peer.address"
+# Remote port.
+NETWORK_PEER_PORT: Final = "network.peer.port"
+# Transport, from the socket type (stream/datagram) or the address family.
+NETWORK_TRANSPORT: Final = "network.transport"
+# IP version, from the socket's address family.
+NETWORK_TYPE: Final = "network.type"
+# Argument vector of an exec, including argv[0].
+PROCESS_COMMAND_ARGS: Final = "process.command_args"
+# Full command line of the process as one string (from /proc/<pid>/cmdline).
+PROCESS_COMMAND_LINE: Final = "process.command_line"
+# Base name of the process executable; for an exec event, of the program just executed.
+PROCESS_EXECUTABLE_NAME: Final = "process.executable.name"
+# Full path of the process executable; for an exec event, the program just executed.
+PROCESS_EXECUTABLE_PATH: Final = "process.executable.path"
+# Exit code of the process (low byte of exit_group's argument).
+PROCESS_EXIT_CODE: Final = "process.exit.code"
+# Parent process id in the host's pid namespace.
+PROCESS_PARENT_PID: Final = "process.parent_pid"
+# Process id (thread-group id) in the host's pid namespace.
+PROCESS_PID: Final = "process.pid"
+# Real user id of the calling thread at the time of the event (bpf_get_current_uid_gid).
+PROCESS_REAL_USER_ID: Final = "process.real_user.id"
+# Process id inside the process's own pid namespace (the container's view).
+PROCESS_VPID: Final = "process.vpid"
+# Current working directory of the process.
+PROCESS_WORKING_DIRECTORY: Final = "process.working_directory"
+# The rule's message (KubeArmor `Message`).
+SECURITY_RULE_DESCRIPTION: Final = "security_rule.description"
+# Rule name (KubeArmor policy name, Kubescape rule name).
+SECURITY_RULE_NAME: Final = "security_rule.name"
+# Ruleset the rule comes from (`kubearmor` policies or `kubescape` profile rules).
+SECURITY_RULE_RULESET_NAME: Final = "security_rule.ruleset.name"
+# Rule id unique within its ruleset (KubeArmor policy name, Kubescape rule id).
+SECURITY_RULE_UUID: Final = "security_rule.uuid"
+# Address a process connected to (connect) or sent a DNS question to.
+SERVER_ADDRESS: Final = "server.address"
+# Port a process connected to.
+SERVER_PORT: Final = "server.port"
+# Always `beholder` unless OTEL_SERVICE_NAME overrides it.
+SERVICE_NAME: Final = "service.name"
+# Beholder version.
+SERVICE_VERSION: Final = "service.version"
+# Kernel task name (comm) of the calling thread, at most 15 bytes.
+THREAD_NAME: Final = "thread.name"
+
+# --- events ---
+
+EVENT_PROCESS_EXEC: Final = "beholder.process.exec"
+EVENT_PROCESS_FORK: Final = "beholder.process.fork"
+EVENT_PROCESS_EXIT: Final = "beholder.process.exit"
+EVENT_FILE_OPEN: Final = "beholder.file.open"
+EVENT_FILE_UNLINK: Final = "beholder.file.unlink"
+EVENT_FILE_RENAME: Final = "beholder.file.rename"
+EVENT_FILE_CHMOD: Final = "beholder.file.chmod"
+EVENT_FILE_CHOWN: Final = "beholder.file.chown"
+EVENT_FILE_LINK: Final = "beholder.file.link"
+EVENT_FILE_CHDIR: Final = "beholder.file.chdir"
+EVENT_NETWORK_SOCKET: Final = "beholder.network.socket"
+EVENT_NETWORK_CONNECT: Final = "beholder.network.connect"
+EVENT_NETWORK_BIND: Final = "beholder.network.bind"
+EVENT_NETWORK_LISTEN: Final = "beholder.network.listen"
+EVENT_NETWORK_ACCEPT: Final = "beholder.network.accept"
+EVENT_NETWORK_TCP_STATE: Final = "beholder.network.tcp_state"
+EVENT_NETWORK_DNS: Final = "beholder.network.dns"
+EVENT_SYSCALL_CREDENTIALS: Final = "beholder.syscall.credentials"
+EVENT_SYSCALL_PTRACE: Final = "beholder.syscall.ptrace"
+EVENT_SYSCALL_MOUNT: Final = "beholder.syscall.mount"
+EVENT_SYSCALL_NAMESPACE: Final = "beholder.syscall.namespace"
+EVENT_SYSCALL_SIGNAL: Final = "beholder.syscall.signal"
+EVENT_SYSCALL_BPF: Final = "beholder.syscall.bpf"
+EVENT_SYSCALL_MODULE: Final = "beholder.syscall.module"
+EVENT_SYSCALL_MEMFD: Final = "beholder.syscall.memfd"
+EVENT_SYSCALL_IO_URING: Final = "beholder.syscall.io_uring"
+EVENT_SYSCALL_OTHER: Final = "beholder.syscall.other"
+EVENT_CAPABILITY_CHECK: Final = "beholder.capability.check"
+EVENT_POLICY_ALERT: Final = "beholder.policy.alert"
+EVENT_PROFILE_ANOMALY: Final = "beholder.profile.anomaly"
+
+# --- metrics ---
+
+METRIC_EVENTS: Final = "beholder.events"
+METRIC_ALERTS: Final = "beholder.alerts"
+METRIC_EVENTS_LOST: Final = "beholder.events.lost"
+METRIC_EVENTS_SUPPRESSED: Final = "beholder.events.suppressed"
+METRIC_EXPORT_QUEUE_SIZE: Final = "beholder.export.queue.size"
+METRIC_EXPORT_SPOOL_SIZE: Final = "beholder.export.spool.size"
+METRIC_PIPELINE_LATENCY: Final = "beholder.pipeline.latency"
+
+# Declared value type of every attribute (a template's type is its values' type).
+
+ATTRIBUTE_TYPES: Final[dict[str, str]] = {
+    "beholder.alert.extra": "string",
+    "beholder.alert.severity": "int",
+    "beholder.alert.source": "string",
+    "beholder.capability.name": "string",
+    "beholder.cgroup.id": "int",
+    "beholder.dns.question.type": "string",
+    "beholder.event.repeat_count": "int",
+    "beholder.event.truncated": "boolean",
+    "beholder.file.new_path": "string",
+    "beholder.file.open.flags": "string",
+    "beholder.k8s.service_account.name": "string",
+    "beholder.network.address_family": "string",
+    "beholder.network.connection.previous_state": "string",
+    "beholder.network.socket.type": "string",
+    "beholder.operation": "string",
+    "beholder.policy.action": "string",
+    "beholder.policy.enforcer": "string",
+    "beholder.policy.type": "string",
+    "beholder.process.child_pid": "int",
+    "beholder.process.parent.executable.path": "string",
+    "beholder.process.parent_vpid": "int",
+    "beholder.process.real_group.id": "int",
+    "beholder.reason": "string",
+    "beholder.resource": "string",
+    "beholder.rule.tags": "string[]",
+    "beholder.stage": "string",
+    "beholder.syscall.arg": "string",
+    "beholder.syscall.name": "string",
+    "beholder.syscall.result": "string",
+    "beholder.syscall.retval": "int",
+    "beholder.thread.tid": "int",
+    "client.address": "string",
+    "client.port": "int",
+    "container.id": "string",
+    "container.image.id": "string",
+    "container.image.name": "string",
+    "container.image.repo_digests": "string[]",
+    "container.image.tags": "string[]",
+    "container.name": "string",
+    "container.runtime.name": "string",
+    "dns.question.name": "string",
+    "error.type": "string",
+    "file.group.id": "string",
+    "file.mode": "string",
+    "file.owner.id": "string",
+    "file.path": "string",
+    "file.symbolic_link.target_path": "string",
+    "host.name": "string",
+    "k8s.cluster.name": "string",
+    "k8s.container.name": "string",
+    "k8s.cronjob.name": "string",
+    "k8s.daemonset.name": "string",
+    "k8s.deployment.name": "string",
+    "k8s.job.name": "string",
+    "k8s.namespace.name": "string",
+    "k8s.node.name": "string",
+    "k8s.pod.label": "string",
+    "k8s.pod.name": "string",
+    "k8s.pod.uid": "string",
+    "k8s.replicaset.name": "string",
+    "k8s.statefulset.name": "string",
+    "network.connection.state": "string",
+    "network.local.address": "string",
+    "network.local.port": "int",
+    "network.peer.address": "string",
+    "network.peer.port": "int",
+    "network.transport": "string",
+    "network.type": "string",
+    "process.command_args": "string[]",
+    "process.command_line": "string",
+    "process.executable.name": "string",
+    "process.executable.path": "string",
+    "process.exit.code": "int",
+    "process.parent_pid": "int",
+    "process.pid": "int",
+    "process.real_user.id": "int",
+    "process.vpid": "int",
+    "process.working_directory": "string",
+    "security_rule.description": "string",
+    "security_rule.name": "string",
+    "security_rule.ruleset.name": "string",
+    "security_rule.uuid": "string",
+    "server.address": "string",
+    "server.port": "int",
+    "service.name": "string",
+    "service.version": "string",
+    "thread.name": "string",
+}
+TEMPLATE_PREFIXES: Final = frozenset(
+    {
+        "beholder.alert.extra",
+        "beholder.syscall.arg",
+        "k8s.pod.label",
+    }
+)
+ENUM_VALUES: Final[dict[str, frozenset[str]]] = {
+    "beholder.alert.source": frozenset(
+        {
+            "policy",
+            "profile",
+        }
+    ),
+    "beholder.operation": frozenset(
+        {
+            "Process",
+            "File",
+            "Network",
+            "Syscall",
+            "Capabilities",
+        }
+    ),
+    "beholder.policy.action": frozenset(
+        {
+            "Allow",
+            "Audit",
+            "Block",
+        }
+    ),
+    "beholder.stage": frozenset(
+        {
+            "ringbuf",
+            "decode",
+            "queue",
+            "export",
+            "spool",
+        }
+    ),
+    "network.connection.state": frozenset(
+        {
+            "closed",
+            "close_wait",
+            "closing",
+            "established",
+            "fin_wait_1",
+            "fin_wait_2",
+            "last_ack",
+            "listen",
+            "syn_received",
+            "syn_sent",
+            "time_wait",
+        }
+    ),
+    "network.transport": frozenset(
+        {
+            "tcp",
+            "udp",
+            "unix",
+        }
+    ),
+    "network.type": frozenset(
+        {
+            "ipv4",
+            "ipv6",
+        }
+    ),
+}
+
+# Operation -> syscall or hook -> event name; anything else is EVENT_FALLBACK.
+
+EVENT_BY_SYSCALL: Final[dict[str, dict[str, str]]] = {
+    "Process": {
+        "execve": "beholder.process.exec",
+        "execveat": "beholder.process.exec",
+        "fork": "beholder.process.fork",
+        "vfork": "beholder.process.fork",
+        "clone": "beholder.process.fork",
+        "clone3": "beholder.process.fork",
+        "exit": "beholder.process.exit",
+        "exit_group": "beholder.process.exit",
+    },
+    "File": {
+        "open": "beholder.file.open",
+        "openat": "beholder.file.open",
+        "openat2": "beholder.file.open",
+        "creat": "beholder.file.open",
+        "unlink": "beholder.file.unlink",
+        "unlinkat": "beholder.file.unlink",
+        "rmdir": "beholder.file.unlink",
+        "rename": "beholder.file.rename",
+        "renameat": "beholder.file.rename",
+        "renameat2": "beholder.file.rename",
+        "chmod": "beholder.file.chmod",
+        "fchmod": "beholder.file.chmod",
+        "fchmodat": "beholder.file.chmod",
+        "fchmodat2": "beholder.file.chmod",
+        "chown": "beholder.file.chown",
+        "lchown": "beholder.file.chown",
+        "fchown": "beholder.file.chown",
+        "fchownat": "beholder.file.chown",
+        "link": "beholder.file.link",
+        "linkat": "beholder.file.link",
+        "symlink": "beholder.file.link",
+        "symlinkat": "beholder.file.link",
+        "chdir": "beholder.file.chdir",
+        "fchdir": "beholder.file.chdir",
+    },
+    "Network": {
+        "socket": "beholder.network.socket",
+        "connect": "beholder.network.connect",
+        "bind": "beholder.network.bind",
+        "listen": "beholder.network.listen",
+        "accept": "beholder.network.accept",
+        "accept4": "beholder.network.accept",
+        "tcp_state": "beholder.network.tcp_state",
+        "sendto": "beholder.network.dns",
+        "sendmsg": "beholder.network.dns",
+        "sendmmsg": "beholder.network.dns",
+    },
+    "Syscall": {
+        "setuid": "beholder.syscall.credentials",
+        "setgid": "beholder.syscall.credentials",
+        "setreuid": "beholder.syscall.credentials",
+        "setregid": "beholder.syscall.credentials",
+        "setresuid": "beholder.syscall.credentials",
+        "setresgid": "beholder.syscall.credentials",
+        "setfsuid": "beholder.syscall.credentials",
+        "setfsgid": "beholder.syscall.credentials",
+        "ptrace": "beholder.syscall.ptrace",
+        "mount": "beholder.syscall.mount",
+        "umount2": "beholder.syscall.mount",
+        "chroot": "beholder.syscall.mount",
+        "pivot_root": "beholder.syscall.mount",
+        "unshare": "beholder.syscall.namespace",
+        "setns": "beholder.syscall.namespace",
+        "kill": "beholder.syscall.signal",
+        "tkill": "beholder.syscall.signal",
+        "tgkill": "beholder.syscall.signal",
+        "bpf": "beholder.syscall.bpf",
+        "init_module": "beholder.syscall.module",
+        "finit_module": "beholder.syscall.module",
+        "delete_module": "beholder.syscall.module",
+        "memfd_create": "beholder.syscall.memfd",
+        "io_uring_setup": "beholder.syscall.io_uring",
+    },
+    "Capabilities": {
+        "cap_capable": "beholder.capability.check",
+    },
+}
+EVENT_FALLBACK: Final = "beholder.syscall.other"
+ALERT_EVENT_BY_SOURCE: Final[dict[str, str]] = {
+    "policy": "beholder.policy.alert",
+    "profile": "beholder.profile.anomaly",
+}
+
+# Metric name -> (instrument, unit).
+METRICS: Final[dict[str, tuple[str, str]]] = {
+    "beholder.events": ("counter", "{event}"),
+    "beholder.alerts": ("counter", "{alert}"),
+    "beholder.events.lost": ("counter", "{event}"),
+    "beholder.events.suppressed": ("counter", "{event}"),
+    "beholder.export.queue.size": ("updowncounter", "{record}"),
+    "beholder.export.spool.size": ("gauge", "By"),
+    "beholder.pipeline.latency": ("histogram", "s"),
+}

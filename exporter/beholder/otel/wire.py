@@ -1,0 +1,146 @@
+"""Protobuf wire-format pieces for OTLP log records, written as bytes.
+
+Building one `LogRecord` message object per event (and a `KeyValue` per attribute) costs
+more than the whole encoding budget, so the encoder concatenates pre-encoded byte chunks and
+lets the C protobuf runtime parse the finished batch once. Only the handful of field tags the
+logs data model needs live here; field numbers are from opentelemetry-proto's logs.proto
+and common.proto.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from typing import Final
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+# LogRecord fields (logs.proto)
+LR_TIME: Final = b"\x09"  # 1, fixed64
+LR_SEVERITY_NUMBER: Final = b"\x10"  # 2, enum
+LR_SEVERITY_TEXT: Final = b"\x1a"  # 3, string
+LR_BODY: Final = b"\x2a"  # 5, AnyValue
+LR_ATTRIBUTE: Final = b"\x32"  # 6, repeated KeyValue
+LR_OBSERVED_TIME: Final = b"\x59"  # 11, fixed64
+LR_EVENT_NAME: Final = b"\x62"  # 12, string
+# Containers: ExportLogsServiceRequest.resource_logs, ResourceLogs.resource/scope_logs,
+# ScopeLogs.scope/log_records, InstrumentationScope.name/version.
+FIELD_1: Final = b"\x0a"
+FIELD_2: Final = b"\x12"
+# AnyValue fields (common.proto); KeyValue.key is FIELD_1 and KeyValue.value is FIELD_2.
+AV_STRING: Final = b"\x0a"
+AV_BOOL_TRUE: Final = b"\x10\x01"
+AV_INT: Final = b"\x18"
+AV_ARRAY: Final = b"\x2a"
+
+_SMALL: Final = tuple(bytes((i,)) if i < 0x80 else bytes((i & 0x7F | 0x80, i >> 7)) for i in range(1 << 14))
+fixed64: Final = struct.Struct("<Q").pack
+
+
+def varint(value: int) -> bytes:
+    """Base-128 varint; negative numbers as 64-bit two's complement, like int64 fields."""
+    if 0 <= value < 16384:
+        return _SMALL[value]
+    value &= 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def text(value: str) -> bytes:
+    """UTF-8 that protobuf accepts: lone surrogates (undecodable bytes) become `\\udcXX`."""
+    try:
+        return value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace")
+
+
+def delimited(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: tag, length, payload."""
+    n = len(payload)
+    return tag + (_SMALL[n] if n < 16384 else varint(n)) + payload
+
+
+def key(name: str) -> bytes:
+    """The encoded `KeyValue.key` field, computed once per attribute name."""
+    return delimited(FIELD_1, text(name))
+
+
+def attr_str(key_field: bytes, value: str) -> bytes:
+    """A whole LogRecord attribute field holding a string."""
+    v = text(value)
+    n = len(v)
+    av = AV_STRING + (_SMALL[n] if n < 16384 else varint(n)) + v
+    return delimited(LR_ATTRIBUTE, key_field + delimited(FIELD_2, av))
+
+
+def attr_int(key_field: bytes, value: int) -> bytes:
+    """A whole LogRecord attribute field holding an int64."""
+    av = AV_INT + (_SMALL[value] if 0 <= value < 16384 else varint(value))
+    return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + _SMALL[len(av)] + av)
+
+
+def attr_true(key_field: bytes) -> bytes:
+    """A whole LogRecord attribute field holding boolean true."""
+    return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + b"\x02" + AV_BOOL_TRUE)
+
+
+def attr_str_array(key_field: bytes, values: tuple[str, ...] | list[str]) -> bytes:
+    """A whole LogRecord attribute field holding an array of strings."""
+    array = b"".join(delimited(FIELD_1, delimited(AV_STRING, text(v))) for v in values)
+    return delimited(LR_ATTRIBUTE, key_field + delimited(FIELD_2, delimited(AV_ARRAY, array)))
+
+
+_SEVERITY: dict[tuple[int, str], bytes] = {}
+_EVENT_NAME: dict[str, bytes] = {}
+
+
+def record(
+    time_ns: int,
+    observed_ns: int,
+    severity: int,
+    severity_text: str,
+    body: str,
+    attributes: bytes,
+    event_name: str,
+) -> bytes:
+    """One `ScopeLogs.log_records` field holding a LogRecord."""
+    sev = _SEVERITY.get((severity, severity_text))
+    if sev is None:
+        sev = _SEVERITY[(severity, severity_text)] = (
+            LR_SEVERITY_NUMBER + varint(severity) + delimited(LR_SEVERITY_TEXT, text(severity_text))
+        )
+    name = _EVENT_NAME.get(event_name)
+    if name is None:
+        name = _EVENT_NAME[event_name] = delimited(LR_EVENT_NAME, text(event_name))
+    body_value = text(body)
+    n = len(body_value)
+    body_field = delimited(LR_BODY, AV_STRING + (_SMALL[n] if n < 16384 else varint(n)) + body_value)
+    content = b"".join(
+        (LR_TIME, fixed64(time_ns), LR_OBSERVED_TIME, fixed64(observed_ns), sev, body_field, attributes, name)
+    )
+    return delimited(FIELD_2, content)
+
+
+def _any_value(value: object) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    return AnyValue(string_value=str(value))
+
+
+def request(
+    resource: Mapping[str, object], scope_name: str, scope_version: str, records: list[bytes]
+) -> bytes:
+    """A serialized ExportLogsServiceRequest: one ResourceLogs holding one ScopeLogs."""
+    res = Resource(attributes=[KeyValue(key=k, value=_any_value(v)) for k, v in resource.items()])
+    scope = delimited(FIELD_1, delimited(FIELD_1, text(scope_name)) + delimited(FIELD_2, text(scope_version)))
+    scope_logs = delimited(FIELD_2, scope + b"".join(records))
+    return delimited(FIELD_1, delimited(FIELD_1, res.SerializeToString()) + scope_logs)

@@ -1,0 +1,122 @@
+"""Read policy files and directories into validated `Policy` objects.
+
+Every problem becomes one line that names the file, the policy (or document number) and
+the field; a bad document never stops the others. Directories are read recursively for
+`*.yaml`/`*.yml`, in sorted order so results do not depend on the filesystem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from beholder.policy.model import Policy, build_policy
+from beholder.policy.schema import NOT_EVALUATED_KINDS, crd_errors, kubearmor_errors
+from beholder.policy.yamlsafe import MAX_BYTES, load_documents
+
+SUFFIXES = (".yaml", ".yml")
+_SHOWN_ERRORS = 3
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What one file yielded: `readable` is False when the file itself could not be parsed."""
+
+    path: str
+    policies: list[Policy] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    readable: bool = True
+    rejected: set[tuple[str, str, str]] = field(default_factory=set)  # keys of invalid policies
+
+
+def policy_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Expand directories; a path that does not exist is an error, not a silent no-op."""
+    files: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p for p in path.rglob("*") if _visible(p, path) and p.suffix in SUFFIXES and p.is_file()
+                )
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(f"{path}: no such file or directory")
+    return files, errors
+
+
+def _label(doc: Any, index: int) -> str:
+    if isinstance(doc, dict):
+        meta = doc.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        kind = doc.get("kind")
+        if isinstance(name, str) and isinstance(kind, str):
+            return f"{kind} {name!r}"
+    return f"document {index + 1}"
+
+
+def _key(doc: Any) -> tuple[str, str, str] | None:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        return None
+    return (str(doc.get("kind")), str(meta.get("namespace") or ""), meta["name"])
+
+
+def _one_line(problems: list[str]) -> str:
+    shown = "; ".join(problems[:_SHOWN_ERRORS])
+    more = len(problems) - _SHOWN_ERRORS
+    return f"{shown} (+{more} more)" if more > 0 else shown
+
+
+def load_text(text: str, origin: str) -> FileResult:
+    """Parse and validate every document of one file's text."""
+    try:
+        docs = load_documents(text)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return FileResult(origin, errors=[f"{origin}: not valid YAML: {reason}"], readable=False)
+    return load_docs(docs, origin)
+
+
+def load_docs(docs: list[Any], origin: str) -> FileResult:
+    """Validate already-parsed documents (a file's, or objects listed from the API server)."""
+    result = FileResult(origin)
+    for index, doc in enumerate(docs):
+        if doc is None:
+            continue
+        label = _label(doc, index)
+        if isinstance(doc, dict) and doc.get("kind") in NOT_EVALUATED_KINDS:
+            result.skipped.append(f"{origin}: {label}: kind {doc['kind']} is not evaluated by Beholder")
+            continue
+        problems = crd_errors(doc) or kubearmor_errors(doc)
+        if problems:
+            result.errors.append(f"{origin}: {label}: {_one_line(problems)}")
+            key = _key(doc)
+            if key is not None:
+                result.rejected.add(key)
+            continue
+        policy = build_policy(doc, origin)
+        result.policies.append(policy)
+        result.skipped.extend(f"{origin}: {label}: {note}" for note in policy.notes)
+    return result
+
+
+def load_file(path: Path) -> FileResult:
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return FileResult(str(path), errors=[f"{path}: larger than {MAX_BYTES} bytes"], readable=False)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return FileResult(str(path), errors=[f"{path}: cannot read: {exc}"], readable=False)
+    return load_text(text, str(path))
+
+
+def _visible(path: Path, root: Path) -> bool:
+    """Skip hidden entries: a ConfigMap volume also holds `..data` and `..<timestamp>` copies."""
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)

@@ -1,0 +1,1 @@
+"""Kernel sensors: BPF program assembly, loading, ring-buffer reading and decoding."""

@@ -1,0 +1,146 @@
+"""Which kernel hooks each sensor uses: one table for the loader, `probe` and the docs.
+
+Syscalls are traced through the raw_syscalls enter/exit tracepoints and dispatched in the
+kernel by syscall number: `syscalls` are parked at enter and completed at exit as records
+of the sensor's `kind`; `enter_roles` are handled at enter by a dedicated C function
+(exec's argv, clone flags, exit codes, DNS payloads). Other hooks are plain tracepoints.
+The numbers mirror bpf/common.h (`enum kind`, `enum role`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from beholder.events import Operation
+
+K_EXEC, K_FILE, K_NET, K_SYSCALL, K_CHDIR = 1, 4, 5, 6, 10
+R_CLONE, R_EXIT_GROUP, R_DNS_WRITE, R_DNS_SENDTO, R_DNS_SENDMSG, R_DNS_SENDMMSG = range(16, 22)
+SYSCALL_TRACEPOINTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit")
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    name: str
+    operation: Operation
+    source: str  # file under bpf/
+    kind: int  # record kind of the syscalls completed at exit
+    syscalls: tuple[str, ...]  # syscall-table names, parked at enter, sent at exit
+    enter_roles: tuple[tuple[str, int], ...]  # syscall-table name -> role handled at enter
+    tracepoints: tuple[str, ...]  # category/name this sensor needs
+
+    @property
+    def define(self) -> str:
+        """The C macro that compiles this sensor's part of the dispatcher."""
+        return f"SENSOR_{self.name.upper()}"
+
+    def roles(self) -> dict[str, int]:
+        """Syscall name -> role, as loaded into the kernel's `syscall_role` table."""
+        table = dict.fromkeys(self.syscalls, self.kind)
+        table.update(self.enter_roles)
+        return table
+
+
+SENSORS: tuple[Sensor, ...] = (
+    Sensor(
+        "process",
+        Operation.PROCESS,
+        "process.c",
+        K_EXEC,
+        (),
+        (
+            ("execve", K_EXEC),
+            ("execveat", K_EXEC),
+            ("clone", R_CLONE),
+            ("clone3", R_CLONE),
+            ("exit_group", R_EXIT_GROUP),
+        ),
+        (
+            *SYSCALL_TRACEPOINTS,
+            "sched/sched_process_exec",
+            "sched/sched_process_fork",
+            "sched/sched_process_exit",
+        ),
+    ),
+    Sensor(
+        "file",
+        Operation.FILE,
+        "file.c",
+        K_FILE,
+        (
+            "open",
+            "openat",
+            "openat2",
+            "creat",
+            "unlink",
+            "unlinkat",
+            "rename",
+            "renameat",
+            "renameat2",
+            "chmod",
+            "fchmod",
+            "fchmodat",
+            "fchmodat2",
+            "chown",
+            "lchown",
+            "fchown",
+            "fchownat",
+            "symlink",
+            "symlinkat",
+            "link",
+            "linkat",
+        ),
+        (("chdir", K_CHDIR), ("fchdir", K_CHDIR)),  # keep the process tree's cwd current
+        SYSCALL_TRACEPOINTS,
+    ),
+    Sensor(
+        "network",
+        Operation.NETWORK,
+        "network.c",
+        K_NET,
+        ("socket", "connect", "bind", "listen", "accept", "accept4"),
+        (
+            ("write", R_DNS_WRITE),
+            ("sendto", R_DNS_SENDTO),
+            ("sendmsg", R_DNS_SENDMSG),
+            ("sendmmsg", R_DNS_SENDMMSG),
+        ),
+        (*SYSCALL_TRACEPOINTS, "sock/inet_sock_set_state"),
+    ),
+    Sensor(
+        "syscall",
+        Operation.SYSCALL,
+        "syscalls.c",
+        K_SYSCALL,
+        (
+            "setuid",
+            "setgid",
+            "setreuid",
+            "setregid",
+            "setresuid",
+            "setresgid",
+            "setfsuid",
+            "setfsgid",
+            "ptrace",
+            "mount",
+            "umount2",
+            "unshare",
+            "setns",
+            "kill",
+            "tkill",
+            "tgkill",
+            "bpf",
+            "init_module",
+            "finit_module",
+            "memfd_create",
+            "io_uring_setup",
+            "chroot",
+        ),
+        (),
+        SYSCALL_TRACEPOINTS,
+    ),
+    Sensor("capability", Operation.CAPABILITY, "capability.c", 7, (), (), ("capability/cap_capable",)),
+)
+
+SENSOR_NAMES = tuple(s.name for s in SENSORS)
+# syscall-table name -> its syscalls:sys_enter_* tracepoint name, where they differ
+TRACEPOINT_NAMES = {"umount2": "umount"}

@@ -1,0 +1,65 @@
+"""Drain the ring buffer in batches and decode them.
+
+The bcc callback only copies bytes into a list; decoding happens once per poll over the
+whole batch, so the kernel-facing loop never waits on anything downstream.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+from beholder.events import Event
+from beholder.sensors.decode import DecodeError, Decoder
+from beholder.sensors.program import Program
+
+
+@dataclass(slots=True)
+class ReaderStats:
+    records: int = 0
+    decode_errors: int = 0
+    last_decode_error: str = ""
+
+
+class RingReader:
+    def __init__(self, program: Program, max_batch: int = 4096) -> None:
+        self.program = program
+        self.decoder = Decoder()
+        self.stats = ReaderStats()
+        self.max_batch = max_batch
+        self._raw: list[bytes] = []
+        self._callback = program.bpf["events"].open_ring_buffer(self._on_record)
+
+    def _on_record(self, _ctx: int, data: int, size: int) -> int:
+        self._raw.append(ctypes.string_at(data, size))
+        return 0
+
+    def poll(self, timeout_ms: int = 100) -> list[Event]:
+        """Wait up to `timeout_ms` for records; return everything available, decoded."""
+        self.program.bpf.ring_buffer_poll(timeout_ms)
+        return self.drain()
+
+    def pending(self) -> int:
+        """Records collected and not yet taken."""
+        return len(self._raw)
+
+    def take(self) -> list[bytes]:
+        """The raw records collected since the last call."""
+        raw, self._raw = self._raw, []
+        self.stats.records += len(raw)
+        return raw
+
+    def drain(self) -> list[Event]:
+        return self.decode_batch(self.take())
+
+    def decode_batch(self, raw: list[bytes]) -> list[Event]:
+        decode = self.decoder.decode
+        out: list[Event] = []
+        append = out.append
+        for record in raw:
+            try:
+                append(decode(record))
+            except DecodeError as exc:
+                self.stats.decode_errors += 1
+                self.stats.last_decode_error = str(exc)
+        return out

@@ -1,0 +1,432 @@
+"""Each rule of the catalogue fires on what it should and stays quiet otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import yaml
+
+from beholder.bob.engine import ProfileEngine
+from beholder.bob.profile import load_text
+from beholder.bob.rules import ALL_SPECS, CATALOGUE
+from beholder.events.model import ContainerInfo, Event
+from bob import builders as b
+from conftest import REFERENCE, require
+
+RULES_YAML = REFERENCE / "kubescape" / "rules" / "default-rules.yaml"
+NOT_IN_UPSTREAM = {"R0040"}
+
+
+def upstream_rules() -> dict[str, dict]:
+    require(RULES_YAML.is_file(), f"{RULES_YAML} missing")
+    text = "\n".join(line for line in RULES_YAML.read_text().splitlines() if "{{" not in line)
+    return {r["id"]: r for r in yaml.safe_load(text)["spec"]["rules"]}
+
+
+def test_catalogue_matches_kubescape_default_rules_field_by_field() -> None:
+    upstream = upstream_rules()
+    wanted = [f"R{n:04d}" for n in (*range(1, 12), *range(1000, 1013), 1015, 1030) if n != 1003]
+    assert {s.id for s in ALL_SPECS} - NOT_IN_UPSTREAM == set(wanted)
+    for spec in ALL_SPECS:
+        if spec.id in NOT_IN_UPSTREAM:
+            continue
+        u = upstream[spec.id]
+        ours = (spec.name, spec.severity, spec.enabled, spec.tactic, spec.technique, list(spec.tags))
+        theirs = (u["name"], u["severity"], u["enabled"], u["mitreTactic"], u["mitreTechnique"], u["tags"])
+        assert ours == theirs, spec.id
+        assert spec.profile_dependency == u["profileDependency"], spec.id
+        assert spec.support_policy == u["supportPolicy"], spec.id
+
+
+def test_every_rule_reads_at_least_one_event_kind() -> None:
+    assert all(rule.kinds for rule in CATALOGUE)
+
+
+PROFILE = """apiVersion: spdx.softwarecomposition.kubescape.io/v1beta1
+kind: ContainerProfile
+metadata:
+  name: web
+  namespace: shop
+  annotations: {kubescape.io/status: completed, kubescape.io/completion: complete}
+spec:
+  execs:
+  - {path: /usr/sbin/nginx, args: [nginx, -g, ⋯]}
+  - {path: /bin/busybox, args: [/docker-entrypoint.sh, ⋯⋯]}
+  - {path: /usr/bin/kubectl, args: []}
+  opens:
+  - {path: /etc/nginx/*, flags: [O_RDONLY]}
+  - {path: /proc/⋯/stat, flags: [O_RDONLY]}
+  - {path: /var/log/nginx/access.log, flags: [O_WRONLY]}
+  syscalls: [read, write, openat, execve, bpf]
+  capabilities: [CAP_NET_BIND_SERVICE, SETUID]
+  egress:
+  - identifier: api
+    ipAddresses: [10.96.0.0/12]
+    dnsNames: ['*.example.com.', 'api.github.com.']
+    ports: [{name: TCP-443, port: 443, protocol: TCP}]
+  rulePolicies:
+    R0001: {processAllowed: [ping]}
+    R0008: {allProcesses: true}
+  matchLabels: {app: web}
+"""
+
+WEB = ContainerInfo("c1", name="nginx", namespace="shop", labels={"app": "web"})
+NGINX = b.process("/usr/sbin/nginx")
+
+
+def engine(**options: object) -> ProfileEngine:
+    enabled = {s.id for s in ALL_SPECS}  # every rule, including the ones off by default
+    return ProfileEngine(load_text(PROFILE), enabled=enabled, api_servers=["10.96.0.1"], **options)
+
+
+def fired(events: list[Event], **options: object) -> list[str]:
+    return [a.rule_id for a in engine(**options).evaluate(events)]
+
+
+CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
+    # R0001 / R0040: exec paths and args against the profile
+    (
+        "known exec with matching args",
+        lambda c: [b.exec_event(c, "/usr/sbin/nginx", ("nginx", "-g", "daemon off;"))],
+        [],
+    ),
+    ("unknown exec", lambda c: [b.exec_event(c, "/bin/ls", ("ls",), exe="/bin/ls")], ["R0001"]),
+    (
+        "busybox applet resolves to a known exe",
+        lambda c: [
+            b.exec_event(c, "/docker-entrypoint.sh", ("/docker-entrypoint.sh", "nginx"), exe="/bin/busybox")
+        ],
+        [],
+    ),
+    (
+        "known exec with other args",
+        lambda c: [b.exec_event(c, "/usr/sbin/nginx", ("nginx", "-s", "reload", "now"))],
+        ["R0040"],
+    ),
+    ("failed exec is not an exec", lambda c: [b.exec_event(c, "/bin/ls", ("ls",), retval=-2)], []),
+    ("exec allowed by rulePolicies", lambda c: [b.exec_event(c, "/bin/ping", ("ping", "1.1.1.1"))], []),
+    # R0002 (off by default): watched prefixes only, service account and /tmp excluded
+    ("profiled open under a trailing star", lambda c: [b.open_event(c, "/etc/nginx/conf.d/x.conf")], []),
+    ("unprofiled open under /etc", lambda c: [b.open_event(c, "/etc/hosts")], ["R0002"]),
+    ("unprofiled open outside watched prefixes", lambda c: [b.open_event(c, "/usr/lib/libc.so")], []),
+    ("failed open", lambda c: [b.open_event(c, "/etc/hosts", retval=-13)], []),
+    ("/proc/self/environ is watched", lambda c: [b.open_event(c, "/proc/self/environ")], ["R0002"]),
+    # R0004 capabilities with and without the CAP_ prefix in the profile
+    (
+        "profiled capability",
+        lambda c: [b.capability_event(c, "NET_BIND_SERVICE"), b.capability_event(c, "SETUID")],
+        [],
+    ),
+    ("unprofiled capability", lambda c: [b.capability_event(c, "SYS_ADMIN")], ["R0004"]),
+    # R0005 DNS
+    ("profiled domain", lambda c: [b.dns_event(c, "api.github.com"), b.dns_event(c, "cdn.example.com")], []),
+    ("cluster-local domain", lambda c: [b.dns_event(c, "redis.shop.svc.cluster.local")], []),
+    ("unknown domain", lambda c: [b.dns_event(c, "evil.example.org")], ["R0005"]),
+    ("two labels under a one-label wildcard", lambda c: [b.dns_event(c, "a.b.example.com")], ["R0005"]),
+    # R0006 service account token
+    (
+        "token read",
+        lambda c: [
+            b.open_event(c, "/run/secrets/kubernetes.io/serviceaccount/..2025_07_07_21_05_56.676258237/token")
+        ],
+        ["R0006"],
+    ),
+    (
+        "eks token read",
+        lambda c: [b.open_event(c, "/var/run/secrets/eks.amazonaws.com/serviceaccount/token")],
+        ["R0002", "R0006"],
+    ),
+    (
+        "ca.crt is not the token",
+        lambda c: [b.open_event(c, "/run/secrets/kubernetes.io/serviceaccount/ca.crt")],
+        [],
+    ),
+    # R0007 kubernetes client
+    ("kubectl in profile", lambda c: [b.exec_event(c, "/usr/bin/kubectl", ("kubectl", "get", "pods"))], []),
+    ("kubectl not in profile", lambda c: [b.exec_event(c, "/tmp/kubectl", ("kubectl",))], ["R0001", "R0007"]),
+    ("api server address in egress", lambda c: [b.connect_event(c, "10.96.0.1", 443)], []),
+    # R0008 environ (silenced for every process by rulePolicies allProcesses)
+    ("environ read allowed by allProcesses policy", lambda c: [b.open_event(c, "/proc/1/environ")], []),
+    # R0009 bpf program load
+    ("bpf prog load in a profile that lists bpf", lambda c: [b.syscall_event(c, "bpf", cmd="5")], []),
+    # R0010 sensitive files
+    ("shadow read", lambda c: [b.open_event(c, "/etc/shadow")], ["R0002", "R0010"]),
+    ("shadow read refused by the kernel", lambda c: [b.open_event(c, "/etc/shadow", retval=-13)], []),
+    # R0011 egress (off by default)
+    ("public egress not in profile", lambda c: [b.connect_event(c, "1.1.1.1", 80)], ["R0011"]),
+    ("private egress", lambda c: [b.connect_event(c, "10.1.2.3", 80)], []),
+    ("egress still connecting", lambda c: [b.connect_event(c, "1.1.1.1", 80, retval=-115)], ["R0011"]),
+    ("egress refused", lambda c: [b.connect_event(c, "1.1.1.1", 80, retval=-111)], []),
+    # R1000 malicious source
+    ("exec from /dev/shm", lambda c: [b.exec_event(c, "/dev/shm/x", ("/dev/shm/x",))], ["R0001", "R1000"]),
+    (
+        "exec with cwd /dev/shm",
+        lambda c: [b.exec_event(c, "/usr/sbin/nginx", ("nginx", "-g", "x"), cwd="/dev/shm")],
+        ["R1000"],
+    ),
+    ("exec from /dev/shmem is not /dev/shm", lambda c: [b.exec_event(c, "/dev/shmem/x", ("x",))], ["R0001"]),
+    # R1002 kernel modules, any outcome
+    ("init_module", lambda c: [b.syscall_event(c, "init_module", retval=-1, params="x=1")], ["R1002"]),
+    ("finit_module", lambda c: [b.syscall_event(c, "finit_module")], ["R1002"]),
+    # R1005 fileless
+    (
+        "exec of a memfd through /proc/self/fd",
+        lambda c: [b.exec_event(c, "/proc/self/fd/3", ("x",), exe="/memfd:x (deleted)")],
+        ["R0001", "R1005"],
+    ),
+    (
+        "exec of /proc/PID/fd/N",
+        lambda c: [b.exec_event(c, "/proc/77/fd/4", ("x",), exe="/proc/77/fd/4")],
+        ["R0001", "R1005"],
+    ),
+    # R1006 unshare
+    ("unshare outside runc", lambda c: [b.syscall_event(c, "unshare", flags="0x10000000")], ["R1006"]),
+    (
+        "unshare by runc",
+        lambda c: [b.syscall_event(c, "unshare", b.process("/bin/sh", parent_exe="/usr/bin/runc"))],
+        [],
+    ),
+    # R1007 randomx, R1008 mining domains, R1009 mining ports
+    ("randomx signal", lambda c: [b.syscall_event(c, "randomx", b.process("/tmp/xmrig"))], ["R1007"]),
+    ("mining pool lookup", lambda c: [b.dns_event(c, "xmr.pool.minergate.com")], ["R0005", "R1008"]),
+    ("stratum port", lambda c: [b.connect_event(c, "10.9.9.9", 3333)], ["R1009"]),
+    # R1010 / R1012 links over sensitive files
+    ("symlink to shadow", lambda c: [b.symlink_event(c, "/etc/shadow", "/tmp/s")], ["R1010"]),
+    ("symlink to a harmless file", lambda c: [b.symlink_event(c, "/etc/hosts", "/tmp/s")], []),
+    (
+        "hardlink to sudoers, even when refused",
+        lambda c: [b.link_event(c, "/etc/sudoers", "/tmp/h", retval=-1)],
+        ["R1012"],
+    ),
+    # R1011 ld.so.preload writes (off by default)
+    (
+        "ld.so.preload written",
+        lambda c: [b.open_event(c, "/etc/ld.so.preload", "O_WRONLY|O_APPEND")],
+        ["R0002", "R1011"],
+    ),
+    ("ld.so.preload read", lambda c: [b.open_event(c, "/etc/ld.so.preload", "O_RDONLY")], ["R0002"]),
+    # R1015 ptrace writes, R1030 io_uring
+    ("ptrace POKETEXT", lambda c: [b.syscall_event(c, "ptrace", request="4", pid="1")], ["R1015"]),
+    ("ptrace ATTACH only", lambda c: [b.syscall_event(c, "ptrace", request="16", pid="1")], []),
+    ("io_uring setup", lambda c: [b.syscall_event(c, "io_uring_setup", entries="8")], ["R1030"]),
+]
+
+
+@pytest.mark.parametrize(("events", "expected"), [(e, x) for _, e, x in CASES], ids=[n for n, _, _ in CASES])
+def test_rule_fires_exactly_when_behaviour_leaves_the_profile(
+    events: Callable[[ContainerInfo], list[Event]], expected: list[str]
+) -> None:
+    assert sorted(fired(events(WEB))) == sorted(expected)
+
+
+def test_signature_rules_need_no_profile_and_anomaly_rules_need_one() -> None:
+    stranger = ContainerInfo("c2", name="other", namespace="elsewhere")
+    events = [
+        b.exec_event(stranger, "/dev/shm/x", ("x",)),
+        b.open_event(stranger, "/etc/shadow"),
+        b.dns_event(stranger, "evil.example.org"),
+        b.capability_event(stranger, "SYS_ADMIN"),
+    ]
+    assert sorted(fired(events)) == ["R1000", "R0010"][::-1]
+
+
+def test_r1004_fires_for_exec_from_a_mount_the_provider_reports() -> None:
+    events = [b.exec_event(WEB, "/data/payload", ("payload",))]
+    assert sorted(fired(events, mounts=lambda c: ["/data"])) == ["R0001", "R1004"]
+    assert fired(events) == ["R0001"]
+
+
+def test_r1001_fires_only_with_the_upper_layer_fact() -> None:
+    drifted = b.exec_event(WEB, "/usr/local/bin/x", ("x",))
+    assert fired([drifted]) == ["R0001"]
+    drifted.data["upper_layer"] = "true"
+    assert sorted(fired([drifted])) == ["R0001", "R1001"]
+
+
+def test_r0009_needs_a_successful_prog_load_outside_the_profile() -> None:
+    no_bpf = PROFILE.replace("execve, bpf]", "execve]")
+    eng = ProfileEngine(load_text(no_bpf))
+    assert [a.rule_id for a in eng.evaluate([b.syscall_event(WEB, "bpf", cmd="5")])] == ["R0009"]
+    assert (
+        eng.evaluate([b.syscall_event(WEB, "bpf", cmd="5", retval=-1), b.syscall_event(WEB, "bpf", cmd="0")])
+        == []
+    )
+
+
+def test_default_off_rules_stay_off_unless_enabled() -> None:
+    eng = ProfileEngine(load_text(PROFILE))
+    assert eng.evaluate([b.open_event(WEB, "/etc/hosts"), b.connect_event(WEB, "1.1.1.1", 80)]) == []
+
+
+def test_repeated_anomaly_alerts_once_per_container() -> None:
+    eng = engine()
+    loop = [b.exec_event(WEB, "/bin/ls", ("ls",)) for _ in range(5)]
+    assert [a.rule_id for a in eng.evaluate(loop)] == ["R0001"]
+    other = ContainerInfo("c3", name="nginx", namespace="shop", labels={"app": "web"})
+    assert [a.rule_id for a in eng.evaluate([b.exec_event(other, "/bin/ls", ("ls",))])] == ["R0001"]
+
+
+def test_unexpected_syscalls_come_from_the_per_cgroup_set() -> None:
+    eng = engine()
+    first = eng.observe_syscalls(WEB, {"read", "write", "ptrace", "mount"})
+    assert sorted(a.event.syscall for a in first) == ["mount", "ptrace"]
+    assert {a.rule_id for a in first} == {"R0003"}
+    assert eng.observe_syscalls(WEB, {"read", "ptrace"}) == []  # already reported
+
+
+def test_profile_without_syscalls_cannot_judge_them() -> None:
+    eng = ProfileEngine(
+        load_text(PROFILE.replace("syscalls: [read, write, openat, execve, bpf]", "syscalls: null"))
+    )
+    assert eng.observe_syscalls(WEB, {"ptrace"}) == []
+
+
+def test_alert_carries_rule_profile_and_mitre_facts() -> None:
+    (alert,) = engine().evaluate([b.exec_event(WEB, "/bin/ls", ("ls",))])
+    assert (alert.source, alert.rule_id, alert.rule_name, alert.severity) == (
+        "profile",
+        "R0001",
+        "Unexpected process launched",
+        1,
+    )
+    assert {"TA0002", "T1059", "anomaly"} <= set(alert.tags)
+    assert alert.extra["profile.name"] == "web"
+    assert alert.extra["profile.status"] == "completed" and alert.extra["profile.completion"] == "complete"
+    assert alert.message.startswith("Unexpected process launched: ls with PID")
+
+
+# --- binding ------------------------------------------------------------------------------
+AP = """apiVersion: spdx.softwarecomposition.kubescape.io/v1beta1
+kind: ApplicationProfile
+metadata:
+  name: {name}
+  namespace: shop
+  labels: {{kubescape.io/workload-kind: Deployment, kubescape.io/workload-name: {workload}}}
+spec:
+  containers:
+  - name: app
+    imageID: registry/app@sha256:{digest}
+    execs: [{{path: /bin/{name}}}]
+"""
+
+
+def two_profiles() -> list:
+    return load_text(AP.format(name="alpha", workload="front", digest="a" * 64)) + load_text(
+        AP.format(name="beta", workload="back", digest="b" * 64)
+    )
+
+
+BINDINGS = [
+    (
+        "user-defined-profile label",
+        ContainerInfo(
+            "x", name="app", namespace="shop", labels={"kubescape.io/user-defined-profile": "beta"}
+        ),
+        {},
+        "beta",
+    ),
+    (
+        "workload",
+        ContainerInfo("x", name="app", namespace="shop", workload_kind="Deployment", workload_name="front"),
+        {},
+        "alpha",
+    ),
+    (
+        "image digest",
+        ContainerInfo("x", name="app", image_id="docker-pullable://registry/app@sha256:" + "b" * 64),
+        {},
+        "beta",
+    ),
+    (
+        "explicit mapping wins",
+        ContainerInfo("x", name="app", namespace="shop", workload_name="front"),
+        {"x": "beta"},
+        "beta",
+    ),
+    (
+        "explicit mapping crosses namespaces",
+        ContainerInfo("x", name="app", namespace="prod"),
+        {"app": "alpha"},
+        "alpha",
+    ),
+    (
+        "other namespace does not bind by label",
+        ContainerInfo(
+            "x", name="app", namespace="prod", labels={"kubescape.io/user-defined-profile": "beta"}
+        ),
+        {},
+        None,
+    ),
+    ("nothing matches", ContainerInfo("x", name="app", namespace="shop"), {}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("c", "mapping", "expected"), [x[1:] for x in BINDINGS], ids=[x[0] for x in BINDINGS]
+)
+def test_profiles_bind_by_label_workload_image_or_mapping(
+    c: ContainerInfo, mapping: dict[str, str], expected: str | None
+) -> None:
+    behaviour = ProfileEngine(two_profiles(), bindings=mapping).behaviour_for(c)
+    assert (behaviour.profile_name if behaviour else None) == expected
+
+
+def test_network_neighborhood_joins_the_application_profile() -> None:
+    nn = """apiVersion: spdx.softwarecomposition.kubescape.io/v1beta1
+kind: NetworkNeighborhood
+metadata: {name: alpha-net, namespace: shop}
+spec:
+  containers:
+  - name: app
+    egress: [{identifier: gh, dnsNames: [github.com.], ipAddress: 140.82.112.3}]
+"""
+    c = ContainerInfo(
+        "x",
+        name="app",
+        namespace="shop",
+        labels={
+            "kubescape.io/user-defined-profile": "alpha",
+            "kubescape.io/user-defined-network": "alpha-net",
+        },
+    )
+    eng = ProfileEngine(two_profiles() + load_text(nn), enabled={"R0001", "R0005", "R0011"})
+    events = [
+        b.dns_event(c, "github.com"),
+        b.connect_event(c, "140.82.112.3", 443),
+        b.exec_event(c, "/bin/alpha"),
+    ]
+    assert eng.evaluate(events) == []
+    assert [a.rule_id for a in eng.evaluate([b.dns_event(c, "gitlab.com")])] == ["R0005"]
+    assert eng.behaviour_for(c).network_name == "alpha-net"
+
+
+def test_rule_policies_silence_a_rule_for_named_processes_only() -> None:
+    eng = engine()
+    ping = b.exec_event(WEB, "/bin/ping", ("ping",))
+    sh = b.exec_event(WEB, "/bin/sh", ("sh",))
+    assert [a.rule_id for a in eng.evaluate([ping, sh])] == ["R0001"]
+
+
+def test_a_container_binds_once_its_pod_labels_arrive() -> None:
+    eng = engine()
+    late = ContainerInfo("late", name="nginx", namespace="shop")
+    assert eng.evaluate([b.exec_event(late, "/bin/ls", ("ls",))]) == []  # no profile bound yet
+    late.labels.update({"app": "web"})  # the pod watcher fills the shared ContainerInfo later
+    assert [a.rule_id for a in eng.evaluate([b.exec_event(late, "/bin/cat", ("cat",))])] == ["R0001"]
+
+
+def test_replicas_of_a_workload_share_one_compiled_profile() -> None:
+    eng = engine()
+    replicas = [
+        ContainerInfo(f"r{i}", name="nginx", namespace="shop", labels={"app": "web"}) for i in range(3)
+    ]
+    compiled = {id(eng.behaviour_for(c)) for c in replicas}
+    assert len(compiled) == 1 and eng.behaviour_for(replicas[0]) is not None
+
+
+def test_re_executing_oneself_is_the_callers_binary() -> None:
+    applet = b.exec_event(WEB, "/proc/self/exe", ("cat", "/etc/hostname"), parent_exe="/bin/toybox")
+    assert fired([applet]) == ["R0001"]  # /bin/toybox is not in the profile
+    known = b.exec_event(WEB, "/proc/self/exe", ("nginx", "-g", "x"), parent_exe="/usr/sbin/nginx")
+    assert fired([known]) == []

@@ -1,0 +1,59 @@
+"""`beholder k8s pods` against the fake API server, and its one-line failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from beholder.cli.main import cli
+from tests.k8s.fakeapi import NODE, FakeKubeApi
+
+
+@pytest.fixture(autouse=True)
+def plain_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "NODE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_pods_lists_this_nodes_containers_with_workloads(api: FakeKubeApi) -> None:
+    result = CliRunner().invoke(cli, ["k8s", "pods", "--node-name", NODE, "--k8s-api-url", api.url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"node {NODE}: 5 pods, 8 containers")
+    nginx = "  shop/web-7d9c6b5f8d-x2lqp  nginx  containerd://c842e7e9efb6  docker.io/library/nginx:1.27"
+    assert f"{nginx}  Deployment/web" in lines
+    assert any("data/redis-0  redis  cri-o://" in line and "StatefulSet/redis" in line for line in lines)
+
+
+def test_pods_json_is_one_object_per_container(api: FakeKubeApi) -> None:
+    result = CliRunner().invoke(cli, ["k8s", "pods", "--node-name", NODE, "--k8s-api-url", api.url, "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert len(records) == 8
+    backup = next(r for r in records if r["name"] == "backup")
+    assert (backup["workload_kind"], backup["workload_name"], backup["namespace"]) == (
+        "CronJob",
+        "backup",
+        "ops",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Kubernetes is not configured"),
+        (
+            ["--k8s-api-url", "http://127.0.0.1:1", "--wait", "0.2"],
+            "no pod list from api-url http://127.0.0.1:1",
+        ),
+        (["--kubeconfig", "/nonexistent/kubeconfig"], "kubeconfig /nonexistent/kubeconfig"),
+    ],
+)
+def test_pods_fails_with_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["k8s", "pods", *args])
+    assert result.exit_code == 1
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1
+    assert message in error_lines[0]

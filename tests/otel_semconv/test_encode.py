@@ -1,0 +1,389 @@
+"""OTLP log encoding: event names, severities, attributes under the semconv, round trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from beholder import __version__
+from beholder.events.interfaces import HostIdentity
+from beholder.events.model import Operation
+from beholder.otel import jsonwire, wire
+from beholder.otel.encode import (
+    LogEncoder,
+    ResourceAttributeError,
+    encode_logs,
+    parse_resource_env,
+    resource_attributes,
+)
+from beholder.otel.semconv_check import check_attributes
+from beholder.otel.severity import alert_severity, kubescape_severity
+from otel_semconv.samples import ALERTS, EVENTS, SHELL, T0, event
+
+RESOURCE = {"service.name": "beholder", "host.name": "node-1"}
+
+
+def records(request: ExportLogsServiceRequest) -> list:
+    return list(request.resource_logs[0].scope_logs[0].log_records)
+
+
+def attrs(record) -> dict:
+    out = {}
+    for kv in record.attributes:
+        kind = kv.value.WhichOneof("value")
+        value = getattr(kv.value, kind)
+        out[kv.key] = [v.string_value for v in value.values] if kind == "array_value" else value
+    return out
+
+
+def encode_one(ev) -> dict:
+    return attrs(records(encode_logs([ev], [], RESOURCE))[0])
+
+
+def test_every_emitted_attribute_is_declared_with_its_type():
+    request = encode_logs(list(EVENTS.values()), list(ALERTS.values()), RESOURCE)
+    assert len(records(request)) == len(EVENTS) + len(ALERTS)
+    assert check_attributes(request) == []
+
+
+@pytest.mark.parametrize(
+    ("sample", "event_name"),
+    [
+        ("exec", "beholder.process.exec"),
+        ("fork", "beholder.process.fork"),
+        ("exit", "beholder.process.exit"),
+        ("open", "beholder.file.open"),
+        ("unlink", "beholder.file.unlink"),
+        ("rename", "beholder.file.rename"),
+        ("chown", "beholder.file.chown"),
+        ("symlink", "beholder.file.link"),
+        ("chdir", "beholder.file.chdir"),
+        ("socket", "beholder.network.socket"),
+        ("connect", "beholder.network.connect"),
+        ("bind6", "beholder.network.bind"),
+        ("listen", "beholder.network.listen"),
+        ("accept", "beholder.network.accept"),
+        ("tcp_state", "beholder.network.tcp_state"),
+        ("dns", "beholder.network.dns"),
+        ("capability", "beholder.capability.check"),
+        ("setuid", "beholder.syscall.credentials"),
+        ("mount", "beholder.syscall.mount"),
+        ("raw_syscall", "beholder.syscall.other"),
+    ],
+)
+def test_telemetry_gets_its_event_name_info_severity_and_ns_timestamps(sample, event_name):
+    (record,) = records(encode_logs([EVENTS[sample]], [], RESOURCE))
+    assert record.event_name == event_name
+    assert (record.severity_number, record.severity_text) == (9, "INFO")
+    assert record.time_unix_nano == T0
+    assert record.observed_time_unix_nano > T0
+    assert 0 < len(record.body.string_value) <= 200
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        (
+            "exec",
+            {
+                "process.executable.path": "/bin/true",
+                "process.executable.name": "true",
+                "process.command_args": ["/bin/true", "a", "b"],
+            },
+        ),
+        ("fork", {"beholder.process.child_pid": 4243}),
+        ("exit", {"process.exit.code": 0}),
+        ("exit_by_signal", {"beholder.syscall.arg.exit_code": "unknown"}),
+        ("open", {"file.path": "/etc/ld.so.cache", "beholder.file.open.flags": "O_RDONLY|O_CLOEXEC"}),
+        ("open_denied", {"error.type": "EACCES", "beholder.syscall.result": "Permission denied"}),
+        ("creat", {"file.mode": "0644"}),
+        ("rename", {"file.path": "/tmp/a", "beholder.file.new_path": "/tmp/b"}),
+        ("chown", {"file.owner.id": "0", "file.group.id": "0"}),
+        ("symlink", {"file.path": "/tmp/link", "file.symbolic_link.target_path": "/etc/passwd"}),
+        ("socket", {"beholder.network.address_family": "AF_UNIX", "network.transport": "unix"}),
+        (
+            "socket_tcp",
+            {"network.type": "ipv4", "network.transport": "tcp", "beholder.syscall.arg.protocol": "6"},
+        ),
+        ("connect", {"server.address": "10.0.0.10", "server.port": 53, "network.type": "ipv4"}),
+        ("connect_unix", {"server.address": "/run/docker.sock", "network.transport": "unix"}),
+        ("bind6", {"network.local.address": "::", "network.local.port": 8080, "network.type": "ipv6"}),
+        ("listen", {"beholder.syscall.arg.backlog": "128", "beholder.syscall.arg.fd": "5"}),
+        ("accept", {"client.address": "10.1.2.3", "client.port": 51234, "beholder.syscall.arg.newfd": "6"}),
+        (
+            "tcp_state",
+            {
+                "network.local.port": 40000,
+                "network.peer.address": "10.0.0.10",
+                "network.connection.state": "established",
+                "beholder.network.connection.previous_state": "syn_sent",
+            },
+        ),
+        ("dns", {"dns.question.name": "example.com.", "beholder.dns.question.type": "A", "server.port": 53}),
+        ("capability", {"beholder.capability.name": "NET_RAW"}),
+        ("setuid", {"beholder.syscall.arg.userid": "0", "error.type": "EPERM"}),
+        ("mount", {"beholder.resource": "/mnt", "beholder.syscall.arg.source": "/dev/sda1"}),
+        (
+            "host_repeated",
+            {
+                "beholder.thread.tid": 4250,
+                "thread.name": "sh",
+                "beholder.event.repeat_count": 12,
+                "beholder.event.truncated": True,
+            },
+        ),
+    ],
+)
+def test_event_specific_attributes(sample, expected):
+    got = encode_one(EVENTS[sample])
+    assert {k: got.get(k) for k in expected} == expected
+
+
+def test_process_and_workload_attributes_come_from_the_shared_objects():
+    got = encode_one(EVENTS["open"])
+    assert got["process.pid"] == 4242
+    assert got["process.vpid"] == 7
+    assert got["beholder.process.parent_vpid"] == 1
+    assert got["process.executable.path"] == "/bin/dash"
+    assert got["process.executable.name"] == "dash"
+    assert got["beholder.process.parent.executable.path"] == "/usr/bin/runc"
+    assert got["process.command_line"] == "/bin/sh -c cat /etc/passwd"
+    assert got["container.image.name"] == "docker.io/library/nginx"
+    assert got["container.image.tags"] == ["latest"]
+    assert got["container.image.repo_digests"][0].startswith("docker.io/library/nginx@sha256:af296b18")
+    assert got["k8s.pod.label.app"] == "nginx"
+    assert got["k8s.deployment.name"] == "nginx"
+    assert got["k8s.container.name"] == "nginx"
+    assert "container.name" not in got
+
+
+def test_exec_reports_the_new_program_instead_of_the_callers_image():
+    got = encode_one(EVENTS["exec"])
+    assert got["process.executable.path"] == "/bin/true"
+    assert "process.command_line" not in got
+    assert "beholder.resource" not in got
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "value"),
+    [
+        (lambda p, c: setattr(p, "cwd", "/tmp/elsewhere"), "process.working_directory", "/tmp/elsewhere"),
+        (lambda p, c: setattr(p, "exe", "/usr/bin/python3"), "process.executable.path", "/usr/bin/python3"),
+        (lambda p, c: c.labels.__setitem__("tier", "web"), "k8s.pod.label.tier", "web"),
+        (lambda p, c: setattr(c, "pod_name", "nginx-2"), "k8s.pod.name", "nginx-2"),
+    ],
+    ids=["cwd", "exe", "label-added-in-place", "pod-name"],
+)
+def test_cached_attributes_follow_changes_to_the_shared_objects(change, key, value):
+    encoder = LogEncoder()
+    proc, container = dataclasses.replace(SHELL), dataclasses.replace(EVENTS["open"].container, labels={})
+    ev = event(Operation.FILE, "openat", "x", {"flags": "O_RDONLY"}, process=proc, container=container)
+    before = attrs(records(ExportLogsServiceRequest.FromString(encoder.encode([ev], [], RESOURCE)))[0])
+    change(proc, container)
+    after = attrs(records(ExportLogsServiceRequest.FromString(encoder.encode([ev], [], RESOURCE)))[0])
+    assert before.get(key) != value
+    assert after[key] == value
+
+
+@pytest.mark.parametrize(
+    ("sample", "event_name", "severity", "expected"),
+    [
+        (
+            "policy_block",
+            "beholder.policy.alert",
+            (17, "ERROR"),
+            {
+                "security_rule.name": "harden-wordpress-file-integrity-monitoring",
+                "security_rule.ruleset.name": "kubearmor",
+                "beholder.policy.action": "Block",
+                "beholder.policy.enforcer": "BPFLSM",
+                "beholder.policy.type": "MatchedPolicy",
+                "beholder.rule.tags": ["NIST", "MITRE_T1036_masquerading"],
+                "file.path": "/etc/shadow",
+            },
+        ),
+        (
+            "host_audit",
+            "beholder.policy.alert",
+            (22, "FATAL2"),
+            {"security_rule.name": "ksp-discovery-process-discovery", "beholder.alert.severity": 10},
+        ),
+        (
+            "profile_anomaly",
+            "beholder.profile.anomaly",
+            (17, "ERROR"),
+            {
+                "security_rule.uuid": "R0001",
+                "security_rule.name": "Unexpected process launched",
+                "security_rule.ruleset.name": "kubescape",
+                "beholder.alert.extra.profile": "replicaset-webapp-mywebapp-67965968bb",
+            },
+        ),
+    ],
+)
+def test_alerts_carry_the_event_plus_the_rule_and_a_mapped_severity(sample, event_name, severity, expected):
+    alert = ALERTS[sample]
+    (record,) = records(encode_logs([], [alert], RESOURCE))
+    assert record.event_name == event_name
+    assert (record.severity_number, record.severity_text) == severity
+    assert record.body.string_value == (
+        alert.message or f"{alert.rule_id}: {alert.event.syscall} {alert.event.resource}"
+    )
+    got = attrs(record)
+    assert {k: got.get(k) for k in expected} == expected
+
+
+def test_one_resource_and_one_scope_per_batch():
+    request = encode_logs(list(EVENTS.values())[:5], [], RESOURCE)
+    assert len(request.resource_logs) == 1
+    assert len(request.resource_logs[0].scope_logs) == 1
+    scope = request.resource_logs[0].scope_logs[0].scope
+    assert (scope.name, scope.version) == ("beholder", __version__)
+    assert {kv.key: kv.value.string_value for kv in request.resource_logs[0].resource.attributes} == RESOURCE
+
+
+@pytest.mark.parametrize(
+    ("severity", "expected"),
+    [
+        (1, (13, "WARN")),
+        (4, (16, "WARN4")),
+        (5, (17, "ERROR")),
+        (8, (20, "ERROR4")),
+        (10, (22, "FATAL2")),
+        (0, (13, "WARN")),
+        (99, (22, "FATAL2")),
+    ],
+)
+def test_alert_severity_table_is_monotonic_and_clamped(severity, expected):
+    assert alert_severity(severity) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("Low", 3), ("medium", 6), ("HIGH", 8), ("Critical", 10), ("7", 7), (5, 5), ("?", 1)],
+)
+def test_kubescape_severities_map_onto_the_same_scale(value, expected):
+    assert kubescape_severity(value) == expected
+
+
+HOST = HostIdentity("node-1", "node-1", "prod")
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "expected"),
+    [
+        (
+            {},
+            None,
+            {
+                "service.name": "beholder",
+                "host.name": "node-1",
+                "k8s.node.name": "node-1",
+                "k8s.cluster.name": "prod",
+            },
+        ),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "team=sec,note=a%2Cb%3Dc"}, None, {"team": "sec", "note": "a,b=c"}),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "k8s.cluster.name=blue"}, None, {"k8s.cluster.name": "blue"}),
+        (
+            {"OTEL_RESOURCE_ATTRIBUTES": "service.name=a", "OTEL_SERVICE_NAME": "b"},
+            None,
+            {"service.name": "b"},
+        ),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "team=sec,broken"}, None, {"team": None, "service.name": "beholder"}),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "team=sec"}, {"team": "ops"}, {"team": "ops"}),
+    ],
+    ids=[
+        "defaults",
+        "percent-decoded",
+        "env-overrides-ours",
+        "service-name-wins",
+        "invalid-discarded",
+        "extra-wins",
+    ],
+)
+def test_resource_attributes_follow_the_sdk_environment_rules(env, extra, expected):
+    got = resource_attributes(HOST, extra, environ=env)
+    assert got["service.version"] == __version__
+    assert {k: got.get(k) for k in expected} == expected
+
+
+def test_check_attributes_reports_each_kind_of_violation():
+    request = encode_logs([EVENTS["open"]], [], RESOURCE)
+    record = records(request)[0]
+    record.attributes.append(KeyValue(key="made.up", value=AnyValue(string_value="x")))
+    record.attributes.append(KeyValue(key="process.pid", value=AnyValue(string_value="1")))
+    record.attributes.append(KeyValue(key="network.type", value=AnyValue(string_value="ipv5")))
+    record.event_name = "beholder.file.opened"
+    record.severity_text = "LOUD"
+    problems = check_attributes(request)
+    for needle in (
+        "undeclared attribute made.up",
+        "duplicate attribute process.pid",
+        "process.pid is string, declared int",
+        "network.type='ipv5' is not a declared member",
+        "undeclared event name 'beholder.file.opened'",
+        "severity 9/'LOUD'",
+    ):
+        assert any(needle in p for p in problems), (needle, problems)
+
+
+def test_json_rendering_equals_protobuf_json_of_the_protobuf_rendering():
+    events, alerts = list(EVENTS.values()), list(ALERTS.values())
+    resource = {**RESOURCE, "count": 3, "flag": True, "ratio": 0.5}
+    proto = ExportLogsServiceRequest.FromString(LogEncoder().encode(events, alerts, resource))
+    mine = json.loads(LogEncoder(jsonwire).encode(events, alerts, resource))
+    theirs = json_format.MessageToDict(proto, use_integers_for_enums=True)
+    for doc in (mine, theirs):
+        for rec in doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"]:
+            assert int(rec.pop("observedTimeUnixNano")) > T0
+    assert mine == theirs
+
+
+# Text as the kernel may hand it over: any code point, including lone surrogates from
+# undecodable bytes, plus bytes decoded the way a careless reader would.
+TEXT = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=300),
+    st.binary(max_size=300).map(lambda b: b.decode("utf-8", "surrogateescape")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=TEXT, argv=st.lists(TEXT, max_size=5), comm=TEXT, label=TEXT)
+def test_arbitrary_text_encodes_and_survives_round_trips(path, argv, comm, label):
+    container = dataclasses.replace(EVENTS["open"].container, labels={label: label})
+    opened = event(Operation.FILE, "openat", path, {"flags": "O_RDONLY"}, comm=comm, container=container)
+    execed = event(Operation.PROCESS, "execve", path, {}, argv=tuple(argv))
+    request = encode_logs([opened, execed], [], RESOURCE)
+    assert ExportLogsServiceRequest.FromString(request.SerializeToString()) == request
+    assert check_attributes(request) == []
+    got = attrs(records(request)[0])
+    assert got.get("file.path", "") == wire.text(path).decode()  # empty values are left out
+    assert attrs(records(request)[1]).get("process.command_args", []) == [wire.text(a).decode() for a in argv]
+    line = LogEncoder(jsonwire).encode([opened, execed], [], RESOURCE)
+    assert (
+        json_format.Parse(line, ExportLogsServiceRequest())
+        .resource_logs[0]
+        .scope_logs[0]
+        .log_records[0]
+        .attributes
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=200) | st.sampled_from(["a=%ZZ", "a=%C3%28", "=v", "k=v,,x=y", "a=b=c"]))
+def test_any_resource_env_value_yields_attributes_or_one_clear_error(value):
+    try:
+        parsed = parse_resource_env(value)
+    except ResourceAttributeError as exc:
+        assert str(exc).startswith("OTEL_RESOURCE_ATTRIBUTES: ") and "\n" not in str(exc)
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items())
+    got = resource_attributes(HOST, environ={"OTEL_RESOURCE_ATTRIBUTES": value})
+    assert got["host.name"] == "node-1"

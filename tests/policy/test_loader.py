@@ -1,0 +1,200 @@
+"""Loading policy files: one clear line per bad policy, the rest keeps working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from beholder.policy.loader import load_file, load_text, policy_files
+from beholder.policy.model import Policy
+from conftest import REFERENCE, require
+
+GOOD = """
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata: {{name: {name}}}
+spec:
+  selector: {{matchLabels: {{app: x}}}}
+  process:
+    matchPaths:
+    - path: /bin/sleep
+  action: Block
+"""
+
+
+def _policy(spec: str, name: str = "p", kind: str = "KubeArmorPolicy") -> str:
+    return f"apiVersion: security.kubearmor.com/v1\nkind: {kind}\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+
+
+def test_bad_document_is_one_line_naming_file_policy_and_field_and_others_load() -> None:
+    bad = _policy("  process:\n    matchPaths:\n    - path: /bin/ls\n      severity: 11\n", name="bad")
+    text = "---\n".join([GOOD.format(name="first"), bad, GOOD.format(name="last")])
+    result = load_text(text, "/etc/policies/mixed.yaml")
+    assert [p.name for p in result.policies] == ["first", "last"]
+    assert result.errors == [
+        "/etc/policies/mixed.yaml: KubeArmorPolicy 'bad': "
+        "spec.process.matchPaths[0].severity: 11 is greater than 10"
+    ]
+
+
+BOMB = "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+FILE_RULE = "  file: {matchPaths: [{path: /a}]}\n"
+IN_APP = "  selector: {matchExpressions: [{key: label, operator: In, values: [app]}]}\n"
+
+BAD_INPUTS = {
+    "unparsable YAML": ("a: [", "not valid YAML"),
+    "scalar document": ("hello", "document 1: document: expected a mapping, got string"),
+    "unknown kind": ("kind: Pod\nmetadata: {name: x}\n", "kind: 'Pod' is not one of"),
+    "missing name": (_policy(FILE_RULE).replace("name: p", "labels: {}"), "metadata.name: required"),
+    "wrong apiVersion": (_policy(FILE_RULE).replace("/v1", "/v2"), "apiVersion: 'security.kubearmor.com/v2"),
+    "label expression without =": (
+        _policy(IN_APP + FILE_RULE),
+        "spec.selector.matchExpressions[0].values[0]: 'app' is not in key=value form",
+    ),
+    "process rule without path or execname": (
+        _policy("  process: {matchPaths: [{ownerOnly: true}]}\n"),
+        "exactly one of path or execname",
+    ),
+    "unterminated glob": (
+        _policy("  file: {matchPatterns: [{pattern: '/etc/[ab'}]}\n"),
+        "is not a valid glob",
+    ),
+    "empty syscall list": (_policy("  syscalls: {matchSyscalls: [{syscall: []}]}\n"), "at least one syscall"),
+    "fromSource without path": (
+        _policy("  file: {matchPaths: [{path: /a, fromSource: [{}]}]}\n"),
+        "fromSource[0].path: required",
+    ),
+    "unknown field": (_policy("  file: {matchPath: [{path: /a}]}\n"), "spec.file.matchPath: unknown field"),
+    "alias bomb": (BOMB, "expands to more than"),
+    "deep nesting": ("a: " + "[" * 500 + "]" * 500, "nesting deeper than"),
+    "self-referencing alias": ("&a [*a]", "refers to itself"),
+    "integer too long to convert": ("severity: " + "9" * 5000, "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_gives_one_clear_line(case: tuple[str, str]) -> None:
+    text, expected = case
+    result = load_text(text, "in.yaml")
+    assert result.policies == []
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith("in.yaml: ")
+    assert expected in result.errors[0]
+    assert "\n" not in result.errors[0]
+
+
+def test_many_problems_in_one_policy_stay_on_one_line() -> None:
+    spec = "  severity: 0\n  action: Deny\n  tags: x\n  message: [1]\n  file: {matchPaths: [{path: a}]}\n"
+    result = load_text(_policy(spec), "in.yaml")
+    (line,) = result.errors
+    assert "(+2 more)" in line and "\n" not in line
+
+
+def test_unreadable_and_missing_files_are_reported(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    assert "cannot read" in load_file(binary).errors[0]
+    files, errors = policy_files([tmp_path / "nope.yaml", tmp_path])
+    assert files == [binary]
+    assert errors == [f"{tmp_path / 'nope.yaml'}: no such file or directory"]
+
+
+def test_timestamps_stay_strings_like_kubectl_sends_them() -> None:
+    result = load_text(_policy("  message: 2024-01-01\n  file: {matchPaths: [{path: /a}]}\n"), "in.yaml")
+    assert result.errors == []
+    assert result.policies[0].rules[0].message == "2024-01-01"
+
+
+def test_reference_policies_load_except_duplicates_and_unevaluated_kinds() -> None:
+    root = REFERENCE / "kubearmor" / "policies"
+    require(root.is_dir(), f"{root} missing")
+    files, _ = policy_files([root])
+    results = [load_file(path) for path in files]
+    assert all(r.errors == [] for r in results)
+    skipped = [line for r in results for line in r.skipped]
+    assert len(skipped) == 2
+    assert any("KubeArmorNetworkPolicy" in line for line in skipped)
+    assert any("spec.apparmor" in line for line in skipped)
+    assert sum(len(r.policies) for r in results) == 106
+
+
+def _assert_clean(text: str) -> None:
+    result = load_text(text, "fuzz.yaml")
+    assert all(isinstance(p, Policy) for p in result.policies)
+    assert all(line.startswith("fuzz.yaml: ") and "\n" not in line for line in result.errors + result.skipped)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_gives_clean_errors_or_policies(text: str) -> None:
+    _assert_clean(text)
+
+
+FIELDS = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "spec",
+    "process",
+    "file",
+    "network",
+    "capabilities",
+    "syscalls",
+    "matchPaths",
+    "matchDirectories",
+    "matchPatterns",
+    "matchProtocols",
+    "matchCapabilities",
+    "matchSyscalls",
+    "path",
+    "dir",
+    "pattern",
+    "execname",
+    "protocol",
+    "capability",
+    "syscall",
+    "fromSource",
+    "recursive",
+    "ownerOnly",
+    "readOnly",
+    "action",
+    "severity",
+    "tags",
+    "message",
+    "selector",
+    "matchLabels",
+    "matchExpressions",
+    "key",
+    "operator",
+    "values",
+    "nodeSelector",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 20),
+    st.sampled_from(["security.kubearmor.com/v1", "KubeArmorPolicy", "KubeArmorHostPolicy",
+                     "KubeArmorClusterPolicy", "/bin/ls", "/etc/", "tcp", "net_raw", "setuid", "Allow",
+                     "Block", "Audit", "label", "In", "NotIn", "a=b", "[", "*"]),
+    st.text(max_size=6),
+)  # fmt: skip
+TREES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), TREES, max_size=5))
+def test_any_policy_shaped_document_gives_clean_errors_or_policies(doc: dict) -> None:
+    doc.setdefault("apiVersion", "security.kubearmor.com/v1")
+    _assert_clean(yaml.safe_dump(doc))

@@ -1,0 +1,91 @@
+"""The real agent with a tiny ring buffer, for the burst test (`run` has no ring-size option).
+
+Run as a subprocess so the kernel excludes only this process tree. Prints `ready`, runs
+until SIGTERM, then prints one JSON line: the agent's report, the loss metrics by stage
+and the marker execs (`/bin/echo beholder-marker N`) that reached the sinks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import uuid
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from beholder.agent import Agent, AgentOptions
+from beholder.events.model import Alert, Event
+from beholder.otel import semconv as sc
+from beholder.otel.metrics import PipelineMetrics
+from beholder.sensors.program import ProgramOptions
+
+# Unique per test process: other runs of this suite on the same host are traced too.
+MARKER = f"beholder-marker-{uuid.uuid4().hex[:8]}"
+
+
+class MarkerSink:
+    """Counts events and keeps the marker numbers; no I/O, so the sink is never the bottleneck."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.events = 0
+        self.markers: list[int] = []
+
+    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
+        self.events += len(events)
+        self.markers += [
+            int(e.argv[2])
+            for e in events
+            if e.syscall == "execve" and len(e.argv) == 3 and e.argv[1] == self.marker
+        ]
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def lost_by_stage(reader: InMemoryMetricReader) -> dict[str, int]:
+    data = reader.get_metrics_data()
+    lost: dict[str, int] = {}
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == sc.METRIC_EVENTS_LOST:
+                    for point in metric.data.data_points:
+                        lost[str(point.attributes[sc.BEHOLDER_STAGE])] = int(point.value)
+    return lost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ringbuf-pages", type=int, default=4)
+    parser.add_argument("--queue-batches", type=int, default=1024)
+    parser.add_argument("--marker", required=True)
+    args = parser.parse_args()
+    reader = InMemoryMetricReader()
+    metrics = PipelineMetrics(MeterProvider(metric_readers=[reader]))
+    sink = MarkerSink(args.marker)
+    options = AgentOptions(
+        program=ProgramOptions(ringbuf_pages=args.ringbuf_pages, dedup_window_ns=0),
+        queue_batches=args.queue_batches,
+    )
+    agent = Agent(options, [sink], metrics=metrics)
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    print("ready", flush=True)
+    agent.run()
+    report = {
+        **agent.report(),
+        "lost_metric": lost_by_stage(reader),
+        "markers": sink.markers,
+        "events": sink.events,
+    }
+    agent.close()
+    print(json.dumps(report, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Real containers for tests: a busybox rootfs run by `runc` with a kubelet-shaped cgroup.
+
+The cgroup path `/kubepods/besteffort/pod<uid>/<64-hex id>` is what kubelet's cgroupfs
+driver creates, so attribution is exercised exactly as on a Kubernetes node.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+BUSYBOX = Path("/bin/busybox")
+APPLETS = ("sh", "true", "cat", "echo", "ls", "sleep", "touch", "rm", "ps", "nslookup", "wget", "id", "mkdir")
+
+
+@dataclass
+class Container:
+    name: str
+    container_id: str
+    pod_uid: str
+    bundle: Path
+
+    @property
+    def cgroups_path(self) -> str:
+        return f"/kubepods/besteffort/pod{self.pod_uid}/{self.container_id}"
+
+
+def make_bundle(root: Path, args: list[str]) -> Container:
+    """A runnable OCI bundle under `root` whose process runs `args`."""
+    if not BUSYBOX.exists() or not shutil.which("runc"):
+        raise FileNotFoundError("runc and busybox-static are required (make deps installs them)")
+    container = Container(
+        name=f"beholder-test-{uuid.uuid4().hex[:8]}",
+        container_id=uuid.uuid4().hex + uuid.uuid4().hex,
+        pod_uid=str(uuid.uuid4()),
+        bundle=root,
+    )
+    rootfs = root / "rootfs"
+    for sub in ("bin", "proc", "sys", "dev", "etc", "tmp"):
+        (rootfs / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, rootfs / "bin" / "busybox")
+    for applet in APPLETS:
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    (rootfs / "etc" / "hostname").write_text("beholder-test\n")
+    subprocess.run(["runc", "spec"], cwd=root, check=True)
+    config = json.loads((root / "config.json").read_text())
+    config["process"]["args"] = args
+    config["process"]["terminal"] = False
+    config["root"]["readonly"] = False
+    config["linux"]["cgroupsPath"] = container.cgroups_path
+    (root / "config.json").write_text(json.dumps(config))
+    return container
+
+
+def precreate_cgroup(container: Container) -> int:
+    """Create the container's cgroup v2 directory ahead of runc (which then uses it) and
+    return its id, so an agent can be told to trace only this container (`--cgroup-id`)."""
+    for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        if Path(root, "cgroup.controllers").exists() or Path(root, "cgroup.procs").exists():
+            path = Path(root + container.cgroups_path)
+            path.mkdir(parents=True, exist_ok=True)
+            return path.stat().st_ino
+    raise FileNotFoundError("no cgroup v2 hierarchy mounted")
+
+
+def run(container: Container, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """Run the container to completion (foreground, like `kubectl run --rm`)."""
+    try:
+        return subprocess.run(
+            ["runc", "run", "--bundle", str(container.bundle), container.name],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    finally:
+        subprocess.run(["runc", "delete", "--force", container.name], capture_output=True, check=False)

@@ -1,0 +1,154 @@
+"""Our KubeArmor JSON has exactly the seed's field names, order and value types."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from beholder.events import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.events.interfaces import HostIdentity
+from beholder.formats.kubearmor import to_kubearmor
+
+HOST = HostIdentity(host_name="aks-agentpool-16128849-vmss000000", cluster_name="default")
+
+
+def seed_blocks(seeds_dir: Path, name: str) -> list[dict]:
+    """The JSON examples of a seed document, parsed (only the well-formed ones)."""
+    text = (seeds_dir / name).read_text()
+    out = []
+    for block in re.findall(r"```json\n(.*?)```", text, re.S):
+        block = re.sub(r"(?m)^\d+: ", "", block)  # part of the seed carries line numbers
+        block = block if block.lstrip().startswith("{") else "{" + block
+        try:
+            out.append(json.loads(block))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def vault_exec() -> Event:
+    ctr = ContainerInfo(
+        "775fb27125ee8d9e2f34d6731fbf3bf677a1038f79fe8134856337612007d9ae",
+        name="vault",
+        image="docker.io/hashicorp/vault:1.13.1@sha256:b888abc3fc0529550d4a6c87884419e86b8cb736fe556e3e717a6bc50888b3b8",
+        pod_name="vault-0",
+        namespace="default",
+        labels={
+            "app.kubernetes.io/instance": "vault",
+            "app.kubernetes.io/name": "vault",
+            "component": "server",
+            "helm.sh/chart": "vault-0.24.1",
+            "statefulset.kubernetes.io/pod-name": "vault-0",
+        },
+    )
+    proc = ProcessInfo(
+        pid=2514068, ppid=2514065, ns_pid=3552620, ns_ppid=2514065, exe="/bin/sh", parent_exe="/usr/bin/runc"
+    )
+    return Event(
+        timestamp_ns=1_686_491_023_289_380_000,
+        operation=Operation.PROCESS,
+        syscall="execve",
+        retval=0,
+        host_pid=2514068,
+        host_tid=2514068,
+        uid=100,
+        gid=1000,
+        comm="sh",
+        cgroup_id=1,
+        resource="/bin/sh",
+        data={"argv": "-ec vault status -tls-skip-verify"},
+        argv=("/bin/sh", "-ec", "vault", "status", "-tls-skip-verify"),
+        process=proc,
+        container=ctr,
+    )
+
+
+def test_container_process_log_matches_seed_fields(seeds_dir: Path) -> None:
+    seed = next(
+        b for b in seed_blocks(seeds_dir, "002_803932e2227546a1.txt") if b.get("PodName") == "vault-0"
+    )
+    ours = to_kubearmor(vault_exec(), HOST)
+    for key in seed:
+        assert key in ours, f"missing KubeArmor field {key}"
+        assert type(ours[key]) is type(seed[key]), key
+    for key in (
+        "ClusterName",
+        "HostName",
+        "NamespaceName",
+        "PodName",
+        "Labels",
+        "ContainerID",
+        "ContainerName",
+        "ContainerImage",
+        "ParentProcessName",
+        "ProcessName",
+        "HostPPID",
+        "HostPID",
+        "PID",
+        "UID",
+        "Type",
+        "Source",
+        "Operation",
+        "Resource",
+        "Data",
+        "EventData",
+        "Result",
+    ):
+        assert ours[key] == seed[key], key
+    seed_order = [k for k in seed if k in ours]
+    assert [k for k in ours if k in seed] == seed_order
+
+
+def test_host_alert_has_seed_shape(seeds_dir: Path) -> None:
+    seed = next(
+        b for b in seed_blocks(seeds_dir, "002_803932e2227546a1.txt") if b.get("PolicyName") == "sleep-deny"
+    )
+    proc = ProcessInfo(
+        pid=1787227, ppid=1979, exe="/bin/sleep", parent_exe="/bin/bash", cmdline="/bin/sleep 10"
+    )
+    ev = Event(
+        timestamp_ns=1_692_813_948_301_798_000,
+        operation=Operation.PROCESS,
+        syscall="execve",
+        retval=-13,
+        host_pid=1787227,
+        host_tid=1787227,
+        uid=0,
+        gid=0,
+        comm="sleep",
+        cgroup_id=1,
+        resource="/usr/bin/sleep",
+        argv=("sleep", "10"),
+        process=proc,
+    )
+    alert = Alert(ev, "policy", "sleep-deny", "sleep-deny", Action.BLOCK, 5, enforcer="BPFLSM")
+    ours = to_kubearmor(ev, HostIdentity("gke-my-first-cluster-1-default-pool-9144db50-81gb"), alert)
+    for key in seed:
+        assert key in ours, key
+    for key in (
+        "Timestamp",
+        "UpdatedTime",
+        "HostName",
+        "PolicyName",
+        "Severity",
+        "Type",
+        "Source",
+        "Operation",
+        "Resource",
+        "Data",
+        "Enforcer",
+        "Action",
+        "Result",
+        "ProcessName",
+        "ParentProcessName",
+    ):
+        assert ours[key] == seed[key], key
+    assert "ContainerID" not in ours and "PodName" not in ours
+
+
+def test_alert_tags_are_joined_and_listed() -> None:
+    alert = Alert(vault_exec(), "policy", "p", "p", Action.AUDIT, 8, tags=("NIST", "MITRE"), message="m")
+    ours = to_kubearmor(alert.event, HOST, alert)
+    assert ours["Tags"] == "NIST,MITRE" and ours["ATags"] == ["NIST", "MITRE"]
+    assert ours["Severity"] == "8" and ours["Type"] == "MatchedPolicy" and ours["Action"] == "Audit"
