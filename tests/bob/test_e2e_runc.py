@@ -157,6 +157,18 @@ def alerts_for(recorded: dict, ctr: runc.Container, enabled: set[str]) -> list[A
     return alerts + engine.observe_syscalls(container, set(syscalls))
 
 
+def runc_machinery(alert: Alert) -> bool:
+    """True for a capability check made by `runc exec`'s own init inside the container.
+
+    runc's init joins the container's cgroup and then drops capabilities (PR_CAPBSET_DROP needs
+    CAP_SETPCAP) before it execs the attack; whether the agent has attributed that cgroup by then
+    is a race, so these checks may or may not appear. They are real, but they are runc's, not
+    the attack's.
+    """
+    process = alert.event.process
+    return process is not None and (process.comm.startswith("runc") or process.exe.endswith("/runc"))
+
+
 def test_learned_profile_holds_the_benign_loop(recorded: dict) -> None:
     (profile,) = load_file(learned_profile(recorded))
     (c,) = profile.containers
@@ -176,6 +188,8 @@ def test_the_seed_attacks_raise_the_seed_rule_ids(recorded: dict) -> None:
     alerts = alerts_for(recorded, recorded["attacked"], default_enabled() | {"R0002"})
     by_rule: dict[str, list[str]] = {}
     for a in alerts:
+        if a.rule_id == "R0004" and runc_machinery(a):
+            continue
         by_rule.setdefault(a.rule_id, []).append(a.message)
     # R0003 needs a syscall the benign runs never made; the seed's came from apache's side
     # effects, here it depends on what runc and busybox happen to call, so it may or may not fire.

@@ -93,8 +93,8 @@ def test_live_logs_render_in_a_terminal_with_escapes_shown_not_obeyed(agent, tmu
 
 
 def test_summary_renders_rounded_tables_in_a_terminal(agent, tmux):
-    tmux.run(_beholder("summary", "--socket", str(agent)) + "; sleep 60")
-    screen = tmux.wait_for(lambda text: "Bind Points" in text or "Process Data" in text)
+    tmux.run(_beholder("summary", "--socket", str(agent)) + "; echo summary-done; sleep 60")
+    screen = tmux.wait_for(lambda text: "summary-done" in text)  # the whole table, not its first line
     assert "Pod Name" in screen and "web-1" in screen and "Cluster Name" in screen
     assert "╭" in screen and "SRC PROCESS" in screen and "/srv/app/" in screen
     assert "Block" in screen and "\\e[2J" in screen
