@@ -137,7 +137,7 @@ def decode_rate(loops: Path, n: int) -> None:
     raw: list[bytes] = []
     while True:
         running = worker.poll() is None
-        program.bpf.ring_buffer_poll(50)
+        reader.ring.poll(50)
         fresh = reader.take()
         raw += fresh
         if not running and not fresh:

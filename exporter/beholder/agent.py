@@ -2,7 +2,7 @@
 
 Two threads. The reader thread only drains the ring buffer into raw batches and hands
 them over through a bounded queue, so a slow sink can never stall the kernel side; when
-the queue is full the batch is dropped and counted (stage "queue"). The processing thread
+the queue is full the batch is dropped and counted (stage "handover"). The processing thread
 decodes, enriches, evaluates and emits. Every loss has a counter in `AgentStats`.
 """
 
@@ -97,9 +97,8 @@ class Agent:
 
     # --- reader thread ---------------------------------------------------------------
     def _read_loop(self) -> None:
-        poll = self.program.bpf.ring_buffer_poll
         reader = self.reader
-        consume = self.program.bpf.ring_buffer_consume
+        poll, consume = reader.ring.poll, reader.consume
         window = self.options.batch_window_s
         while not self._stop.is_set():
             poll(self.options.poll_ms)
@@ -110,7 +109,7 @@ class Agent:
                 consume()
             self._hand_over(reader)
         self.program.pause()
-        self.program.bpf.ring_buffer_consume()
+        consume()
         self._hand_over(reader)
         self._queue.put(None)
 
@@ -202,7 +201,7 @@ class Agent:
         totals = {
             "ringbuf": kernel["lost"],
             "suppressed": kernel["suppressed"],
-            "queue": self.stats.queue_dropped_records,
+            "handover": self.stats.queue_dropped_records,
             "decode": self.stats.decode_errors,
         }
         for stage, total in totals.items():
@@ -240,6 +239,7 @@ class Agent:
     def close(self) -> None:
         for sink in self.sinks:
             self._guard(sink.close)
+        self.reader.ring.close()
         self.program.close()
 
     def report(self) -> dict[str, object]:

@@ -40,6 +40,8 @@ class AgentProcess:
             str(self.ready_path),
             *(extra_args or []),
         ]
+        if "--query-socket" not in self.args:  # agents of other tests (or a real one) may hold the default
+            self.args += ["--query-socket", ""]
         self.proc: subprocess.Popen[bytes] | None = None
         self._offsets: dict[str, int] = dict.fromkeys(self.paths, 0)
         self.by_output: dict[str, list[dict[str, Any]]] = {name: [] for name in self.paths}

@@ -70,23 +70,11 @@ class Feature:
 
 
 def _attach_check(kind: str) -> Feature:
-    """Try a real, tiny attach: some machines list kprobes/LSM yet refuse the attach."""
-    from beholder.sensors.kernel_headers import ensure_bcc_kernel_source
+    """Try a real, tiny attach (in the loader's child, so no compiler stays in this process)."""
+    from beholder.sensors.loader import attach_check
 
-    try:
-        ensure_bcc_kernel_source()
-        from bcc import BPF
-
-        if kind == "kprobe":
-            b = BPF(text="int probe_fn(void *ctx) { return 0; }")
-            b.attach_kprobe(event=b.get_syscall_fnname("getpid"), fn_name="probe_fn")
-        else:
-            b = BPF(text="LSM_PROBE(file_open, struct file *file) { return 0; }")
-        b.cleanup()
-        return Feature(kind, True, "attach succeeded")
-    except Exception as exc:  # the refusal itself is the information
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return Feature(kind, False, f"attach refused: {first}")
+    available, detail = attach_check(kind)
+    return Feature(kind, available, detail)
 
 
 def probe_features(try_attach: bool = True) -> list[Feature]:

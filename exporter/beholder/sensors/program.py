@@ -1,21 +1,26 @@
-"""Assemble the enabled sensors into one BPF program and load it with bcc.
+"""Assemble the enabled sensors into one BPF program, load it, and own its maps.
 
 One program means one ring buffer, one set of loss counters, one dedup map and one
 exclusion map for the agent's own process tree, whatever sensors are on. Syscalls are
 dispatched in the kernel by the `syscall_role` table filled here, so enabling a sensor
-adds table rows, not tracepoints.
+adds table rows, not tracepoints. bcc compiles it in a child process (`loader`); this
+process only holds map and attachment fds (`bpfmaps`), so the compiler's memory is never
+part of the agent's.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from beholder.events.decoding import SYSCALL_NUMBERS
+from beholder.sensors.bpfmaps import BpfMap, RingBuffer, detach_tracepoint
 from beholder.sensors.catalog import SENSORS, TRACEPOINT_NAMES, Sensor
 from beholder.sensors.kernel import missing_tracepoints, pointer_arg_mask, tracepoint_exists
+from beholder.sensors.loader import LoadedProgram, LoadError, load_program
 
 BPF_DIR = Path(__file__).resolve().parents[3] / "bpf"
 
@@ -23,6 +28,31 @@ BPF_DIR = Path(__file__).resolve().parents[3] / "bpf"
 CFG_DEDUP_NS, CFG_FILTER_CGROUP, CFG_READY = 0, 1, 3
 STAT_NAMES = ("seen", "emitted", "suppressed", "lost", "pending_full")
 SYSCALL_COUNT_TRACEPOINT = "raw_syscalls/sys_enter"
+SYSCALL_SLOTS = 512
+CFLAGS = ("-Wno-macro-redefined", "-Wno-unused-function")
+
+
+class NsId(ctypes.Structure):
+    _fields_ = [("dev", ctypes.c_uint64), ("ino", ctypes.c_uint64)]
+
+
+class SyscallCounts(ctypes.Structure):
+    _fields_ = [("calls", ctypes.c_uint64 * SYSCALL_SLOTS)]
+
+
+_U8, _U32, _U64 = ctypes.c_uint8, ctypes.c_uint32, ctypes.c_uint64
+# name -> (key type, value type, per CPU), mirrored from bpf/common.h; sizes are checked at load.
+MAP_LAYOUTS: dict[str, tuple[type, type, bool]] = {
+    "config": (_U32, _U64, False),
+    "stats": (_U32, _U64, True),
+    "cgroup_allow": (_U64, _U8, False),
+    "syscall_role": (_U32, _U32, False),
+    "ptr_mask": (_U32, _U32, False),
+    "excluded": (_U32, _U8, False),
+    "pidns_of_cgroup": (_U64, NsId, False),
+    "syscall_counts": (_U64, SyscallCounts, False),
+}
+RING_BUFFER = "events"
 
 
 class SensorError(RuntimeError):
@@ -73,25 +103,39 @@ class Program:
     """The loaded BPF program: ring buffer, config, stats and maps."""
 
     def __init__(self, options: ProgramOptions) -> None:
-        from beholder.sensors.kernel_headers import ensure_bcc_kernel_source
-
         self.options = options
         self.sensors, self.refused = select_sensors(options.sensors)
         if not self.sensors:
             reasons = "; ".join(f"{k}: {v}" for k, v in self.refused.items()) or "none enabled"
             raise SensorError(f"no sensor can run ({reasons})")
-        ensure_bcc_kernel_source()
-        try:
-            from bcc import BPF
-        except ImportError as exc:  # pragma: no cover - depends on the host
-            raise SensorError("bcc's Python module is missing: install Debian's python3-bpfcc") from exc
         counting = options.syscall_counts and tracepoint_exists(SYSCALL_COUNT_TRACEPOINT)
         source, defines = build_source(self.sensors, options.ringbuf_pages, counting)
         try:
-            self.bpf = BPF(text=source, cflags=["-Wno-macro-redefined", "-Wno-unused-function", *defines])
-        except Exception as exc:
-            raise SensorError(f"BPF program failed to load: {exc}") from exc
+            self._loaded = load_program(source, [*CFLAGS, *defines], [RING_BUFFER, *MAP_LAYOUTS])
+        except LoadError as exc:
+            raise SensorError(str(exc)) from exc
+        self.maps = self._open_maps(self._loaded)
+        self.events_fd = self._loaded.maps[RING_BUFFER].fd
         self._configure()
+
+    @staticmethod
+    def _open_maps(loaded: LoadedProgram) -> dict[str, BpfMap]:
+        maps: dict[str, BpfMap] = {}
+        for name, info in loaded.maps.items():
+            if name == RING_BUFFER:
+                continue
+            key, value, per_cpu = MAP_LAYOUTS[name]
+            if (info.key_size, info.value_size) != (ctypes.sizeof(key), ctypes.sizeof(value)):
+                raise SensorError(
+                    f"BPF map {name}: compiled key/value sizes {info.key_size}/{info.value_size} "
+                    f"differ from the agent's {ctypes.sizeof(key)}/{ctypes.sizeof(value)}"
+                )
+            maps[name] = BpfMap(name, info.fd, key, value, per_cpu)
+        return maps
+
+    def open_ring_buffer(self, on_record: Callable[[int, int, int], int]) -> RingBuffer:
+        """The ring buffer, calling `on_record(ctx, address, size)` for every record."""
+        return RingBuffer(self.events_fd, on_record)
 
     def roles(self) -> dict[int, int]:
         """Syscall number -> role for every enabled sensor (the `syscall_role` table)."""
@@ -104,29 +148,27 @@ class Program:
         return table
 
     def _configure(self) -> None:
-        config = self.bpf["config"]
-        config[ctypes.c_int(CFG_DEDUP_NS)] = ctypes.c_uint64(self.options.dedup_window_ns)
+        config = self.maps["config"]
+        config.set(CFG_DEDUP_NS, self.options.dedup_window_ns)
         if self.options.cgroup_filter:
-            allow = self.bpf["cgroup_allow"]
+            allow = self.maps["cgroup_allow"]
             for cg in self.options.cgroup_filter:
-                allow[ctypes.c_uint64(cg)] = ctypes.c_uint8(1)
-            config[ctypes.c_int(CFG_FILTER_CGROUP)] = ctypes.c_uint64(1)
-        roles, masks = self.bpf["syscall_role"], self.bpf["ptr_mask"]
+                allow.set(cg, 1)
+            config.set(CFG_FILTER_CGROUP, 1)
+        roles, masks = self.maps["syscall_role"], self.maps["ptr_mask"]
         names = {nr: name for name, nr in SYSCALL_NUMBERS.items()}
         for nr, role in self.roles().items():
-            roles[ctypes.c_int(nr)] = ctypes.c_uint32(role)
-            masks[ctypes.c_int(nr)] = ctypes.c_uint32(
-                pointer_arg_mask(TRACEPOINT_NAMES.get(names[nr], names[nr]))
-            )
-        excluded = self.bpf["excluded"]
+            roles.set(nr, role)
+            masks.set(nr, pointer_arg_mask(TRACEPOINT_NAMES.get(names[nr], names[nr])))
+        excluded = self.maps["excluded"]
         for pid in self.options.exclude_pids:
-            excluded[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
-        config[ctypes.c_int(CFG_READY)] = ctypes.c_uint64(1)
+            excluded.set(pid, 1)
+        config.set(CFG_READY, 1)
 
     def pause(self) -> None:
         """Stop producing records (probes stay attached but return at once), so that a final
         drain of the ring buffer reads everything the kernel ever sent."""
-        self.bpf["config"][ctypes.c_int(CFG_READY)] = ctypes.c_uint64(0)
+        self.maps["config"].set(CFG_READY, 0)
 
     def register_pidns(self, cgroup_id: int, pid: int) -> bool:
         """Let the kernel report namespace pids for a container's cgroup (from a live pid)."""
@@ -137,30 +179,29 @@ class Program:
             return False
         if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
             return False  # runc init has joined the cgroup but not yet its pid namespace
-        table = self.bpf["pidns_of_cgroup"]
-        table[ctypes.c_uint64(cgroup_id)] = table.Leaf(st.st_dev, st.st_ino)
+        self.maps["pidns_of_cgroup"].set(cgroup_id, NsId(st.st_dev, st.st_ino))
         return True
 
     def stats(self) -> dict[str, int]:
         """Kernel-side counters summed over CPUs."""
-        table = self.bpf["stats"]
-        return {name: int(sum(table[ctypes.c_int(i)])) for i, name in enumerate(STAT_NAMES)}
+        table = self.maps["stats"]
+        return {name: sum(int(v.value) for v in table.per_cpu_values(i)) for i, name in enumerate(STAT_NAMES)}
 
     def count_syscalls_of(self, cgroup_id: int) -> None:
         """Start counting syscalls per number for this (container) cgroup in the kernel."""
-        if not self.options.syscall_counts:
-            return
-        table = self.bpf["syscall_counts"]
-        key = ctypes.c_uint64(cgroup_id)
-        if key not in table:
-            table[key] = table.Leaf()
+        if self.options.syscall_counts:
+            self.maps["syscall_counts"].set(cgroup_id, SyscallCounts(), only_new=True)
 
     def syscall_counts(self) -> dict[int, dict[int, int]]:
         """cgroup id -> {syscall number: calls} as counted in the kernel (non-zero only)."""
-        out: dict[int, dict[int, int]] = {}
-        for key, value in self.bpf["syscall_counts"].items():
-            out[int(key.value)] = {nr: int(n) for nr, n in enumerate(value.calls) if n}
-        return out
+        return {
+            int(key.value): {nr: int(n) for nr, n in enumerate(value.calls) if n}
+            for key, value in self.maps["syscall_counts"].items()
+        }
 
     def close(self) -> None:
-        self.bpf.cleanup()
+        """Detach every tracepoint and release the maps."""
+        for fd in self._loaded.attachments.values():
+            detach_tracepoint(fd)
+        for info in self._loaded.maps.values():
+            os.close(info.fd)

@@ -1,6 +1,6 @@
 """Drain the ring buffer in batches and decode them.
 
-The bcc callback only copies bytes into a list; decoding happens once per poll over the
+The ring-buffer callback only copies bytes into a list; decoding happens once per poll over the
 whole batch, so the kernel-facing loop never waits on anything downstream.
 """
 
@@ -28,7 +28,7 @@ class RingReader:
         self.stats = ReaderStats()
         self.max_batch = max_batch
         self._raw: list[bytes] = []
-        self._callback = program.bpf["events"].open_ring_buffer(self._on_record)
+        self.ring = program.open_ring_buffer(self._on_record)
 
     def _on_record(self, _ctx: int, data: int, size: int) -> int:
         self._raw.append(ctypes.string_at(data, size))
@@ -36,8 +36,12 @@ class RingReader:
 
     def poll(self, timeout_ms: int = 100) -> list[Event]:
         """Wait up to `timeout_ms` for records; return everything available, decoded."""
-        self.program.bpf.ring_buffer_poll(timeout_ms)
+        self.ring.poll(timeout_ms)
         return self.drain()
+
+    def consume(self) -> None:
+        """Collect whatever the kernel has committed, without waiting."""
+        self.ring.consume()
 
     def pending(self) -> int:
         """Records collected and not yet taken."""

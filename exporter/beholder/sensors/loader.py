@@ -1,0 +1,186 @@
+"""Compile, load and attach the BPF program in a short-lived child process.
+
+bcc compiles with LLVM/clang inside whatever process calls it, and that memory never goes
+back: ≈160 MiB of the agent's resident set was the compiler. So the agent runs
+`python -m beholder.sensors.loader` once at start. The child compiles the program, which
+loads it and attaches its tracepoints, then passes the map fds and the attachment fds
+back over a unix socket (SCM_RIGHTS) and exits with `os._exit`, skipping bcc's cleanup so
+nothing is detached. The agent holds the attachments from then on; closing them (or the
+agent dying) detaches the program as before.
+
+The same child answers "can this kernel attach a kprobe / a BPF-LSM program?" for
+`beholder probe` and `beholder run`, for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+LOAD_TIMEOUT_S = 180.0  # a cold compile on a loaded 2-CPU node takes tens of seconds
+_MAX_REPLY = 1 << 16
+_MAX_FDS = 64
+
+
+class LoadError(RuntimeError):
+    """The child could not compile, load or attach the program; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class MapInfo:
+    fd: int
+    key_size: int
+    value_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProgram:
+    """What the agent keeps: map fds by name and the fds that hold the attachments."""
+
+    maps: dict[str, MapInfo]
+    attachments: dict[str, int]  # tracepoint -> perf event fd
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _spawn(args: list[str], request: dict[str, object]) -> tuple[dict[str, object], list[int]]:
+    """Run the child with `request` on stdin; its reply and fds come back on a socket pair."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, tempfile.TemporaryFile() as errors:
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "beholder.sensors.loader", str(theirs.fileno()), *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                pass_fds=[theirs.fileno()],
+            )
+        finally:
+            theirs.close()
+        assert child.stdin is not None
+        child.stdin.write(json.dumps(request).encode())
+        child.stdin.close()
+        ours.settimeout(LOAD_TIMEOUT_S)
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(ours, _MAX_REPLY, _MAX_FDS)
+        except TimeoutError:
+            child.kill()
+            data, fds = b"", []
+        child.wait()
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if not data:
+        why = _first_line(stderr) or f"exit code {child.returncode}"
+        raise LoadError(f"BPF loader process failed: {why}")
+    reply = json.loads(data)
+    if "error" in reply:
+        for fd in fds:
+            os.close(fd)
+        raise LoadError(str(reply["error"]))
+    return reply, fds
+
+
+def load_program(source: str, cflags: Sequence[str], map_names: Sequence[str]) -> LoadedProgram:
+    """Compile and attach `source` in a child; the maps in `map_names` that exist come back."""
+    reply, fds = _spawn(["load"], {"source": source, "cflags": list(cflags), "maps": list(map_names)})
+    maps = {
+        name: MapInfo(fds[spec["fd"]], spec["key_size"], spec["value_size"])
+        for name, spec in reply["maps"].items()
+    }
+    attachments = {name: fds[index] for name, index in reply["attachments"].items()}
+    return LoadedProgram(maps, attachments)
+
+
+def attach_check(kind: str) -> tuple[bool, str]:
+    """Try a real, tiny kprobe or BPF-LSM attach (in the child): some machines list
+    them yet refuse the attach."""
+    try:
+        reply, _fds = _spawn(["attach-check"], {"kind": kind})
+    except LoadError as exc:
+        return False, f"attach refused: {exc}"
+    return bool(reply["available"]), str(reply["detail"])
+
+
+# --- the child ---------------------------------------------------------------------------
+def _compile_and_attach(request: dict) -> tuple[dict[str, object], list[int]]:
+    import ctypes
+
+    from beholder.sensors.kernel_headers import ensure_bcc_kernel_source
+
+    ensure_bcc_kernel_source()
+    try:
+        from bcc import BPF
+    except ImportError:
+        return {"error": "bcc's Python module is missing: install Debian's python3-bpfcc"}, []
+    try:
+        bpf = BPF(text=request["source"], cflags=request["cflags"])
+    except Exception as exc:
+        return {"error": f"BPF program failed to load: {_first_line(str(exc)) or type(exc).__name__}"}, []
+    fds: list[int] = []
+    maps: dict[str, dict[str, int]] = {}
+    for name in request["maps"]:
+        try:
+            table = bpf.get_table(name)
+        except KeyError:
+            continue  # a map only some sensor sets define (syscall_counts)
+        key = getattr(table, "Key", None)
+        leaf = getattr(table, "sLeaf", getattr(table, "Leaf", None))  # per-CPU maps: one CPU's value
+        maps[name] = {
+            "fd": len(fds),
+            "key_size": ctypes.sizeof(key) if key is not None else 0,
+            "value_size": ctypes.sizeof(leaf) if leaf is not None else 0,
+        }
+        fds.append(table.map_fd)
+    attachments: dict[str, int] = {}
+    for tp, fd in [*bpf.tracepoint_fds.items(), *bpf.raw_tracepoint_fds.items()]:
+        attachments[tp.decode() if isinstance(tp, bytes) else str(tp)] = len(fds)
+        fds.append(fd)
+    return {"maps": maps, "attachments": attachments}, fds
+
+
+def _attach_check_here(kind: str) -> dict[str, object]:
+    from beholder.sensors.kernel_headers import ensure_bcc_kernel_source
+
+    try:
+        ensure_bcc_kernel_source()
+        from bcc import BPF
+
+        if kind == "kprobe":
+            b = BPF(text="int probe_fn(void *ctx) { return 0; }")
+            b.attach_kprobe(event=b.get_syscall_fnname("getpid"), fn_name="probe_fn")
+        else:
+            b = BPF(text="LSM_PROBE(file_open, struct file *file) { return 0; }")
+        b.cleanup()
+        return {"available": True, "detail": "attach succeeded"}
+    except Exception as exc:  # the refusal itself is the information
+        first = _first_line(str(exc)) or type(exc).__name__
+        return {"available": False, "detail": f"attach refused: {first}"}
+
+
+def _child_main(argv: list[str]) -> None:
+    sock = socket.socket(fileno=int(argv[0]))
+    request = json.loads(sys.stdin.buffer.read())
+    try:
+        if argv[1] == "load":
+            reply, fds = _compile_and_attach(request)
+        else:
+            reply, fds = _attach_check_here(str(request["kind"])), []
+    except Exception as exc:  # anything else still reaches the agent as one line
+        reply, fds = {"error": f"BPF loader: {type(exc).__name__}: {_first_line(str(exc))}"}, []
+    socket.send_fds(sock, [json.dumps(reply).encode()], fds)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # not sys.exit: bcc's atexit cleanup would detach what the agent now holds
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])
