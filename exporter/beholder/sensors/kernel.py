@@ -24,12 +24,21 @@ LSM_PATH = Path("/sys/kernel/security/lsm")
 
 @cache
 def tracefs() -> Path | None:
-    """The mounted tracefs, mounting it when we are allowed to."""
+    """The mounted tracefs, mounting it when we are allowed to.
+
+    None, never an exception, whatever stops it (no permission, no `mount` binary, a hung
+    mount): the loader then refuses every sensor with one `SensorError` line.
+    """
     for path in TRACEFS_CANDIDATES:
         if (path / "events").is_dir():
             return path
     for path, fstype in ((Path("/sys/kernel/tracing"), "tracefs"), (Path("/sys/kernel/debug"), "debugfs")):
-        subprocess.run(["mount", "-t", fstype, fstype, str(path)], capture_output=True, check=False)
+        try:
+            subprocess.run(
+                ["mount", "-t", fstype, fstype, str(path)], capture_output=True, check=False, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
     for path in TRACEFS_CANDIDATES:
         if (path / "events").is_dir():
             return path
@@ -47,7 +56,10 @@ def syscall_args(name: str) -> list[str]:
     path = root / "events" / "syscalls" / f"sys_enter_{name}" / "format" if root else None
     if path is None or not path.is_file():  # e.g. init_module on a kernel without modules
         return []
-    fmt = path.read_text()
+    try:
+        fmt = path.read_text()
+    except OSError:  # tracefs unmounted or locked down since `tracefs()` looked
+        return []
     fields = [line.split("field:", 1)[1].split(";", 1)[0] for line in fmt.splitlines() if "field:" in line]
     return [f for f in fields if "common_" not in f and "__syscall_nr" not in f]
 
