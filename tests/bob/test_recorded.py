@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from beholder.bob.recorded import ReadStats, read_events
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, Operation
 from beholder.formats.kubearmor import to_kubearmor
+from beholder.formats.kubearmor_in import MAX_RECORD_BYTES
 from beholder.formats.native import alert_dict, event_dict
 from bob import builders
 from bob.fuzz import JSON_VALUES
@@ -61,6 +63,19 @@ def test_alert_lines_and_garbage_are_counted_and_skipped(tmp_path: Path) -> None
     assert [e.resource for e in events] == ["/etc/hosts"]
     assert stats.events == 1 and stats.skipped == 3
     assert stats.first_error.startswith(f"{path}:3: JSONDecodeError")
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "kubearmor"])
+def test_overlong_line_is_skipped_with_its_line_number(tmp_path: Path, native: bool) -> None:
+    host = HostIdentity(host_name="node")
+    line = json.dumps(event_dict(EVENTS[1]) if native else to_kubearmor(EVENTS[1], host)) + "\n"
+    path = tmp_path / "long.jsonl"
+    path.write_text(line + '{"resource": "' + "x" * 3 * MAX_RECORD_BYTES + '"}\n' + line)
+    stats = ReadStats()
+    events = [e for batch in read_events(path, stats) for e in batch]
+    assert [e.resource for e in events] == ["/etc/hosts", "/etc/hosts"]
+    assert stats.skipped == 1 and stats.first_error.startswith(f"{path}:2: ")
+    assert str(MAX_RECORD_BYTES) in stats.first_error
 
 
 KEYS = st.sampled_from(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from beholder.formats.kubearmor_in import (
     MAX_RECORD_BYTES,
     ReadReport,
     RecordError,
+    bounded_lines,
     parse_record,
     read_records,
 )
@@ -135,6 +137,28 @@ def test_bad_records_are_counted_and_reading_goes_on(text, good, reasons):
     assert report.bad == len(reasons)
     for reason, line in zip(reasons, report.errors, strict=True):
         assert reason in line and "\n" not in line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab{\r\n", max_size=60), st.integers(min_value=1, max_value=8))
+def test_bounded_lines_are_the_file_lines_with_long_ones_cut(text, limit):
+    expected = [line[: limit + 1] for line in io.StringIO(text, newline="")]
+    assert list(bounded_lines(io.StringIO(text, newline=""), limit)) == expected
+
+
+def test_overlong_line_is_one_error_naming_its_line_and_reading_goes_on():
+    good = json.dumps(ALERT) + "\n"
+    stream = io.StringIO(good + '{"Resource": "' + "x" * (8 * MAX_RECORD_BYTES) + '"}\n' + good, newline="")
+    report = ReadReport()
+    records = list(read_records(bounded_lines(stream), "big.json", report))
+    assert len(records) == report.records == 2
+    assert report.errors == [f"big.json:2: record larger than {MAX_RECORD_BYTES} bytes"]
+
+
+def test_line_of_unterminated_escaped_quotes_is_one_error():
+    # Rescanning from every quote made this line quadratic (hours); it is read once now.
+    records, report = _read('{"a": 1} "' + '\\"' * 200_000 + "\n" + json.dumps(ALERT) + "\n")
+    assert len(records) == 1 and report.bad == 1 and "invalid JSON" in report.errors[0]
 
 
 def test_deeply_nested_record_is_one_error():

@@ -3,7 +3,7 @@ JSON lines through the shared offline readers of `beholder logs`.
 
 `profile learn --from FILE` replays what `beholder run` wrote (or what KubeArmor logged)
 through the same learner the live pipeline feeds. Lines that are not events (alerts,
-garbage) are counted and skipped, never fatal.
+garbage, lines longer than a record may be) are counted and skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
-from beholder.formats.kubearmor_in import ReadReport
+from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, bounded_lines
 from beholder.query.offline import read_batches
 
 BATCH = 1024
@@ -47,7 +47,7 @@ def read_events(path: Path, stats: ReadStats | None = None) -> Iterator[list[Eve
 def _is_native(path: Path) -> bool:
     """Beholder's own lines carry `timestamp_ns`; KubeArmor's and OTLP's never do."""
     with path.open(encoding="utf-8", errors="replace") as stream:
-        for line in stream:
+        for line in bounded_lines(stream):
             if line.strip():
                 return line.lstrip().startswith("{") and '"timestamp_ns"' in line
     return False
@@ -56,10 +56,12 @@ def _is_native(path: Path) -> bool:
 def _native_batches(path: Path, stats: ReadStats) -> Iterator[list[Event]]:
     batch: list[Event] = []
     with path.open(encoding="utf-8", errors="replace") as stream:
-        for number, line in enumerate(stream, 1):
+        for number, line in enumerate(bounded_lines(stream), 1):
             if not line.strip():
                 continue
             try:
+                if len(line) > MAX_RECORD_BYTES:
+                    raise ValueError(f"line longer than {MAX_RECORD_BYTES} characters")
                 event = parse_line(json.loads(line))
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 stats.skipped += 1

@@ -4,7 +4,8 @@ Accepts one object per line (what `karmor logs --json` and our `kubearmor` outpu
 and the pretty multi-line objects of the documentation (seed 000). Records come from other
 clusters and other people: every bad record becomes one `RecordError` line naming the file,
 the line and the field, is counted, and reading goes on. Objects larger than
-`MAX_RECORD_BYTES` are skipped without being parsed.
+`MAX_RECORD_BYTES` are skipped without being parsed, and `bounded_lines` never holds more
+than that much of one line, so a file with a 100 MB line costs no more memory than a small one.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 
 MAX_RECORD_BYTES = 1 << 20
 MAX_ERRORS_KEPT = 20
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+# Possessive and with an optional closing quote, so an unterminated string (`"\"\"\"…`)
+# is consumed once instead of rescanned from every quote: linear, not quadratic.
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*+"?')
+_LINE_ENDS = ("\n", "\r")
 _ERRNO_BY_TEXT = {os.strerror(n): n for n in errno.errorcode}
 _ALERT_TYPES = frozenset({"MatchedPolicy", "MatchedHostPolicy", "MatchedNativePolicy"})
 _OPERATIONS = {op.value: op for op in Operation} | {"Capability": Operation.CAPABILITY}
@@ -50,6 +54,26 @@ class ReadReport:
             self.errors.append(f"{where}: {reason}")
 
 
+def bounded_lines(stream: TextIO, limit: int = MAX_RECORD_BYTES) -> Iterator[str]:
+    """Every line of `stream`, one longer than `limit` characters cut to its first `limit + 1`.
+
+    Iterating a file object holds a whole line in memory however long it is; `readline`
+    with a limit holds at most `limit + 1` characters and reads past the rest of a long line
+    in chunks. The cut line is still too long, so the reader's size check reports it under
+    its own line number and reading goes on with the next line.
+    """
+    line = stream.readline(limit + 1)
+    while line:
+        tail = line
+        while tail and not tail.endswith(_LINE_ENDS):  # cut by the limit: read past the rest
+            tail = stream.readline(limit)
+        following = stream.readline(limit + 1)
+        if tail.endswith("\r") and following == "\n":  # a "\r\n" that the limit split in two
+            following = stream.readline(limit + 1)
+        yield line
+        line = following
+
+
 def iter_objects(lines: Iterable[str], name: str, report: ReadReport) -> Iterator[tuple[str, Any]]:
     """(where, decoded JSON) for each object in `lines`, single-line or pretty-printed.
 
@@ -70,14 +94,14 @@ def iter_objects(lines: Iterable[str], name: str, report: ReadReport) -> Iterato
                 continue
             skipping = False
             start, size, depth = number, 0, 0
-        bare = _STRINGS.sub("", line)
-        depth += bare.count("{") - bare.count("}")
         size += len(line)
-        buf.append(line)
         if size > MAX_RECORD_BYTES:
             report.fail(f"{name}:{start}", f"record larger than {MAX_RECORD_BYTES} bytes")
             buf, skipping = [], True
             continue
+        bare = _STRINGS.sub("", line)
+        depth += bare.count("{") - bare.count("}")
+        buf.append(line)
         if depth > 0:
             continue
         text = "".join(buf)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from beholder.events.model import Alert
-from beholder.formats.kubearmor_in import ReadReport, read_records
+from beholder.formats.kubearmor_in import ReadReport, bounded_lines, read_records
 from beholder.query.otlp_file import read_otlp_lines
 from beholder.query.records import Record
 
@@ -41,11 +41,10 @@ def read_file(
     with path.open(encoding="utf-8", errors="replace", newline="") as stream:
         head = stream.read(4096)
         stream.seek(0)
-        lines = _counted(stream, progress)
         if head.lstrip().startswith('{"resourceLogs"'):
-            yield from read_otlp_lines(lines, str(path), report)
+            yield from read_otlp_lines(_counted(stream, progress), str(path), report)
         else:
-            yield from _kubearmor(lines, str(path), report)
+            yield from _kubearmor(_counted(bounded_lines(stream), progress), str(path), report)
 
 
 def read_batches(
