@@ -14,6 +14,7 @@ import click
 from beholder.agent import Agent, AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs
+from beholder.config import config_option
 from beholder.enrich.enricher import Enricher
 from beholder.events.interfaces import Evaluator, HostIdentity
 from beholder.health import Health
@@ -135,6 +136,7 @@ def _evaluators(
 )
 @click.option("--query-http-port", type=int, help="Also serve queries over HTTP on 127.0.0.1:PORT.")
 @k8s_options
+@config_option
 def command(
     duration: float | None,
     outputs: tuple[str, ...],
