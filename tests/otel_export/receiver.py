@@ -41,10 +41,15 @@ class Collector:
     logs: list[logs_service_pb2.ExportLogsServiceRequest] = field(default_factory=list)
     metrics: list[metrics_service_pb2.ExportMetricsServiceRequest] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    http_bodies: list[bytes] = field(default_factory=list)  # as they came over the wire
     failures: deque[Failure] = field(default_factory=deque)
     refused: int = 0
     reject_per_request: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)
+    answering: threading.Event = field(default_factory=threading.Event)  # clear: every request hangs
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     def next_failure(self) -> Failure | None:
         with self.cond:
@@ -122,6 +127,7 @@ class _GrpcServicer(
         context.abort(failure.grpc_code, "scripted failure")
 
     def Export(self, request, context):
+        self.collector.answering.wait()
         self._refuse(context)
         if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
             self.collector.add_metrics(request)
@@ -217,6 +223,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         collector = self.server.collector
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        collector.answering.wait()
         failure = collector.next_failure()
         if failure is not None:
             self.send_response(failure.http_status)
@@ -226,6 +233,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        collector.http_bodies.append(body)
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         if self.path == "/v1/logs":

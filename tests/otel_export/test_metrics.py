@@ -16,7 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from beholder.events.model import Action, Alert, Event, Operation
-from beholder.otel.metrics import MetricsRuntime, start_metrics
+from beholder.otel import semconv as sc
+from beholder.otel.metrics import LOSS_STAGES, MetricsRuntime, start_metrics
 from conftest import require
 from otel_export.agent_helper import exec_event
 from otel_export.receiver import RECEIVERS, Collector, config_for
@@ -64,16 +65,29 @@ def test_latency_sample_is_the_oldest_event_age(recorded: RecordedMetrics) -> No
 
 
 def test_losses_and_suppression_are_counted_by_stage(recorded: RecordedMetrics) -> None:
-    for stage, n in (("ringbuf", 7), ("queue", 3), ("queue", 2), ("export", 0)):
+    for stage, n in (
+        ("ringbuf", 7),
+        ("export_queue", 3),
+        ("export_queue", 2),
+        ("handover", 4),
+        ("export", 0),
+    ):
         recorded.metrics.lost(stage, n)
     recorded.metrics.suppressed(11)
     assert recorded.points("beholder.events.lost") == {
         (("beholder.stage", "ringbuf"),): 7,
-        (("beholder.stage", "queue"),): 5,
+        (("beholder.stage", "export_queue"),): 5,
+        (("beholder.stage", "handover"),): 4,
     }
     assert recorded.points("beholder.events.suppressed") == {(("beholder.reason", "repeat"),): 11}
-    with pytest.raises(ValueError, match="unknown loss stage"):
-        recorded.metrics.lost("elsewhere", 1)
+    for stage in ("elsewhere", "queue"):  # "queue" named two different queues; it is gone
+        with pytest.raises(ValueError, match="unknown loss stage"):
+            recorded.metrics.lost(stage, 1)
+
+
+def test_loss_stages_are_the_ones_the_semantic_convention_declares() -> None:
+    assert set(LOSS_STAGES) == sc.ENUM_VALUES[sc.BEHOLDER_STAGE]
+    assert {"handover", "export_queue"} <= set(LOSS_STAGES)
 
 
 def sums(collector: Collector) -> dict[str, float]:

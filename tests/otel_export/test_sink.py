@@ -85,7 +85,7 @@ def test_sink_delivers_events_and_alerts_under_the_convention(
     assert attributes[sc.SECURITY_RULE_NAME] == "block-shadow"
     assert attributes[sc.BEHOLDER_POLICY_ACTION] == "Block"
     assert collector.headers[0]["x-scope"] == "tenant-a"
-    assert recorded.lost("export") == recorded.lost("queue") == 0
+    assert recorded.lost("export") == recorded.lost("export_queue") == 0
 
 
 @pytest.mark.parametrize("protocol", list(RECEIVERS))

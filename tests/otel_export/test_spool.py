@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beholder.otel.spool import Spool, SpoolLockedError
+from otel_export.records import numbered_request
 
 
 def drain(spool: Spool) -> list[bytes]:
@@ -61,11 +65,13 @@ def test_files_are_private(spool_dir: Path) -> None:
 def test_appends_beyond_the_bound_are_refused_and_counted(spool_dir: Path) -> None:
     lost: list[int] = []
     spool = Spool(spool_dir, max_bytes=1000, on_lost=lost.append)
-    accepted = [spool.append(p, 5) for p in payloads(20)]
-    assert accepted[:8] == [True] * 8 and not any(accepted[9:])
+    written = [os.urandom(100) for _ in range(20)]  # incompressible: each takes its full size
+    accepted = [spool.append(p, 5) for p in written]
+    assert 0 < accepted.count(True) < len(written)
+    assert accepted == sorted(accepted, reverse=True), "once full, every later append is refused"
     assert sum(lost) == 5 * accepted.count(False) == spool.stats.dropped_records
     assert spool.size_bytes <= 1000
-    assert drain(spool) == payloads(20)[: accepted.count(True)]
+    assert drain(spool) == written[: accepted.count(True)]
 
 
 def test_acknowledged_space_is_reusable(spool_dir: Path) -> None:
@@ -75,6 +81,15 @@ def test_acknowledged_space_is_reusable(spool_dir: Path) -> None:
         assert spool.peek() == (p, 1)
         spool.pop()
     assert len(list(spool_dir.glob("*.seg"))) <= 1
+
+
+def record_offsets(segment: bytes) -> list[int]:
+    """Where each record of a current-format segment starts (after the 8-byte file header)."""
+    offsets, offset = [], 8
+    while offset < len(segment):
+        offsets.append(offset)
+        offset += 12 + struct.unpack_from("<I", segment, offset)[0]
+    return offsets
 
 
 TORN = [
@@ -95,7 +110,7 @@ def test_torn_tail_after_a_kill_is_counted_and_the_rest_replays(spool_dir: Path)
         spool.close()
         (segment,) = directory.glob("*.seg")
         data = segment.read_bytes()
-        last = len(data) - (12 + len(payloads(5)[-1]))
+        last = record_offsets(data)[-1]
         segment.write_bytes(tear(data, last))
         lost: list[int] = []
         reopened = Spool(directory, max_bytes=1 << 20, on_lost=lost.append)
@@ -145,3 +160,81 @@ def test_a_segment_that_cannot_be_written_is_refused_and_counted(spool_dir: Path
     spool = Spool(spool_dir, max_bytes=1 << 20, on_lost=lost.append)
     assert not spool.append(b"payload", 4)
     assert lost == [4] and spool.pending_records == 0
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(written=st.lists(st.tuples(st.binary(max_size=3000), st.integers(1, 1000)), min_size=1, max_size=20))
+def test_compressed_records_round_trip_in_both_forms(
+    tmp_path: Path, written: list[tuple[bytes, int]]
+) -> None:
+    directory = tmp_path / f"rt-{os.urandom(4).hex()}"
+    spool = Spool(directory, max_bytes=1 << 20, segment_bytes=2000)
+    for payload, records in written:
+        assert spool.append(payload, records)
+    assert spool.peek(gzipped=True) is not None
+    assert gzip.decompress(spool.peek(gzipped=True)[0]) == written[0][0]
+    spool.close()
+    reopened = Spool(directory, max_bytes=1 << 20)
+    replayed = []
+    while (head := reopened.peek()) is not None:
+        replayed.append(head)
+        reopened.pop()
+    assert replayed == written
+
+
+def test_otlp_requests_take_a_fraction_of_their_size_on_disk(spool_dir: Path) -> None:
+    requests = [numbered_request(i * 200, 200).SerializeToString() for i in range(20)]
+    spool = Spool(spool_dir, max_bytes=1 << 20)
+    for request in requests:
+        spool.append(request, 200)
+    assert spool.size_bytes * 3 < sum(len(r) for r in requests)
+    assert drain(spool) == requests
+
+
+def write_version_1_segment(directory: Path, seq: int, written: list[bytes]) -> None:
+    """A segment as the previous version wrote it: no file header, payloads uncompressed."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    blob = b""
+    for payload in written:
+        length_and_count = struct.pack("<II", len(payload), 1)
+        crc = zlib.crc32(payload, zlib.crc32(length_and_count))
+        blob += struct.pack("<III", len(payload), 1, crc) + payload
+    (directory / f"{seq:016d}.seg").write_bytes(blob)
+
+
+def test_a_spool_from_the_previous_version_is_replayed_first(
+    spool_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = payloads(6)
+    write_version_1_segment(spool_dir, 1, old[:4])
+    write_version_1_segment(spool_dir, 2, old[4:])
+    (spool_dir / "cursor").write_text(f"1 {12 + len(old[0])}\n")  # the first record was acknowledged
+    spool = Spool(spool_dir, max_bytes=1 << 20)
+    assert spool.pending_records == 5
+    assert [r.message for r in caplog.records if "earlier version" in r.message] == [
+        f"spool {spool_dir}: replaying 5 records an earlier version stored uncompressed"
+    ]
+    assert spool.peek(gzipped=True) is not None
+    assert gzip.decompress(spool.peek(gzipped=True)[0]) == old[1]
+    spool.append(b"new", 1)
+    assert drain(spool) == [*old[1:], b"new"]
+
+
+def test_a_segment_of_an_unknown_version_is_left_alone_with_one_line(
+    spool_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool_dir.mkdir(mode=0o700)
+    future = spool_dir / f"{1:016d}.seg"
+    future.write_bytes(b"BHSPOOL\x09" + os.urandom(64))
+    spool = Spool(spool_dir, max_bytes=1 << 20)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == [
+        f"spool {spool_dir}: {future.name} has format version 9 (this agent reads 1-2); "
+        "left in place, not replayed"
+    ]
+    assert spool.pending_records == 0
+    spool.append(b"new", 1)
+    assert drain(spool) == [b"new"]
+    spool.close()
+    assert future.exists()
+    assert Spool(spool_dir, max_bytes=1 << 20).pending_records == 0

@@ -54,5 +54,5 @@ def test_burst_losses_are_counted_per_stage_and_the_agent_recovers(kernel: None,
     assert kernel["seen"] == kernel["emitted"] + kernel["suppressed"] + kernel["lost"]
     assert 0 <= unread_at_exit(report) <= SHUTDOWN_SLACK
     assert report["lost_metric"].get("ringbuf") == kernel["lost"]
-    assert report["lost_metric"].get("queue", 0) == user["queue_dropped_records"]
+    assert report["lost_metric"].get("handover", 0) == user["queue_dropped_records"]
     assert report["markers"] == list(range(MARKERS)), "after the burst every event arrives again"

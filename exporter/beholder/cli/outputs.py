@@ -20,6 +20,7 @@ from beholder.events.interfaces import HostIdentity, Sink
 from beholder.formats.console import ConsoleSink
 from beholder.formats.kubearmor import KubeArmorJsonSink
 from beholder.formats.native import NativeJsonSink
+from beholder.otel import limits
 
 OUTPUTS = ("console", "kubearmor", "json", "kubescape", "otlp", "otlp-file")
 DEFAULT_OTLP_FILE = "beholder-events.otlp.jsonl"
@@ -46,6 +47,8 @@ class OutputContext:
     spool_dir: str | None = None
     metrics: object | None = None  # beholder.otel.metrics.PipelineMetrics
     process_lookup: Callable[[int], object] | None = None
+    spool_max_bytes: int = limits.SPOOL_MAX_BYTES
+    export_queue_bytes: int = limits.EXPORT_QUEUE_BYTES
 
 
 class KubescapeAlertSink:
@@ -99,7 +102,13 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
         from beholder.otel.otlp_sink import build_otlp_sink
 
         try:
-            return build_otlp_sink(ctx.host, ctx.metrics, spool_dir=ctx.spool_dir)  # type: ignore[arg-type]
+            return build_otlp_sink(
+                ctx.host,
+                ctx.metrics,  # type: ignore[arg-type]
+                spool_dir=ctx.spool_dir,
+                spool_max_bytes=ctx.spool_max_bytes,
+                queue_max_bytes=ctx.export_queue_bytes,
+            )
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     raise click.BadParameter(

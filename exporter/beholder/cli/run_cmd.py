@@ -14,10 +14,12 @@ import click
 from beholder.agent import Agent, AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs
+from beholder.cli.params import ByteSize, mib
 from beholder.config import config_option
 from beholder.enrich.enricher import Enricher
 from beholder.events.interfaces import Evaluator, HostIdentity
 from beholder.health import Health
+from beholder.otel import limits
 from beholder.query.server import DEFAULT_SOCKET
 from beholder.redact import Redactor
 from beholder.selfprotect import SelfProtection, agent_files
@@ -123,6 +125,20 @@ def _evaluators(
     "--spool-dir", default="/var/lib/beholder/spool", show_default=True, help="Disk spool for OTLP."
 )
 @click.option(
+    "--spool-max-bytes",
+    type=ByteSize(),
+    default=limits.SPOOL_MAX_BYTES,
+    show_default=mib(limits.SPOOL_MAX_BYTES),
+    help="Disk the OTLP spool may use (records stored gzip-compressed); e.g. 1GiB.",
+)
+@click.option(
+    "--export-queue-bytes",
+    type=ByteSize(),
+    default=limits.EXPORT_QUEUE_BYTES,
+    show_default=mib(limits.EXPORT_QUEUE_BYTES),
+    help="Memory the OTLP export queue may hold before it spills to the spool (or drops, counted).",
+)
+@click.option(
     "--metrics-addr", metavar="HOST:PORT", help="Serve Prometheus /metrics here (e.g. 127.0.0.1:9464)."
 )
 @click.option("--stats-file", type=click.Path(dir_okay=False), help="Write final counters here as JSON.")
@@ -154,6 +170,8 @@ def command(
     host_name: str,
     cluster_name: str,
     spool_dir: str,
+    spool_max_bytes: int,
+    export_queue_bytes: int,
     metrics_addr: str | None,
     stats_file: str | None,
     ready_file: str | None,
@@ -190,7 +208,15 @@ def command(
     metrics_runtime = _start_metrics(host, metrics_addr, health)
     metrics = metrics_runtime.metrics if metrics_runtime else None
     enricher = Enricher(redactor=None if no_redact else Redactor(extra=redact_patterns))
-    ctx = OutputContext(host, output_file, spool_dir, metrics, enricher.tree.processes.get)
+    ctx = OutputContext(
+        host,
+        output_file,
+        spool_dir,
+        metrics,
+        enricher.tree.processes.get,
+        spool_max_bytes=spool_max_bytes,
+        export_queue_bytes=export_queue_bytes,
+    )
     sinks = build_sinks(outputs or default_outputs(), ctx)
     evaluators = _evaluators(policies, profiles, _bindings(binds), host)
     # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.

@@ -32,7 +32,8 @@ from beholder.otel.config import GRPC, OtlpConfig
 from beholder.otel.http_endpoint import serve
 from beholder.otel.transport import grpc_credentials
 
-LOSS_STAGES = ("ringbuf", "queue", "export", "spool", "decode")
+# "handover": the agent's reader-to-processing queue; "export_queue": the OTLP export queue.
+LOSS_STAGES = ("ringbuf", "handover", "decode", "export_queue", "export", "spool")
 # Seconds from the kernel seeing an event to the batch reaching the sinks.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

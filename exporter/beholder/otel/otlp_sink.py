@@ -2,8 +2,10 @@
 
 Encoding happens on the export thread, not in `emit`, so the pipeline pays for a list
 copy and a lock per batch; the sink has its own `LogEncoder` (and caches), so no other
-thread shares them. `build_otlp_sink` wires the standard pieces from `OTEL_*`
-variables: transport, optional disk spool, queue.
+thread shares them. Until it is encoded a batch holds live `Event`/`Alert` objects, which
+the queue's memory bound counts at `LIVE_RECORD_BYTES` each (measured: about 1-2 KiB with
+their strings and dicts, against a few hundred bytes encoded). `build_otlp_sink` wires the
+standard pieces from `OTEL_*` variables: transport, optional disk spool, queue.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, Event
+from beholder.otel import limits
 from beholder.otel.config import from_env
 from beholder.otel.encode import LogEncoder, resource_attributes
 from beholder.otel.metrics import PipelineMetrics
@@ -23,6 +26,7 @@ from beholder.otel.spool import Spool
 from beholder.otel.transport import make_transport
 
 Encoder = Callable[[list[Event], list[Alert], Mapping[str, object]], bytes]
+LIVE_RECORD_BYTES = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,10 @@ class _LogBatch:
     resource: dict
     encode: Encoder
     records: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.records * LIVE_RECORD_BYTES
 
     def serialize(self, max_bytes: int) -> list[tuple[bytes, int]]:
         """One request, or halves of it until each fits `max_bytes` (a burst can be huge)."""
@@ -94,13 +102,17 @@ def build_otlp_sink(
     host: HostIdentity,
     metrics: PipelineMetrics,
     spool_dir: str | os.PathLike[str] | None = None,
-    spool_max_bytes: int = 256 << 20,
+    spool_max_bytes: int = limits.SPOOL_MAX_BYTES,
     env: Mapping[str, str] | None = None,
+    queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
 ) -> OtlpSink:
     """An `OtlpSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
     config = from_env("logs", env)
     spool = None
     if spool_dir is not None:
         spool = Spool(Path(spool_dir), spool_max_bytes, on_lost=lambda n: metrics.lost("spool", n))
-    queue = ExportQueue(make_transport(config), metrics, spool=spool, timeout_s=config.timeout_s)
+    transport = make_transport(config)
+    queue = ExportQueue(
+        transport, metrics, spool=spool, max_bytes=queue_max_bytes, timeout_s=config.timeout_s
+    )
     return OtlpSink(queue, resource_attributes(host))

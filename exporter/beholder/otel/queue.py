@@ -1,14 +1,20 @@
-"""Bounded in-memory export queue drained by two threads, with the disk spool behind it.
+"""Memory-bounded export queue drained by two threads, with the disk spool behind it.
 
-`put` only appends to a deque under a lock, so the pipeline never waits for the network;
-a full queue refuses the batch and counts it (`beholder.events.lost{stage=queue}`). An
-encode thread serializes batches a little ahead (at most `_READY_DEPTH`) so encoding the
-next batch overlaps the network wait of the current one. The export thread sends each
-serialized batch once, and on a retryable failure moves it to the spool; while the spool
-holds anything, newer batches queue up behind it on disk so order is kept, and the head
-is retried with exponential backoff (or the server's requested delay) until the
-collector is back. Without a spool, a batch is retried until the export timeout and then
-counted as lost at the export stage.
+`put` only appends to a deque under a lock, so the pipeline never waits for the network.
+The bound is an estimate of the memory held (`max_bytes`; live events cost far more than
+their encoded bytes) plus a record count; a batch that would pass either is refused and
+counted (`beholder.events.lost{stage=export_queue}`). The encode thread turns batches into
+serialized requests as soon as they arrive, which frees the live objects early. The export
+thread sends one request at a time. When the collector fails, or when encoded requests pile
+up past half the bound (a slow or hung collector), they are spilled, oldest first, to the
+spool instead of waiting in memory; the encode thread spills too, so a send hanging until
+its timeout cannot fill memory. Once the spool holds anything, every newer request goes
+behind it, so order is kept; the head is retried with exponential backoff (or the
+server's requested delay) until the collector is back. Without a spool, a request is
+retried until the export timeout and then counted as lost at the export stage.
+
+Every record is accounted for exactly once: delivered, spooled, or counted lost by the
+thread holding it; `close` counts only what no thread holds.
 """
 
 from __future__ import annotations
@@ -20,20 +26,26 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
+from beholder.otel.limits import EXPORT_QUEUE_BYTES
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.spool import Spool
-from beholder.otel.transport import Backoff, SendResult, Transport, send_with_retry
+from beholder.otel.transport import Backoff, GzipTransport, SendResult, Transport, send_with_retry
 
 log = logging.getLogger(__name__)
-_READY_DEPTH = 2
 # Collectors refuse larger requests by default (otlp receiver: max_recv_msg_size_mib 4).
 MAX_REQUEST_BYTES = 4 << 20
+LOSS_STAGE = "export_queue"
 
 
 class Batch(Protocol):
     """Something that becomes serialized `ExportLogsServiceRequest`s totalling `records` records."""
 
     records: int
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the batch holds until it is serialized (an estimate for live objects)."""
+        ...
 
     def serialize(self, max_bytes: int) -> list[tuple[bytes, int]]:
         """(payload, records) parts, each at most `max_bytes` unless one record is larger."""
@@ -47,8 +59,22 @@ class Serialized:
     payload: bytes
     records: int
 
+    @property
+    def nbytes(self) -> int:
+        return len(self.payload)
+
     def serialize(self, max_bytes: int) -> list[tuple[bytes, int]]:
         return [(self.payload, self.records)]
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """The request on the wire; a spill meanwhile moves it to the spool's head."""
+
+    payload: bytes
+    records: int
+    moved: bool = False
+    spooled: bool = False
 
 
 class ExportQueue:
@@ -58,6 +84,7 @@ class ExportQueue:
         metrics: PipelineMetrics,
         *,
         spool: Spool | None = None,
+        max_bytes: int = EXPORT_QUEUE_BYTES,
         max_records: int = 262_144,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         timeout_s: float = 10.0,
@@ -66,6 +93,9 @@ class ExportQueue:
         self._transport = transport
         self._metrics = metrics
         self._spool = spool
+        self._gzip_transport = transport if isinstance(transport, GzipTransport) else None
+        self._max_bytes = max_bytes
+        self._spill_at = max_bytes // 2
         self._max_records = max_records
         self._max_request_bytes = max_request_bytes
         self._timeout_s = timeout_s
@@ -73,15 +103,20 @@ class ExportQueue:
         self._items: deque[Batch] = deque()
         self._ready: deque[tuple[bytes, int]] = deque()
         self._queued = 0  # records in `_items`, being encoded, or in `_ready`
+        self._bytes = 0  # memory those hold: estimates for batches, lengths for requests
+        self._ready_bytes = 0
         self._encoding = False
         self._encoder_done = False
         self._busy = False
         self._closing = False
+        self._abandoned = False  # `close` gave up waiting: threads finish what they hold, take nothing
+        self._inflight: _InFlight | None = None  # guarded by `_spool_lock`
         self._deadline = float("inf")
         self._next_replay = 0.0
         self._healthy = True
         self._stop = threading.Event()
         self._cond = threading.Condition()
+        self._spool_lock = threading.Lock()  # taken before `_cond`, never while holding it
         if spool is not None:
             metrics.spool_bytes(spool.size_bytes)
         self._encoder = threading.Thread(target=self._encode_loop, name="beholder-otlp-encode", daemon=True)
@@ -91,17 +126,25 @@ class ExportQueue:
 
     # -- caller side --------------------------------------------------------------------
     def put(self, batch: Batch) -> bool:
-        """Queue a batch without blocking; False (and counted) when full or closed."""
+        """Queue a batch without blocking; False (and counted) when full or closed.
+
+        A batch larger than the whole bound is taken only into an empty queue: the caller
+        already holds it, and refusing it would lose every burst above the bound."""
         with self._cond:
-            accepted = not self._closing and self._queued + batch.records <= self._max_records
+            nbytes = batch.nbytes
+            fits = (
+                self._bytes + nbytes <= self._max_bytes and self._queued + batch.records <= self._max_records
+            )
+            accepted = not self._closing and (fits or self._queued == 0)
             if accepted:
                 self._items.append(batch)
                 self._queued += batch.records
+                self._bytes += nbytes
                 self._cond.notify_all()
         if accepted:
             self._metrics.queue_changed(batch.records)
         else:
-            self._metrics.lost("queue", batch.records)
+            self._metrics.lost(LOSS_STAGE, batch.records)
         return accepted
 
     def flush(self, timeout_s: float) -> bool:
@@ -121,16 +164,29 @@ class ExportQueue:
         self._thread.join(max(self._deadline - time.monotonic(), 0.0) + 1.0)
         self._stop.set()
         with self._cond:
-            stranded = self._queued if self._thread.is_alive() else 0
-        self._metrics.lost("queue", stranded)
+            self._abandoned = True
+            stranded = sum(batch.records for batch in self._items) + sum(n for _, n in self._ready)
+            self._bytes -= sum(batch.nbytes for batch in self._items) + self._ready_bytes
+            self._queued -= stranded
+            self._ready_bytes = 0
+            self._items.clear()
+            self._ready.clear()
+            self._cond.notify_all()
+        self._metrics.queue_changed(-stranded)
+        self._metrics.lost(LOSS_STAGE, stranded)
         self._transport.close()
-        if self._spool is not None and not self._thread.is_alive():
+        if self._spool is not None and not (self._thread.is_alive() or self._encoder.is_alive()):
             self._spool.close()
 
     @property
     def pending_records(self) -> int:
         """Records still in memory plus records in the spool."""
         return self._queued + (self._spool.pending_records if self._spool is not None else 0)
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory the queue holds, as bounded by `max_bytes` (the request on the wire aside)."""
+        return self._bytes
 
     def _idle(self) -> bool:
         return not (self._items or self._encoding or self._ready or self._busy)
@@ -139,70 +195,193 @@ class ExportQueue:
     def _encode_loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(
-                    lambda: self._closing or (self._items and len(self._ready) < _READY_DEPTH)
-                )
+                self._cond.wait_for(lambda: self._closing or self._items)
                 if not self._items:
                     self._encoder_done = True
                     self._cond.notify_all()
                     return
-                self._cond.wait_for(lambda: len(self._ready) < _READY_DEPTH)
                 batch = self._items.popleft()
                 self._encoding = True
             parts = self._serialize(batch)
+            size = sum(len(payload) for payload, _ in parts)
             with self._cond:
-                self._encoding = False
-                if parts is None:
-                    self._queued -= batch.records
-                else:
+                self._bytes -= batch.nbytes
+                keep = bool(parts) and not self._abandoned
+                if keep:
                     self._ready.extend(parts)
+                    self._ready_bytes += size
+                    self._bytes += size
+                else:
+                    self._queued -= batch.records
+                spill = (
+                    keep
+                    and self._spool is not None
+                    and (self._ready_bytes >= self._spill_at or bool(self._spool))
+                )
+                self._encoding = spill  # `flush` waits for the spill too
                 self._cond.notify_all()
-            if parts is None:
+            if not keep:
                 self._metrics.queue_changed(-batch.records)
+                if parts:  # encoded after `close` stopped waiting
+                    self._metrics.lost(LOSS_STAGE, batch.records)
+            if spill:
+                try:
+                    self._spill()
+                except Exception:  # a spool bug must not stop encoding (spool I/O errors are counted inside)
+                    log.exception("spilling to the OTLP spool failed")
+                finally:
+                    with self._cond:
+                        self._encoding = False
+                        self._cond.notify_all()
 
-    def _serialize(self, batch: Batch) -> list[tuple[bytes, int]] | None:
+    def _serialize(self, batch: Batch) -> list[tuple[bytes, int]]:
         try:
             return batch.serialize(self._max_request_bytes)
         except Exception:  # an encoder bug must cost this batch, not the export threads
             log.exception("OTLP encoding failed; %d records dropped", batch.records)
             self._metrics.lost("export", batch.records)
-            return None
+            return []
 
     # -- export thread ------------------------------------------------------------------
     def _run(self) -> None:
         while True:
             with self._cond:
                 self._cond.wait_for(self._has_work, self._wait_s())
-                taken = list(self._ready)
-                self._ready.clear()
-                records = sum(n for _, n in taken)
-                self._queued -= records
-                self._busy = bool(taken)
-                self._cond.notify_all()
-            self._metrics.queue_changed(-records)
-            for payload, n in taken:
-                try:
-                    self._deliver(payload, n)
-                except Exception:  # a bug or I/O error costs this batch, not the export thread
-                    log.exception("OTLP export of %d records failed", n)
-                    self._metrics.lost("export", n)
+                if self._abandoned or (self._encoder_done and not self._ready and self._may_stop()):
+                    return
+                self._busy = True
             try:
-                self._replay()
-            except Exception:
-                log.exception("spool replay failed; retrying after a backoff")
+                self._step()
+            except Exception:  # a bug or I/O error costs a backoff, not the export thread
+                log.exception("OTLP export step failed; retrying after a backoff")
                 self._schedule_replay(SendResult(ok=False, retryable=True))
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-                if self._encoder_done and not self._ready and self._may_stop():
-                    return
+
+    def _step(self) -> None:
+        """Send the oldest request directly while the spool is empty; otherwise spill and replay."""
+        spool = self._spool
+        if spool is None:
+            taken = self._take()
+            if taken is not None:
+                self._send_with_retry(*taken)
+            return
+        with self._spool_lock:
+            direct = not spool and not self._past_deadline()
+            taken = self._take() if direct else None
+            self._inflight = _InFlight(*taken) if taken is not None else None
+        if taken is not None:
+            self._send_inflight(spool)
+        elif not direct:
+            self._spill()
+        self._replay()
+
+    def _take(self) -> tuple[bytes, int] | None:
+        with self._cond:
+            if not self._ready:
+                return None
+            payload, records = self._ready.popleft()
+            self._ready_bytes -= len(payload)
+            self._bytes -= len(payload)
+            self._queued -= records
+        self._metrics.queue_changed(-records)
+        return payload, records
+
+    def _send_with_retry(self, payload: bytes, records: int) -> None:
+        deadline = time.monotonic() + self._attempt_timeout()
+        try:
+            result = send_with_retry(self._transport, payload, deadline, self._backoff, self._stop)
+        except Exception:  # a transport bug costs this request, not the export thread
+            log.exception("OTLP export of %d records failed", records)
+            result = SendResult(ok=False, error="transport error")
+        self._settle(result, records)
+
+    def _send_inflight(self, spool: Spool) -> None:
+        """One attempt at the oldest request; where it ends depends on whether a spill took it."""
+        inflight = self._inflight
+        assert inflight is not None
+        try:
+            result = self._transport.send(inflight.payload, self._attempt_timeout())
+        except Exception:
+            log.exception("OTLP export of %d records failed", inflight.records)
+            result = SendResult(ok=False, error="transport error")
+        done = result.ok or not result.retryable
+        with self._spool_lock:
+            self._inflight = None
+            if done and inflight.spooled:  # it is the spool's head: acknowledge it there
+                spool.pop()
+            elif not done and not inflight.moved:  # no spill came: the spool is still empty
+                spool.append(inflight.payload, inflight.records)
+            elif not done and not inflight.spooled:
+                spool.refused(inflight.records)  # the spool was full when the spill offered it
+            self._metrics.spool_bytes(spool.size_bytes)
+        if done:
+            self._settle(result, inflight.records)
+        else:
+            log.warning("OTLP export failing (%s); spooling to %s", result.error, spool.directory)
+            self._schedule_replay(result)
+
+    def _spill(self) -> None:
+        """Move every request in memory, the one on the wire first, to the spool's tail."""
+        spool = self._spool
+        assert spool is not None
+        with self._spool_lock:
+            with self._cond:
+                parts = list(self._ready)
+                self._ready.clear()
+            inflight = self._inflight
+            if inflight is not None and not inflight.moved:
+                inflight.moved = True
+                inflight.spooled = spool.offer(inflight.payload, inflight.records)
+            for payload, records in parts:
+                spool.append(payload, records)
+            self._metrics.spool_bytes(spool.size_bytes)
+        size = sum(len(payload) for payload, _ in parts)
+        records = sum(n for _, n in parts)
+        with self._cond:
+            self._ready_bytes -= size
+            self._bytes -= size
+            self._queued -= records
+            self._cond.notify_all()
+        self._metrics.queue_changed(-records)
+
+    def _replay(self) -> None:
+        """Send the spool's head records, oldest first, while the collector takes them."""
+        spool = self._spool
+        while spool and time.monotonic() >= self._next_replay and not self._past_deadline():
+            with self._spool_lock:
+                head = spool.peek(gzipped=self._gzip_transport is not None)
+            if head is None:
+                break
+            payload, records = head
+            timeout_s = self._attempt_timeout()
+            if self._gzip_transport is not None:
+                result = self._gzip_transport.send_gzipped(payload, timeout_s)
+            else:
+                result = self._transport.send(payload, timeout_s)
+            if not result.ok and result.retryable:
+                self._schedule_replay(result)
+                break
+            with self._spool_lock:
+                spool.pop()
+                self._metrics.spool_bytes(spool.size_bytes)
+                drained = not spool
+            self._settle(result, records)
+            if drained:
+                log.warning("OTLP export recovered; spool drained")
+            with self._cond:
+                if self._ready or self._abandoned:  # newer requests go to the spool's tail first
+                    break
+        if spool is not None and not spool:
+            self._backoff.reset()
 
     def _may_stop(self) -> bool:
         """Stop once nothing is in memory and the spool is empty, unreachable or out of time."""
         return not self._spool or not self._healthy or self._past_deadline()
 
     def _has_work(self) -> bool:
-        if self._ready or (self._encoder_done and self._may_stop()):
+        if self._ready or self._abandoned or (self._encoder_done and self._may_stop()):
             return True
         replay_due = time.monotonic() >= self._next_replay and not self._past_deadline()
         return bool(self._spool) and replay_due
@@ -219,46 +398,6 @@ class ExportQueue:
     def _attempt_timeout(self) -> float:
         return max(min(self._timeout_s, self._deadline - time.monotonic()), 0.001)
 
-    def _deliver(self, payload: bytes, records: int) -> None:
-        if self._spool is None:
-            deadline = time.monotonic() + self._attempt_timeout()
-            self._settle(
-                send_with_retry(self._transport, payload, deadline, self._backoff, self._stop), records
-            )
-        elif self._spool or self._past_deadline():  # behind older spooled batches, or out of time
-            self._to_spool(self._spool, payload, records)
-        else:
-            result = self._transport.send(payload, self._attempt_timeout())
-            if result.ok or not result.retryable:
-                self._settle(result, records)
-                return
-            log.warning("OTLP export failing (%s); spooling to %s", result.error, self._spool.directory)
-            self._to_spool(self._spool, payload, records)
-            self._schedule_replay(result)
-
-    def _replay(self) -> None:
-        """Send the spool's head records, oldest first, while the collector takes them."""
-        spool = self._spool
-        while spool and time.monotonic() >= self._next_replay and not self._past_deadline():
-            head = spool.peek()
-            if head is None:
-                break
-            payload, records = head
-            result = self._transport.send(payload, self._attempt_timeout())
-            if not result.ok and result.retryable:
-                self._schedule_replay(result)
-                break
-            spool.pop()
-            self._settle(result, records)
-            self._metrics.spool_bytes(spool.size_bytes)
-            if not spool:
-                log.warning("OTLP export recovered; spool drained")
-            with self._cond:
-                if self._ready:  # keep memory bounded: newer batches go to the spool's tail first
-                    break
-        if spool is not None and not spool:
-            self._backoff.reset()
-
     def _schedule_replay(self, result: SendResult) -> None:
         self._healthy = False
         self._next_replay = time.monotonic() + self._backoff.next_delay(result.retry_after_s)
@@ -272,7 +411,3 @@ class ExportQueue:
         else:
             log.error("OTLP export failed for good (%s); %d records dropped", result.error, records)
             self._metrics.lost("export", records)
-
-    def _to_spool(self, spool: Spool, payload: bytes, records: int) -> None:
-        spool.append(payload, records)
-        self._metrics.spool_bytes(spool.size_bytes)

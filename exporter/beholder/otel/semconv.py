@@ -60,7 +60,10 @@ BEHOLDER_REASON: Final = "beholder.reason"
 BEHOLDER_RESOURCE: Final = "beholder.resource"
 # Rule tags (KubeArmor `ATags`; MITRE/NIST ids).
 BEHOLDER_RULE_TAGS: Final = "beholder.rule.tags"
-# Pipeline stage that lost records.
+# Pipeline stage that lost records: ringbuf (kernel ring buffer full), handover (the agent's reader-to-
+# processing queue full), decode, export_queue (the OTLP export queue at its memory bound: records arrive
+# faster than they are encoded and spilled), export (refused by the collector, or unreachable without a
+# spool), spool (disk spool full or damaged).
 BEHOLDER_STAGE: Final = "beholder.stage"
 # A syscall argument no other attribute carries, `beholder.syscall.arg.<name>`, with the name and text
 # KubeArmor's `Data` uses (fd, backlog, userid, sig, flags of mount…).
@@ -354,8 +357,9 @@ ENUM_VALUES: Final[dict[str, frozenset[str]]] = {
     "beholder.stage": frozenset(
         {
             "ringbuf",
+            "handover",
             "decode",
-            "queue",
+            "export_queue",
             "export",
             "spool",
         }

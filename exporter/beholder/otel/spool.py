@@ -1,13 +1,18 @@
 """Bounded on-disk spool of serialized OTLP requests, replayed strictly in order.
 
 Layout: a 0700 directory of append-only 0600 segment files (`<seq>.seg`) plus a `cursor`
-file naming the oldest unacknowledged record. Each record is a header (payload length,
-log-record count, CRC-32 over both and the payload) followed by the payload. One `write`
-per record means a SIGKILL leaves at most one torn record at the end of a segment; a bad
-record (torn or flipped) ends that segment's readable part, is counted, and replay goes on
-with the next segment. What would push the spool past `max_bytes` is refused and counted.
+file naming the oldest unacknowledged record. A segment starts with `BHSPOOL` and a format
+version byte; each record is a header (stored length, log-record count, CRC-32 over both
+and the stored bytes) followed by the payload as a gzip member (deflate level 1: a few
+percent of the encoder's cost for 5-10x more records per byte of disk, and the HTTP
+transport can post it without recompressing). Segments without the header were written by
+version 1 (uncompressed payloads) and are replayed as such; a version this code does not
+know is left in place with one log line. One `write` per record means a SIGKILL leaves at
+most one torn record at the end of a segment; a bad record (torn or flipped) ends that
+segment's readable part, is counted, and replay goes on with the next segment. What would
+push the spool past `max_bytes` is refused and counted.
 
-Owned by one thread (the export thread); nothing here locks.
+Not thread-safe: callers serialize access (the export queue holds one lock around it).
 """
 
 from __future__ import annotations
@@ -25,9 +30,15 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<III")
+_MAGIC = b"BHSPOOL"
+FORMAT_VERSION = 2
+_FILE_HEADER = _MAGIC + bytes([FORMAT_VERSION])
+_LEGACY_VERSION = 1  # no file header, payloads stored as they were sent
 _SUFFIX = ".seg"
 _CURSOR = "cursor"
 _LOCK = "lock"
+_GZIP_WBITS = 31
+_COMPRESS_LEVEL = 1
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 
@@ -37,6 +48,12 @@ class _Segment:
     path: Path
     size: int  # bytes written (or, for a recovered segment, bytes that verified)
     records: int
+    version: int = FORMAT_VERSION
+
+    @property
+    def start(self) -> int:
+        """Offset of the first record."""
+        return 0 if self.version == _LEGACY_VERSION else len(_FILE_HEADER)
 
 
 @dataclass(slots=True)
@@ -70,6 +87,7 @@ class Spool:
         self._segments: deque[_Segment] = deque()
         self._read_offset = 0
         self._pending_records = 0
+        self._last_seq = 0
         self._writer: int | None = None
         self._reader: tuple[int, int] | None = None  # (seq, fd)
         self._recover()
@@ -90,9 +108,17 @@ class Spool:
     # -- writing ------------------------------------------------------------------------
     def append(self, payload: bytes, records: int) -> bool:
         """Add one request at the tail; False (and counted) when the bound would be passed."""
-        blob = _frame(payload, records)
-        if len(payload) > MAX_RECORD_BYTES or self.size_bytes + len(blob) > self.max_bytes:
-            self._drop(records)
+        accepted = self.offer(payload, records)
+        if not accepted:
+            self.refused(records)
+        return accepted
+
+    def offer(self, payload: bytes, records: int) -> bool:
+        """`append` that leaves counting a refusal to the caller (who may still deliver it)."""
+        if len(payload) > MAX_RECORD_BYTES:
+            return False
+        blob = _frame(zlib.compress(payload, _COMPRESS_LEVEL, wbits=_GZIP_WBITS), records)
+        if self.size_bytes + len(blob) > self.max_bytes:
             return False
         try:
             segment, fd = self._writable_segment()
@@ -102,14 +128,14 @@ class Spool:
             segment, written = None, -1
         if segment is None or written != len(blob):  # disk full or worse: keep what verified
             self._seal_writer()
-            self._drop(records)
             return False
         segment.size += written
         segment.records += records
         self._pending_records += records
         return True
 
-    def _drop(self, records: int) -> None:
+    def refused(self, records: int) -> None:
+        """Count records the spool could not take."""
         self.stats.dropped_records += records
         self._on_lost(records)
 
@@ -117,11 +143,23 @@ class Spool:
         if self._writer is not None and self._segments[-1].size < self.segment_bytes:
             return self._segments[-1], self._writer
         self._seal_writer()
-        seq = self._segments[-1].seq + 1 if self._segments else 1
-        segment = _Segment(seq, self.directory / f"{seq:016d}{_SUFFIX}", 0, 0)
-        fd = os.open(segment.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)
+        self._last_seq += 1
+        seq = self._last_seq
+        path = self.directory / f"{seq:016d}{_SUFFIX}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            if os.write(fd, _FILE_HEADER) != len(_FILE_HEADER):
+                raise OSError(0, "short write of the segment header")
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
+        segment = _Segment(seq, path, len(_FILE_HEADER), 0)
         self._writer = fd
+        if not self._segments:
+            self._read_offset = segment.start
         self._segments.append(segment)
         return segment, fd
 
@@ -131,15 +169,19 @@ class Spool:
             self._writer = None
 
     # -- reading ------------------------------------------------------------------------
-    def peek(self) -> tuple[bytes, int] | None:
-        """The oldest request and its log-record count, without removing it."""
+    def peek(self, *, gzipped: bool = False) -> tuple[bytes, int] | None:
+        """The oldest request and its log-record count, without removing it; `gzipped` asks
+        for the payload as a gzip member (what an HTTP transport with gzip posts)."""
         while self._segments:
             head = self._segments[0]
             if self._read_offset < head.size:
                 record = self._read_record(head)
                 if record is not None:
-                    self._peeked = (_HEADER.size + len(record[0]), record[1])
-                    return record
+                    stored, records = record
+                    payload = _convert(stored, head.version == _LEGACY_VERSION, gzipped)
+                    if payload is not None:
+                        self._peeked = (_HEADER.size + len(stored), records)
+                        return payload, records
                 self._mark_corrupt(head)
             if head is self._segments[-1] and self._writer is not None:
                 return None
@@ -208,7 +250,7 @@ class Spool:
         self._peeked = None
         with contextlib.suppress(FileNotFoundError):
             head.path.unlink()
-        self._read_offset = 0
+        self._read_offset = self._segments[0].start if self._segments else 0
         self._save_cursor()
 
     def _lose_corrupt(self, records: int) -> None:
@@ -233,21 +275,39 @@ class Spool:
     def _recover(self) -> None:
         """Index what a previous run left, verifying every record once."""
         cursor_seq, cursor_offset = self._load_cursor()
+        legacy = 0
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             seq = _seq_of(path)
             if seq is None or not path.is_file():
                 continue
+            self._last_seq = max(self._last_seq, seq)
+            data = path.read_bytes()
+            version = _version_of(data)
+            if version not in (_LEGACY_VERSION, FORMAT_VERSION):
+                log.error(
+                    "spool %s: %s has format version %d (this agent reads 1-%d); left in place, not replayed",
+                    self.directory, path.name, version, FORMAT_VERSION,
+                )  # fmt: skip
+                continue
             if seq < cursor_seq:
                 path.unlink()
                 continue
-            start = cursor_offset if seq == cursor_seq else 0
-            size, records, torn = _scan(path, start)
+            segment = _Segment(seq, path, 0, 0, version)
+            start = max(cursor_offset if seq == cursor_seq else 0, segment.start)
+            segment.size, segment.records, torn = _scan(data, start)
             if torn:
                 self.stats.corrupt_tails += 1
             if not self._segments:
-                self._read_offset = start
-            self._segments.append(_Segment(seq, path, size, records))
-            self._pending_records += records
+                self._read_offset = min(start, segment.size)
+            self._segments.append(segment)
+            self._pending_records += segment.records
+            legacy += segment.records if version == _LEGACY_VERSION else 0
+        if legacy:
+            log.warning(
+                "spool %s: replaying %d records an earlier version stored uncompressed",
+                self.directory,
+                legacy,
+            )
 
     def _load_cursor(self) -> tuple[int, int]:
         try:
@@ -272,8 +332,30 @@ def _lock_directory(directory: Path) -> int | None:
     return fd
 
 
-def _frame(payload: bytes, records: int) -> bytes:
-    return _HEADER.pack(len(payload), records, _crc(len(payload), records, payload)) + payload
+def _version_of(data: bytes) -> int:
+    """A segment's format version. Version 1 had no header; its first bytes are a record
+    length, and `BHSP` read as one is far above `MAX_RECORD_BYTES`, so the two cannot mix up."""
+    if data.startswith(_MAGIC) and len(data) > len(_MAGIC):
+        return data[len(_MAGIC)]
+    if _MAGIC.startswith(data[: len(_MAGIC)]):  # empty, or killed while writing the header
+        return FORMAT_VERSION
+    return _LEGACY_VERSION
+
+
+def _convert(stored: bytes, legacy: bool, gzipped: bool) -> bytes | None:
+    """A stored payload in the form asked for; None when a compressed one does not inflate."""
+    if legacy:
+        return zlib.compress(stored, _COMPRESS_LEVEL, wbits=_GZIP_WBITS) if gzipped else stored
+    if gzipped:
+        return stored
+    try:
+        return zlib.decompress(stored, wbits=_GZIP_WBITS)
+    except zlib.error:
+        return None
+
+
+def _frame(stored: bytes, records: int) -> bytes:
+    return _HEADER.pack(len(stored), records, _crc(len(stored), records, stored)) + stored
 
 
 def _crc(length: int, records: int, payload: bytes) -> int:
@@ -285,9 +367,8 @@ def _seq_of(path: Path) -> int | None:
     return int(stem) if stem.isdigit() else None
 
 
-def _scan(path: Path, start: int) -> tuple[int, int, bool]:
+def _scan(data: bytes, start: int) -> tuple[int, int, bool]:
     """(verified end offset, records after `start`, whether a bad record ended the file)."""
-    data = path.read_bytes()
     offset, records = min(start, len(data)), 0
     while offset < len(data):
         if offset + _HEADER.size > len(data):

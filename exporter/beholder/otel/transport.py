@@ -5,7 +5,9 @@ spool), so neither transport re-parses them: the gRPC call uses an identity seri
 the LogsService `Export` method and HTTP posts the body as is, gzip-compressed if asked.
 One `send` is one attempt and says whether a failure is worth retrying (and after how long
 the server asked us to wait); `send_with_retry` and the export queue decide what to do
-with that, so retry policy lives in one place.
+with that, so retry policy lives in one place. The HTTP transport also takes bodies that are
+already gzip members (`send_gzipped`, fed from the compressed disk spool), so a replay with
+gzip configured is posted without inflating and deflating it again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import grpc
 import requests
@@ -60,6 +62,13 @@ class Transport(Protocol):
     def send(self, payload: bytes, timeout_s: float) -> SendResult: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class GzipTransport(Transport, Protocol):
+    """A transport that can send a body that is already a gzip member of the payload."""
+
+    def send_gzipped(self, body: bytes, timeout_s: float) -> SendResult: ...
 
 
 class Backoff:
@@ -197,7 +206,14 @@ class HttpTransport:
         self._cert = (config.client_certificate, config.client_key) if config.client_certificate else None
 
     def send(self, payload: bytes, timeout_s: float) -> SendResult:
-        body = gzip.compress(payload, compresslevel=5, mtime=0) if self._gzip else payload
+        return self._post(
+            gzip.compress(payload, compresslevel=5, mtime=0) if self._gzip else payload, timeout_s
+        )
+
+    def send_gzipped(self, body: bytes, timeout_s: float) -> SendResult:
+        return self._post(body if self._gzip else gzip.decompress(body), timeout_s)
+
+    def _post(self, body: bytes, timeout_s: float) -> SendResult:
         try:
             response = self._session.post(
                 self._url, data=body, timeout=timeout_s, verify=self._verify, cert=self._cert
