@@ -8,8 +8,9 @@ that process), and replaces only the secret, keeping the flag or key name so ana
 still see *that* a credential was passed.
 
 Patterns are data: `DEFAULT_PATTERNS` documents each one, and `Redactor(extra=[...])`
-adds site-specific ones. Every pattern is compiled once into a single alternation, so a
-command line is scanned once whatever the number of patterns.
+adds site-specific ones. What gets redacted is defined by `sub` with one alternation of
+every pattern (`Redactor.reference_sub`); `redact_scan` finds the same matches from cheap
+per-pattern finders, so the kernel's 8 KiB argv costs a fraction of a millisecond, not several.
 
 A pattern is a regular expression; if it has a group named `secret`, only that group is
 replaced, otherwise the whole match is. Use scoped flags (`(?i:...)`), not global ones.
@@ -18,14 +19,18 @@ replaced, otherwise the whole match is. Use scoped flags (`(?i:...)`), not globa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from beholder import redact_scan
 
 MASK = "[REDACTED]"
 # The kernel keeps 8 KiB of argv per exec; /proc command lines can be longer. Past this
 # many characters the text is not scanned but cut, so an unscanned tail can never leak.
 MAX_SCAN_CHARS = 1 << 16
 _ARG_SEP = "\x00"  # argv elements never contain NUL, so joining on it is reversible
+# Below this many characters the alternation itself is cheaper than setting up the finders.
+_SHORT_CHARS = 24
 _END = r"[\s\x00]"  # where a bare value ends (whitespace or an argv boundary)
 _SCHEMES = "(?:bearer|basic|token|digest|negotiate)"
 _SECRET_WORDS = (
@@ -120,7 +125,7 @@ def _named(index: int, pattern: RedactionPattern) -> str:
 
 
 class Redactor:
-    """Replace secrets in command lines and argv with `MASK`; one compiled regex for all patterns."""
+    """Replace secrets in command lines and argv with `MASK`, as one alternation of all patterns would."""
 
     def __init__(
         self,
@@ -135,24 +140,47 @@ class Redactor:
         alternatives = [_named(i, p) for i, p in enumerate(self.patterns)]
         self._has_secret = ["(?P<secret>" in p.regex for p in self.patterns]
         self._regex = re.compile("|".join(alternatives)) if alternatives else None
+        defaults = set(DEFAULT_PATTERNS)
+        self._scanned = [(re.compile(p.regex), p.name if p in defaults else None) for p in self.patterns]
 
-    def _mask(self, match: re.Match[str]) -> str:
-        name = match.lastgroup or ""
-        index = int(name[1:])
-        if not self._has_secret[index] or match.start(f"s{index}") < 0:
+    def _replacement(self, index: int, match: re.Match[str], secret: str, again: Callable[[str], str]) -> str:
+        if not self._has_secret[index] or match.start(secret) < 0:
             return MASK
-        start, end = match.span(f"s{index}")
+        start, end = match.span(secret)
         offset = match.start()
         whole = match.group()
         # A kept prefix can span other secrets (`mysql --password=x -pY`): redact it too.
-        kept = self.redact_cmdline(whole[: start - offset])
-        return kept + MASK + whole[end - offset :]
+        return again(whole[: start - offset]) + MASK + whole[end - offset :]
+
+    def _mask(self, match: re.Match[str]) -> str:
+        index = int((match.lastgroup or "")[1:])  # the alternative `m<i>` that matched
+        return self._replacement(index, match, f"s{index}", self.reference_sub)
+
+    def reference_sub(self, text: str) -> str:
+        """The definition of what is redacted: `sub` with the alternation of every pattern."""
+        return self._regex.sub(self._mask, text) if self._regex is not None and text else text
+
+    def _sub(self, text: str) -> str:
+        """`reference_sub`, from per-pattern finders (see `redact_scan`)."""
+        if len(text) < _SHORT_CHARS:
+            return self.reference_sub(text)
+        found = redact_scan.matches(self._scanned, text)
+        if found is None:  # a pattern matched the empty string
+            return self.reference_sub(text)
+        if not found:
+            return text
+        parts, pos = [], 0
+        for index, match in found:
+            parts += (text[pos : match.start()], self._replacement(index, match, "secret", self._sub))
+            pos = match.end()
+        parts.append(text[pos:])
+        return "".join(parts)
 
     def redact_cmdline(self, cmdline: str) -> str:
         """The command line with every secret replaced by `MASK`."""
         if self._regex is None or not cmdline:
             return cmdline
-        return self._regex.sub(self._mask, self._bounded(cmdline))
+        return self._sub(self._bounded(cmdline))
 
     def _bounded(self, text: str) -> str:
         if len(text) <= self.max_chars:
@@ -168,5 +196,5 @@ class Redactor:
         if self._regex is None or not argv:
             return argv
         joined = _ARG_SEP.join(argv)
-        redacted = self._regex.sub(self._mask, self._bounded(joined))
+        redacted = self._sub(self._bounded(joined))
         return argv if redacted == joined else tuple(redacted.split(_ARG_SEP))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from beholder import redact_scan
 from beholder.redact import DEFAULT_PATTERNS, MASK, MAX_SCAN_CHARS, RedactionError, RedactionPattern, Redactor
 from reliability.budget import FUZZ_EXAMPLES
 
@@ -120,3 +124,63 @@ def test_text_beyond_the_scan_bound_is_cut_never_passed_through(size: int) -> No
     kept = MAX_SCAN_CHARS - len("app\0")
     assert REDACTOR.redact_argv(("app", "y" * size)) == ("app", "y" * kept + f"{MASK}(+{size - kept} chars)")
     assert REDACTOR.redact_argv(("app", "--password=" + "s" * size)) == ("app", f"--password={MASK} chars)")
+
+
+# Pieces that come close to every default pattern, so random argv hit their edges often.
+NEAR_MISSES = [
+    "mysql", "MariaDB-dump", " -p", "-pX", "--password", "--DB-Pass", "token", "api-KEY", "=", ":", " ",
+    "\t", "\n", "@", "://", "https", "u:", "Authorization:", "Bearer ", "sshpass", "AKIA", "Q" * 16,
+    "ghp_", "a" * 36, "sk-", "eyJ", "x.y_z-1", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "b" * 39,
+    "'", '"', "&", "-", "--", "\u212a", "\u017f", "\u0130", "\u0131", "bearer", "abcdefgh12", "git+ssh",
+]  # fmt: skip
+ARGS = st.lists(st.sampled_from(NEAR_MISSES) | st.text(max_size=6), max_size=8).map("".join)
+
+
+@settings(max_examples=FUZZ_EXAMPLES * 10, deadline=None)
+@given(st.lists(ARGS, min_size=1, max_size=10))
+def test_fast_scan_redacts_exactly_what_the_one_alternation_does(argv: list[str]) -> None:
+    joined = "\0".join(a.replace("\0", "") for a in argv)
+    assert REDACTOR.redact_cmdline(joined) == REDACTOR.reference_sub(joined)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(st.lists(ARGS, min_size=1, max_size=10))
+def test_fast_scan_with_extra_patterns_equals_the_alternation(argv: list[str]) -> None:
+    redactor = Redactor(extra=[r"x\.y", r"(?i:MARIA)(?P<secret>db)"])
+    joined = "\0".join(argv)
+    assert redactor.redact_cmdline(joined) == redactor.reference_sub(joined)
+
+
+def test_a_pattern_matching_the_empty_string_falls_back_to_the_alternation() -> None:
+    redactor = Redactor(extra=[r"(?=token)"])
+    text = "app --token abc x=1 and more text"
+    assert redactor.redact_cmdline(text) == redactor.reference_sub(text)
+
+
+def test_every_character_case_insensitive_patterns_match_to_an_ascii_letter_is_folded() -> None:
+    letter = re.compile(r"(?i:[a-z])")
+    for code in range(0x80, sys.maxunicode + 1):
+        char = chr(code)
+        if letter.fullmatch(char):
+            folded = redact_scan.Views(char).folded
+            assert re.fullmatch(f"(?i:{re.escape(folded)})", char) and folded.isascii(), hex(code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "git clone git+ssh://bob:pw@host/r 1a://u:p@h .a://u:p@h x://:p@h",
+        "app --my-db-password\0secret\0--token\0--x\0"
+        + "a" * 41
+        + "token=v "
+        + "-" * 2
+        + "b" * 40
+        + "pass=v",
+        "mysql -u x\nmysql\t-pA\nmysqladmin -p\0-pB mariadb-dump x -pC",
+        "curl -H 'Authorization: Bearer abc' bearer  abcdefgh xbearer abcdefghij sshpass\0-p\0pw",
+        "A" + "b1" * 19 + "c =" + "C" + "d2" * 19 + "e " + "E" + "f3" * 19 + "g= " + "G" + "h4" * 19 + "i",
+    ],
+)
+def test_fast_scan_equals_the_alternation_at_each_finder_edge(text: str) -> None:
+    assert REDACTOR.redact_cmdline(text) == REDACTOR.reference_sub(text)
+    assert MASK in REDACTOR.redact_cmdline(text)
