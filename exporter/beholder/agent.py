@@ -1,8 +1,9 @@
 """The running agent: kernel → decode → enrich → evaluate → sinks, in batches.
 
 Two threads. The reader thread only drains the ring buffer into raw batches and hands
-them over through a bounded queue, so a slow sink can never stall the kernel side; when
-the queue is full the batch is dropped and counted (stage "handover"). The processing thread
+them over through a queue bounded in bytes (what memory it may hold, whatever the batch
+sizes), so a slow sink can never stall the kernel side; when the queue is full the batch
+is dropped and counted (stage "handover"). The processing thread
 decodes, enriches, evaluates and emits. Every loss has a counter in `AgentStats`.
 """
 
@@ -45,6 +46,7 @@ class AgentStats:
 class AgentOptions:
     program: ProgramOptions = field(default_factory=ProgramOptions)
     queue_batches: int = 1024
+    queue_bytes: int = 16 << 20  # raw records waiting for the processing thread, Python overhead included
     poll_ms: int = 100
     batch_window_s: float = 0.005  # added latency, traded for batches of useful size
     tick_s: float = 1.0  # kernel counters -> metrics
@@ -60,6 +62,14 @@ class Metrics(Protocol):
     def lost(self, stage: str, n: int) -> None: ...
 
     def suppressed(self, n: int) -> None: ...
+
+
+def _footprint(raw: list[bytes]) -> int:
+    """Memory a raw batch holds: payloads plus CPython's per-bytes-object and list-slot overhead."""
+    return sum(map(len, raw)) + _BYTES_OVERHEAD * len(raw)
+
+
+_BYTES_OVERHEAD = 33 + 8
 
 
 class Agent:
@@ -89,7 +99,9 @@ class Agent:
         self.enricher.containers.on_cgroup.append(
             lambda cgroup_id, _pid: self.program.count_syscalls_of(cgroup_id)
         )
-        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=options.queue_batches)
+        self._queue: queue.Queue[tuple[list[bytes], int] | None] = queue.Queue(maxsize=options.queue_batches)
+        # bytes handed over and taken back: each written by one thread only, so no lock
+        self._handed_bytes = self._taken_bytes = 0
         self._stop = threading.Event()
         self._reader_thread = threading.Thread(target=self._read_loop, name="beholder-ringbuf", daemon=True)
         self.health.ready = True  # the probes are attached: the kernel is recording from here on
@@ -117,8 +129,12 @@ class Agent:
         raw = reader.take()
         if not raw:
             return
+        size = _footprint(raw)
         try:
-            self._queue.put_nowait(raw)
+            if self._handed_bytes - self._taken_bytes + size > self.options.queue_bytes:
+                raise queue.Full
+            self._queue.put_nowait((raw, size))
+            self._handed_bytes += size
         except queue.Full:
             self.stats.queue_dropped_batches += 1
             self.stats.queue_dropped_records += len(raw)
@@ -143,11 +159,13 @@ class Agent:
                 deadline = None
             self._periodic()
             try:
-                raw = self._queue.get(timeout=0.2)
+                item = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if raw is None:
+            if item is None:
                 break
+            raw, size = item
+            self._taken_bytes += size
             self.process(raw)
         self._reader_thread.join(timeout=5)
         self._periodic(force=True)

@@ -109,7 +109,7 @@ def _evaluators(
 @click.option(
     "--ringbuf-pages",
     type=click.IntRange(1),
-    default=4096,
+    default=2048,
     show_default=True,
     help="Ring buffer size in 4 KiB pages (a power of two).",
 )

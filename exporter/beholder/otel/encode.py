@@ -32,7 +32,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 SCOPE_NAME = "beholder"
 BODY_LIMIT = 200
-CACHE_LIMIT = 65536
+CACHE_LIMIT = 4096  # per cache; a full cache is cleared (a node runs far fewer live processes)
 
 _TCP_STATES = {
     "ESTABLISHED": "established",
