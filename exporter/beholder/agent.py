@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from beholder.enrich.enricher import Enricher
-from beholder.events import Alert, Event
+from beholder.events import Alert, Event, LossReport
 from beholder.events.decoding import syscall_name
 from beholder.events.interfaces import Evaluator, Sink
 from beholder.health import Health
@@ -39,6 +39,7 @@ class AgentStats:
     unenriched: int = 0  # container events sent without pod identity while Kubernetes was asked for
     evaluator_errors: int = 0
     sink_errors: int = 0
+    loss_reports: int = 0  # `beholder.agent.loss` records handed to the sinks
     last_error: str = ""
 
 
@@ -91,7 +92,9 @@ class Agent:
         self.metrics = metrics
         self.health = health or Health()
         self.stats = AgentStats()
-        self._reported: dict[str, int] = {}
+        self._reported: dict[str, int] = {}  # counters already pushed to metrics
+        self._loss_reported: dict[str, int] = {}  # loss totals already reported to the sinks
+        self._loss_at = time.time_ns()
         self._next_tick = self._next_syscall_check = 0.0
         self.program = Program(options.program)
         self.reader = RingReader(self.program)
@@ -213,22 +216,41 @@ class Agent:
             self._check_syscalls()
 
     def _report_losses(self) -> None:
-        if self.metrics is None:
-            return
+        """Kernel and hand-over counters to metrics; every stage's new losses to the sinks as
+        `LossReport`s (log records), at most once a tick."""
         kernel = self.program.stats()
-        totals = {
+        own = {
             "ringbuf": kernel["lost"],
-            "suppressed": kernel["suppressed"],
             "handover": self.stats.queue_dropped_records,
             "decode": self.stats.decode_errors,
         }
-        for stage, total in totals.items():
-            delta = total - self._reported.get(stage, 0)
-            self._reported[stage] = total
-            if delta and stage == "suppressed":
-                self._guard(self.metrics.suppressed, delta)
-            elif delta:
+        metered = self._delta("suppressed", kernel["suppressed"])
+        if metered and self.metrics is not None:
+            self._guard(self.metrics.suppressed, metered)
+        for stage, total in own.items():
+            delta = self._delta(stage, total)
+            if delta and self.metrics is not None:
                 self._guard(self.metrics.lost, stage, delta)
+        # export stages count themselves into the metrics; the agent only reports them
+        totals = {**dict(getattr(self.metrics, "lost_totals", {})), **own}
+        now = time.time_ns()
+        reports = [
+            LossReport(stage, total - self._loss_reported.get(stage, 0), total, now - self._loss_at, now)
+            for stage, total in sorted(totals.items())
+            if total > self._loss_reported.get(stage, 0)
+        ]
+        self._loss_reported.update(totals)
+        self._loss_at = now
+        if reports:
+            self.stats.loss_reports += len(reports)
+            for sink in self.sinks:
+                if hasattr(sink, "report_losses"):
+                    self._guard(sink.report_losses, reports)
+
+    def _delta(self, stage: str, total: int) -> int:
+        delta = total - self._reported.get(stage, 0)
+        self._reported[stage] = total
+        return delta
 
     def _check_syscalls(self) -> None:
         observers = [e for e in self.evaluators if hasattr(e, "observe_syscalls")]

@@ -87,10 +87,10 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path, monkeypatch):
     entered, release = threading.Event(), threading.Event()
     real_write = sink._write
 
-    def slow_write(events, alerts):
+    def slow_write(*batch):
         entered.set()
         release.wait(timeout=30)
-        real_write(events, alerts)
+        real_write(*batch)
 
     monkeypatch.setattr(sink, "_write", slow_write)
     sink.emit([EVENTS["open"]], [])  # taken by the writer, which then blocks

@@ -16,7 +16,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from beholder.agent import Agent, AgentOptions
-from beholder.events.model import Alert, Event
+from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import semconv as sc
 from beholder.otel.metrics import PipelineMetrics
 from beholder.sensors.program import ProgramOptions
@@ -32,6 +32,11 @@ class MarkerSink:
         self.marker = marker
         self.events = 0
         self.markers: list[int] = []
+        self.loss_records: dict[str, int] = {}  # stage -> records lost, summed over the loss reports
+
+    def report_losses(self, reports: list[LossReport]) -> None:
+        for r in reports:
+            self.loss_records[r.stage] = self.loss_records.get(r.stage, 0) + r.count
 
     def emit(self, events: list[Event], alerts: list[Alert]) -> None:
         self.events += len(events)
@@ -81,6 +86,7 @@ def main() -> None:
         **agent.report(),
         "lost_metric": lost_by_stage(reader),
         "markers": sink.markers,
+        "loss_records": sink.loss_records,
         "events": sink.events,
     }
     agent.close()

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -57,6 +57,7 @@ class Books:
     exported: int
     lost: dict[str, int]
     spooled: int  # still on disk at exit: kept, replayed by the next start
+    loss_records: dict[str, int] = field(default_factory=dict)  # stage -> count, from beholder.agent.loss
 
     @property
     def kernel(self) -> dict[str, int]:
@@ -81,6 +82,7 @@ class Books:
     def summary(self) -> dict[str, Any]:
         return {"kernel": self.kernel, "agent": {k: v for k, v in self.agent.items() if v != ""},
                 "exported": self.exported, "lost": self.lost, "spooled": self.spooled,
+                "loss_records": self.loss_records,
                 "unread_at_exit": unread_at_exit(self.stats),
                 "balanced": self.balanced()}  # fmt: skip
 
@@ -124,7 +126,21 @@ def agent_running(
 def _books(agent: AgentProcess, collector: Collector) -> Books:
     stats = agent.stop(timeout=120)
     spooled = Spool(agent.workdir / "spool", max_bytes=1 << 40).pending_records
-    return Books(stats, len(collector.records()), lost_by_stage(collector.metrics), spooled)
+    records = collector.records()
+    losses = loss_reports(records)
+    exported = len(records) - sum(1 for r in records if r.event_name == sc.EVENT_AGENT_LOSS)
+    return Books(stats, exported, lost_by_stage(collector.metrics), spooled, losses)
+
+
+def loss_reports(records: list[LogRecord]) -> dict[str, int]:
+    """Stage -> records lost, summed over the agent's `beholder.agent.loss` log records."""
+    out: dict[str, int] = {}
+    for record in records:
+        if record.event_name == sc.EVENT_AGENT_LOSS:
+            attrs = {a.key: a.value for a in record.attributes}
+            stage = attrs[sc.BEHOLDER_STAGE].string_value
+            out[stage] = out.get(stage, 0) + attrs[sc.BEHOLDER_LOSS_COUNT].int_value
+    return out
 
 
 def run_load(workdir: Path, rate: int, duration_s: float, warmup_s: float) -> LoadRun:

@@ -55,4 +55,6 @@ def test_burst_losses_are_counted_per_stage_and_the_agent_recovers(kernel: None,
     assert 0 <= unread_at_exit(report) <= SHUTDOWN_SLACK
     assert report["lost_metric"].get("ringbuf") == kernel["lost"]
     assert report["lost_metric"].get("handover", 0) == user["queue_dropped_records"]
+    # the same losses as log records (`beholder.agent.loss`), summed over the reports
+    assert report["loss_records"] == {k: v for k, v in report["lost_metric"].items() if v}
     assert report["markers"] == list(range(MARKERS)), "after the burst every event arrives again"

@@ -59,6 +59,10 @@ def read_recordings(paths: Iterable[str]) -> Iterator[list[Record]]:
         click.echo(f"beholder: skipped {safe(line)}", err=True)
     if report.bad > len(report.errors):
         click.echo(f"beholder: skipped {report.bad - len(report.errors)} more bad records", err=True)
+    if report.agent_losses:
+        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(report.agent_losses.items()))
+        total = sum(report.agent_losses.values())
+        click.echo(f"beholder: the recording has gaps: the agent lost {total} records ({stages})", err=True)
     if not report.records and report.bad:
         click.echo(f"beholder: error: no readable records in {', '.join(paths)}", err=True)
         sys.exit(EXIT_NO_RECORDS)

@@ -129,6 +129,24 @@ class Alert:
         return self.event.result
 
 
+@dataclass(frozen=True, slots=True)
+class LossReport:
+    """Records one pipeline stage lost since the previous report (the agent's own log record).
+
+    Metrics carry the same counts; this makes the gap visible where people read the records.
+    """
+
+    stage: str  # ringbuf, handover, decode, export_queue, export, spool
+    count: int
+    total: int
+    interval_ns: int
+    time_ns: int
+
+    @property
+    def message(self) -> str:
+        return f"lost {self.count} records at stage {self.stage} ({self.total} since start)"
+
+
 def result_text(retval: int) -> str:
     """Map a syscall return value to KubeArmor's `Result` text."""
     if retval >= 0:

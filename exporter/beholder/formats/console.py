@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import IO
 
-from beholder.events import Alert, Event
+from beholder.events import Alert, Event, LossReport
 from beholder.formats.safe_text import safe
 
 
@@ -56,6 +56,12 @@ class ConsoleSink:
         if lines:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()  # one write per batch: readers (tail, tests) see it now
+
+    def report_losses(self, reports: list[LossReport]) -> None:
+        """One line per stage that lost records, among the events, so the gap shows where it is."""
+        if reports:
+            self.stream.write("".join(f"LOSS {r.message}\n" for r in reports))
+            self.stream.flush()
 
     def flush(self) -> None:
         self.stream.flush()

@@ -47,6 +47,7 @@ class ReadReport:
     records: int = 0
     bad: int = 0
     errors: list[str] = field(default_factory=list)
+    agent_losses: dict[str, int] = field(default_factory=dict)  # stage -> count the recording reports
 
     def fail(self, where: str, reason: str) -> None:
         self.bad += 1

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from beholder import __version__
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import Alert, ContainerInfo, Event, ProcessInfo
+from beholder.events.model import Alert, ContainerInfo, Event, LossReport, ProcessInfo
 from beholder.otel import semconv as sc
 from beholder.otel import wire
 from beholder.otel.severity import SEVERITY_NAMES, TELEMETRY_SEVERITY, alert_severity
@@ -32,6 +32,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 SCOPE_NAME = "beholder"
 BODY_LIMIT = 200
+LOSS_SEVERITY = 13  # WARN: data is missing, the agent goes on
 CACHE_LIMIT = 4096  # per cache; a full cache is cleared (a node runs far fewer live processes)
 
 _TCP_STATES = {
@@ -135,6 +136,26 @@ class LogEncoder:
         observed = time.time_ns()
         records = [self._telemetry(ev, observed) for ev in events]
         records += [self._alert(alert, observed) for alert in alerts]
+        return self._f.request(resource, SCOPE_NAME, __version__, records)
+
+    def encode_losses(self, reports: list[LossReport], resource: Mapping[str, object]) -> bytes:
+        """One WARN `beholder.agent.loss` record per report, in an `ExportLogsServiceRequest`."""
+        observed = time.time_ns()
+        records = [
+            self._f.record(
+                r.time_ns,
+                observed,
+                LOSS_SEVERITY,
+                SEVERITY_NAMES[LOSS_SEVERITY],
+                r.message,
+                self._value(sc.BEHOLDER_STAGE, r.stage)
+                + self._i(sc.BEHOLDER_LOSS_COUNT, r.count)
+                + self._i(sc.BEHOLDER_LOSS_TOTAL, r.total)
+                + self._i(sc.BEHOLDER_LOSS_INTERVAL_MS, r.interval_ns // 1_000_000),
+                sc.EVENT_AGENT_LOSS,
+            )
+            for r in reports
+        ]
         return self._f.request(resource, SCOPE_NAME, __version__, records)
 
     def _telemetry(self, ev: Event, observed: int) -> bytes:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from beholder.events.model import Alert, Event
+from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import jsonwire
 from beholder.otel.encode import LogEncoder
 
@@ -64,9 +64,17 @@ class OtlpJsonFileSink:
         if not events and not alerts:
             return
         try:
-            self._queue.put_nowait((list(events), list(alerts)))
+            self._queue.put_nowait((list(events), list(alerts), []))
         except queue.Full:
             self._dropped_full += len(events) + len(alerts)
+
+    def report_losses(self, reports: list[LossReport]) -> None:
+        """`beholder.agent.loss` records, written between the batches around the gap."""
+        if reports:
+            try:
+                self._queue.put_nowait(([], [], list(reports)))
+            except queue.Full:
+                self._dropped_full += len(reports)
 
     def flush(self) -> None:
         """Wait until every batch emitted so far is on disk."""
@@ -86,15 +94,17 @@ class OtlpJsonFileSink:
             try:
                 if item is _STOP:
                     return
-                events, alerts = item
-                self._write(events, alerts)
+                self._write(*item)
             finally:
                 self._queue.task_done()
 
-    def _write(self, events: list[Event], alerts: list[Alert]) -> None:
-        count = len(events) + len(alerts)
+    def _write(self, events: list[Event], alerts: list[Alert], losses: list[LossReport]) -> None:
+        count = len(events) + len(alerts) + len(losses)
         try:
-            line = self._encoder.encode(events, alerts, self._resource) + b"\n"
+            if losses:
+                line = self._encoder.encode_losses(losses, self._resource) + b"\n"
+            else:
+                line = self._encoder.encode(events, alerts, self._resource) + b"\n"
             if self._size and self._size + len(line) > self.max_bytes:
                 self._rotate()
             view = memoryview(line)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import Alert, Event
+from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import limits
 from beholder.otel.config import from_env
 from beholder.otel.encode import LogEncoder, resource_attributes
 from beholder.otel.metrics import PipelineMetrics
-from beholder.otel.queue import ExportQueue
+from beholder.otel.queue import ExportQueue, Serialized
 from beholder.otel.spool import Spool
 from beholder.otel.transport import make_transport
 
@@ -78,6 +78,7 @@ class OtlpSink:
         self._encode = encode or LogEncoder().encode
         self._flush_timeout_s = flush_timeout_s
         self._close_timeout_s = close_timeout_s
+        self._loss_encoder = LogEncoder()  # the agent's thread, not the export thread's encoder
 
     def emit(self, events: list[Event], alerts: list[Alert]) -> None:
         if events or alerts:
@@ -85,6 +86,12 @@ class OtlpSink:
                 list(events), list(alerts), self._resource, self._encode, len(events) + len(alerts)
             )
             self._queue.put(batch)
+
+    def report_losses(self, reports: list[LossReport]) -> None:
+        """`beholder.agent.loss` records, in order with the events around the gap."""
+        if reports:
+            payload = self._loss_encoder.encode_losses(reports, self._resource)
+            self._queue.put(Serialized(payload, len(reports)))
 
     @property
     def pending_records(self) -> int:

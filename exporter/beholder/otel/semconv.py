@@ -31,6 +31,12 @@ BEHOLDER_FILE_NEW_PATH: Final = "beholder.file.new_path"
 BEHOLDER_FILE_OPEN_FLAGS: Final = "beholder.file.open.flags"
 # Service account the pod runs as.
 BEHOLDER_K8S_SERVICE_ACCOUNT_NAME: Final = "beholder.k8s.service_account.name"
+# Records one stage lost during the reporting interval of a `beholder.agent.loss` record.
+BEHOLDER_LOSS_COUNT: Final = "beholder.loss.count"
+# Milliseconds since the previous loss report (the agent reports at most once a second).
+BEHOLDER_LOSS_INTERVAL_MS: Final = "beholder.loss.interval_ms"
+# Records that stage has lost since the agent started.
+BEHOLDER_LOSS_TOTAL: Final = "beholder.loss.total"
 # Socket address family as the kernel names it.
 BEHOLDER_NETWORK_ADDRESS_FAMILY: Final = "beholder.network.address_family"
 # TCP state the socket left, in the `network.connection.state` spelling.
@@ -222,6 +228,7 @@ EVENT_SYSCALL_OTHER: Final = "beholder.syscall.other"
 EVENT_CAPABILITY_CHECK: Final = "beholder.capability.check"
 EVENT_POLICY_ALERT: Final = "beholder.policy.alert"
 EVENT_PROFILE_ANOMALY: Final = "beholder.profile.anomaly"
+EVENT_AGENT_LOSS: Final = "beholder.agent.loss"
 
 # --- metrics ---
 
@@ -247,6 +254,9 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.file.new_path": "string",
     "beholder.file.open.flags": "string",
     "beholder.k8s.service_account.name": "string",
+    "beholder.loss.count": "int",
+    "beholder.loss.interval_ms": "int",
+    "beholder.loss.total": "int",
     "beholder.network.address_family": "string",
     "beholder.network.connection.previous_state": "string",
     "beholder.network.socket.type": "string",

@@ -280,6 +280,8 @@ def event_table(registry: Registry) -> tuple[dict[str, dict[str, str]], str, dic
         if "source" in meta:
             alerts[str(meta["source"])] = event.name
             continue
+        if meta.get("agent"):
+            continue  # the agent's own records (losses), not mapped from a syscall
         operation = str(meta.get("operation", ""))
         syscalls = meta.get("syscalls")
         if not operation or not isinstance(syscalls, list):
@@ -389,7 +391,7 @@ def render_events_md(registry: Registry) -> str:
     lines += ["## Telemetry events", ""]
     for event in registry.events:
         meta = event.annotations.get("beholder") or {}
-        if "source" in meta:
+        if "source" in meta or meta.get("agent"):
             continue
         syscalls = ", ".join(f"`{s}`" for s in meta["syscalls"])
         if event.name == fallback:
@@ -411,6 +413,10 @@ def render_events_md(registry: Registry) -> str:
         meta = event.annotations.get("beholder") or {}
         if "source" in meta:
             lines += [f"### `{event.name}`", "", event.brief, "", f"Alert source `{meta['source']}`.", ""]
+    lines += ["## Agent events", "", "Records about the agent itself, not about an observed process.", ""]
+    for event in registry.events:
+        if (event.annotations.get("beholder") or {}).get("agent"):
+            lines += [f"### `{event.name}`", "", event.brief, "", *_ref_table(registry, event.refs), ""]
     return "\n".join(lines)
 
 

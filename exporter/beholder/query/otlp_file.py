@@ -231,6 +231,16 @@ def _items(doc: Mapping[str, Any], key: str) -> list[Any]:
     return items
 
 
+def _note_loss(raw: Mapping[str, Any], report: ReadReport) -> None:
+    """A `beholder.agent.loss` record is not an observation: add it to the report's gaps."""
+    try:
+        attrs = attributes(raw.get("attributes", []))
+        stage, count = _s(attrs, sc.BEHOLDER_STAGE) or "unknown", _i(attrs, sc.BEHOLDER_LOSS_COUNT)
+    except RecordError:
+        return
+    report.agent_losses[stage] = report.agent_losses.get(stage, 0) + count
+
+
 def read_otlp_lines(lines: Iterable[str], name: str, report: ReadReport) -> Iterator[Record]:
     """Records of every `ExportLogsServiceRequest` line; bad lines and records are counted."""
     for number, line in enumerate(lines, 1):
@@ -252,6 +262,9 @@ def read_otlp_lines(lines: Iterable[str], name: str, report: ReadReport) -> Iter
                     if not isinstance(scope, Mapping):
                         raise RecordError("scopeLogs: expected objects")
                     for raw in _items(scope, "logRecords"):
+                        if isinstance(raw, Mapping) and raw.get("eventName") == sc.EVENT_AGENT_LOSS:
+                            _note_loss(raw, report)
+                            continue
                         try:
                             parsed = log_record(raw)
                         except RecordError as exc:
