@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -68,6 +69,11 @@ def _evaluators(
     return evaluators
 
 
+def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Callable]:
+    """A byte-size option (`512MiB`, `1GiB`, plain bytes) showing its default in MiB."""
+    return click.option(flag, type=ByteSize(), default=default, show_default=mib(default), help=text)
+
+
 @click.command("run")
 @click.option(
     "--duration", type=float, default=None, help="Stop after this many seconds (default: until SIGTERM)."
@@ -124,19 +130,15 @@ def _evaluators(
 @click.option(
     "--spool-dir", default="/var/lib/beholder/spool", show_default=True, help="Disk spool for OTLP."
 )
-@click.option(
+@_size_option(
     "--spool-max-bytes",
-    type=ByteSize(),
-    default=limits.SPOOL_MAX_BYTES,
-    show_default=mib(limits.SPOOL_MAX_BYTES),
-    help="Disk the OTLP spool may use (records stored gzip-compressed); e.g. 1GiB.",
+    limits.SPOOL_MAX_BYTES,
+    "Disk the OTLP spool may use (records stored gzip-compressed); e.g. 1GiB.",
 )
-@click.option(
+@_size_option(
     "--export-queue-bytes",
-    type=ByteSize(),
-    default=limits.EXPORT_QUEUE_BYTES,
-    show_default=mib(limits.EXPORT_QUEUE_BYTES),
-    help="Memory the OTLP export queue may hold before it spills to the spool (or drops, counted).",
+    limits.EXPORT_QUEUE_BYTES,
+    "Memory the OTLP export queue may hold before it spills to the spool (or drops, counted).",
 )
 @click.option(
     "--metrics-addr", metavar="HOST:PORT", help="Serve Prometheus /metrics here (e.g. 127.0.0.1:9464)."
