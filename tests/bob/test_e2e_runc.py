@@ -165,8 +165,7 @@ def runc_machinery(alert: Alert) -> bool:
     is a race, so these checks may or may not appear. They are real, but they are runc's, not
     the attack's.
     """
-    process = alert.event.process
-    return process is not None and (process.comm.startswith("runc") or process.exe.endswith("/runc"))
+    return alert.event.comm.startswith("runc:")  # the caller's name at the time of the call
 
 
 def test_learned_profile_holds_the_benign_loop(recorded: dict) -> None:
