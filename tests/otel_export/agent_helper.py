@@ -57,7 +57,9 @@ def main() -> None:
     if not args.no_flush:
         sink.flush()
     print("ready", flush=True)
-    stop.wait()
+    # poll: a signal delivered to another thread would not wake a main thread blocked in wait()
+    while not stop.wait(0.1):
+        pass
     sink.close()
     sys.exit(0)
 
