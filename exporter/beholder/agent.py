@@ -47,7 +47,8 @@ class AgentStats:
 class AgentOptions:
     program: ProgramOptions = field(default_factory=ProgramOptions)
     queue_batches: int = 1024
-    queue_bytes: int = 16 << 20  # raw records waiting for the processing thread, Python overhead included
+    queue_bytes: int = 8 << 20  # raw records waiting for the processing thread, Python overhead included
+    max_batch: int = 4096  # records per processed batch: decoded events live as long as their batch
     poll_ms: int = 100
     batch_window_s: float = 0.005  # added latency, traded for batches of useful size
     tick_s: float = 1.0  # kernel counters -> metrics
@@ -124,14 +125,20 @@ class Agent:
                 consume()
             self._hand_over(reader)
         self.program.pause()
-        consume()
-        self._hand_over(reader)
+        while True:  # each consume stops at the reader's limit: drain until nothing is left
+            consume()
+            if not reader.pending():
+                break
+            self._hand_over(reader)
         self._queue.put(None)
 
     def _hand_over(self, reader: RingReader) -> None:
         raw = reader.take()
-        if not raw:
-            return
+        step = self.options.max_batch
+        for start in range(0, len(raw), step):  # bounded batches bound the processing side's peaks
+            self._hand_over_batch(raw[start : start + step])
+
+    def _hand_over_batch(self, raw: list[bytes]) -> None:
         size = _footprint(raw)
         try:
             if self._handed_bytes - self._taken_bytes + size > self.options.queue_bytes:

@@ -11,6 +11,7 @@ import gzip
 import ssl
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +48,10 @@ class Collector:
     reject_per_request: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)
     answering: threading.Event = field(default_factory=threading.Event)  # clear: every request hangs
+    # Long runs: count every record but keep only these (copies, so no request stays in memory).
+    keep: Callable[[LogRecord], bool] | None = None
+    counted: int = 0
+    kept: list[LogRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.answering.set()
@@ -60,10 +65,31 @@ class Collector:
 
     def add_logs(self, request: logs_service_pb2.ExportLogsServiceRequest, headers: dict[str, str]) -> int:
         with self.cond:
-            self.logs.append(request)
-            self.headers.append(headers)
+            if self.keep is None:
+                self.logs.append(request)
+                self.headers.append(headers)
+            else:
+                self._count_and_keep(request, self.keep)
             self.cond.notify_all()
             return self.reject_per_request
+
+    def _count_and_keep(
+        self, request: logs_service_pb2.ExportLogsServiceRequest, keep: Callable[[LogRecord], bool]
+    ) -> None:
+        for rl in request.resource_logs:
+            for sl in rl.scope_logs:
+                self.counted += len(sl.log_records)
+                for record in sl.log_records:
+                    if keep(record):
+                        copy = LogRecord()
+                        copy.CopyFrom(record)
+                        self.kept.append(copy)
+
+    @property
+    def total(self) -> int:
+        """Log records received (all of them, also in `keep` mode)."""
+        with self.cond:
+            return self.counted if self.keep is not None else _count(self.logs)
 
     def add_metrics(self, request: metrics_service_pb2.ExportMetricsServiceRequest) -> None:
         with self.cond:
@@ -71,7 +97,10 @@ class Collector:
             self.cond.notify_all()
 
     def records(self) -> list[LogRecord]:
+        """Every record received, in arrival order (in `keep` mode: the kept ones)."""
         with self.cond:
+            if self.keep is not None:
+                return list(self.kept)
             return [
                 r
                 for req in self.logs

@@ -201,3 +201,19 @@ def test_a_failing_send_costs_only_its_batch(recorded: RecordedMetrics) -> None:
     queue.close(5)
     assert transport.sent == [batch.payload for batch in batches[1:]]
     assert recorded.lost("export") == 2
+
+
+def test_a_full_queue_still_takes_what_must_not_be_lost(recorded: RecordedMetrics) -> None:
+    gate = threading.Event()
+    transport = ScriptedTransport(gate=gate)
+    queue = ExportQueue(transport, recorded.metrics, max_records=10)
+    first, second, third, report = numbered_batches(4, 6)
+    queue.put(first)
+    assert transport.entered.wait(10)
+    assert queue.put(second) and not queue.fits(third)
+    assert queue.put(report, always=True)  # a loss report goes past the bound
+    assert recorded.lost("export_queue") == 0
+    gate.set()
+    assert queue.flush(10)
+    assert transport.sent == [first.payload, second.payload, report.payload]
+    queue.close(5)

@@ -6,18 +6,20 @@ import io
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from otel_export.receiver import Collector, GrpcReceiver
+from otel_export.receiver import Collector, GrpcReceiver, config_for
 from otel_export.recorded import RecordedMetrics
 
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import LossReport
+from beholder.events.model import Action, Alert, LossReport
 from beholder.formats.console import ConsoleSink
 from beholder.formats.kubearmor_in import ReadReport
 from beholder.otel import semconv as sc
 from beholder.otel.encode import LogEncoder
 from beholder.otel.file_sink import OtlpJsonFileSink
-from beholder.otel.otlp_sink import build_otlp_sink
+from beholder.otel.otlp_sink import OtlpSink, build_otlp_sink
+from beholder.otel.queue import ExportQueue
 from beholder.otel.semconv_check import check_attributes
+from beholder.otel.transport import make_transport
 from beholder.query.otlp_file import read_otlp_lines
 from otel_semconv.samples import EVENTS
 
@@ -102,3 +104,23 @@ def test_reading_a_recording_back_reports_its_gaps_not_bad_records(tmp_path) -> 
     records = list(read_otlp_lines(path.read_text().splitlines(), str(path), report))
     assert len(records) == report.records == len(EVENTS)
     assert report.bad == 0 and report.agent_losses == {"ringbuf": 1500, "export_queue": 7}
+
+
+def test_when_the_queue_is_full_alerts_go_first_and_dropped_telemetry_is_counted(tmp_path) -> None:
+    collector, recorded = Collector(), RecordedMetrics()
+    event = next(iter(EVENTS.values()))
+    alert = Alert(event, "policy", "audit-all", "audit-all", Action.AUDIT, 5, message="seen")
+    with GrpcReceiver(collector) as receiver:
+        collector.answering.clear()  # the collector hangs: nothing leaves the queue
+        transport = make_transport(config_for("grpc", receiver.url))
+        queue = ExportQueue(transport, recorded.metrics, max_records=40)  # telemetry may use 30
+        sink = OtlpSink(queue, RESOURCE, close_timeout_s=10)
+        for _ in range(3):
+            sink.emit([event] * 10, [alert] * 5)
+        collector.answering.set()
+        sink.close()
+    recorded.provider.shutdown()
+    names = [r.event_name for r in collector.records()]
+    assert names.count(sc.EVENT_POLICY_ALERT) == 15  # every alert
+    assert names.count(event_name := names[0]) == 20 and event_name != sc.EVENT_POLICY_ALERT
+    assert recorded.lost("export_queue") == 10  # the third batch's telemetry, counted

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from otel_export.receiver import Collector, GrpcReceiver
 
@@ -54,7 +53,7 @@ class Books:
     """Kernel, agent and collector counters of one run."""
 
     stats: dict[str, Any]
-    exported: int
+    exported: int  # log records at the collector, the agent's loss reports included
     lost: dict[str, int]
     spooled: int  # still on disk at exit: kept, replayed by the next start
     loss_records: dict[str, int] = field(default_factory=dict)  # stage -> count, from beholder.agent.loss
@@ -69,14 +68,14 @@ class Books:
 
     def balanced(self, slack: int = SHUTDOWN_SLACK) -> bool:
         """Kernel: seen = emitted + suppressed + lost. User: every record decoded or counted.
-        Export: exported + counted losses + still spooled = events + alerts sent."""
+        Export: exported + counted losses + still spooled = events + alerts + loss reports sent."""
         k, a = self.kernel, self.agent
         shortfall = sum(self.lost.get(stage, 0) for stage in SHORTFALL_STAGES)
         return (
             k["seen"] == k["emitted"] + k["suppressed"] + k["lost"]
             and 0 <= unread_at_exit(self.stats) <= slack
             and a["decoded"] + a["decode_errors"] == a["records"]
-            and self.exported + shortfall + self.spooled == a["decoded"] + a["alerts"]
+            and self.exported + shortfall + self.spooled == a["decoded"] + a["alerts"] + a["loss_reports"]
         )
 
     def summary(self) -> dict[str, Any]:
@@ -126,10 +125,8 @@ def agent_running(
 def _books(agent: AgentProcess, collector: Collector) -> Books:
     stats = agent.stop(timeout=120)
     spooled = Spool(agent.workdir / "spool", max_bytes=1 << 40).pending_records
-    records = collector.records()
-    losses = loss_reports(records)
-    exported = len(records) - sum(1 for r in records if r.event_name == sc.EVENT_AGENT_LOSS)
-    return Books(stats, exported, lost_by_stage(collector.metrics), spooled, losses)
+    losses = loss_reports(collector.records())
+    return Books(stats, collector.total, lost_by_stage(collector.metrics), spooled, losses)
 
 
 def loss_reports(records: list[LogRecord]) -> dict[str, int]:
@@ -145,7 +142,7 @@ def loss_reports(records: list[LogRecord]) -> dict[str, int]:
 
 def run_load(workdir: Path, rate: int, duration_s: float, warmup_s: float) -> LoadRun:
     """Mixed workload at `rate` events/s; RSS sampled after `warmup_s`."""
-    collector = Collector()
+    collector = Collector(keep=worth_keeping)
     with GrpcReceiver(collector) as receiver, agent_running(workdir, receiver) as agent:
         workload = MixedWorkload(build_loops(workdir), rate)
         workload.start()
@@ -170,22 +167,25 @@ class _Markers(threading.Thread):
             self.sent += 1
 
 
-_NONE = AnyValue()
+def marker_number(record: LogRecord) -> int | None:
+    """N of a marker exec event (not an alert about one), else None."""
+    if record.event_name != sc.EVENT_PROCESS_EXEC:
+        return None
+    attrs = {a.key: a.value for a in record.attributes}
+    if sc.SECURITY_RULE_UUID in attrs or sc.PROCESS_COMMAND_ARGS not in attrs:
+        return None
+    args = [v.string_value for v in attrs[sc.PROCESS_COMMAND_ARGS].array_value.values]
+    return int(args[2]) if len(args) == 3 and args[1] == MARKER else None
 
 
 def marker_numbers(records: list[LogRecord]) -> list[int]:
     """The N of every marker exec event (not alerts) in arrival order."""
-    found = []
-    for record in records:
-        attrs = {a.key: a.value for a in record.attributes}
-        if sc.SECURITY_RULE_UUID in attrs or sc.PROCESS_COMMAND_ARGS not in attrs:
-            continue
-        if attrs.get(sc.BEHOLDER_SYSCALL_NAME, _NONE).string_value != "execve":
-            continue
-        args = [v.string_value for v in attrs[sc.PROCESS_COMMAND_ARGS].array_value.values]
-        if len(args) == 3 and args[1] == MARKER:
-            found.append(int(args[2]))
-    return found
+    return [n for n in map(marker_number, records) if n is not None]
+
+
+def worth_keeping(record: LogRecord) -> bool:
+    """What long runs keep of the collector's records: markers and the agent's loss reports."""
+    return record.event_name == sc.EVENT_AGENT_LOSS or marker_number(record) is not None
 
 
 def _await_markers(collector: Collector, sent: int, timeout_s: float) -> None:
@@ -199,7 +199,7 @@ def run_outage(
     workdir: Path, rate: int, down_s: float, up_s: float, drain_timeout_s: float = 120
 ) -> OutageRun:
     """The collector is down for `down_s` under load, up for `up_s`; the agent stops once drained."""
-    collector = Collector()
+    collector = Collector(keep=worth_keeping)
     receiver = GrpcReceiver(collector).start()
     try:
         with agent_running(workdir, receiver) as agent:

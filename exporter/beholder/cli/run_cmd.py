@@ -20,6 +20,7 @@ from beholder.config import config_option
 from beholder.enrich.enricher import Enricher
 from beholder.events.interfaces import Evaluator, HostIdentity
 from beholder.health import Health
+from beholder.memory import tune_malloc
 from beholder.otel import limits
 from beholder.query.server import DEFAULT_SOCKET
 from beholder.redact import Redactor
@@ -194,6 +195,7 @@ def command(
     """
     from beholder.enrich.k8s.watcher import PodWatcher
 
+    tune_malloc()  # before any of the agent's threads exist
     if ringbuf_pages & (ringbuf_pages - 1):
         raise click.BadParameter(f"{ringbuf_pages} is not a power of two", param_hint="--ringbuf-pages")
     node = node_name or os.environ.get("NODE_NAME") or host_name

@@ -75,7 +75,9 @@ def resolve_path(path: str, cwd: str) -> str:
 class ProcessTree:
     """pid -> ProcessInfo, bounded; exited processes linger briefly for late events."""
 
-    def __init__(self, max_size: int = 65536, proc: Path = PROC) -> None:
+    # A node runs a few thousand processes; the bound matters when exits are lost (an overloaded
+    # ring buffer drops them too), so the tree cannot grow with the churn.
+    def __init__(self, max_size: int = 16384, proc: Path = PROC) -> None:
         self.proc = proc
         self.max_size = max_size
         self.processes: dict[int, ProcessInfo] = {}

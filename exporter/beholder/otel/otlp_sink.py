@@ -29,6 +29,9 @@ Encoder = Callable[[list[Event], list[Alert], Mapping[str, object]], bytes]
 LIVE_RECORD_BYTES = 2048
 
 
+TELEMETRY_SHARE = 0.75  # of the export queue's bound; the rest is kept for alerts
+
+
 @dataclass(frozen=True, slots=True)
 class _LogBatch:
     events: list[Event]
@@ -81,17 +84,24 @@ class OtlpSink:
         self._loss_encoder = LogEncoder()  # the agent's thread, not the export thread's encoder
 
     def emit(self, events: list[Event], alerts: list[Alert]) -> None:
-        if events or alerts:
-            batch = _LogBatch(
-                list(events), list(alerts), self._resource, self._encode, len(events) + len(alerts)
-            )
-            self._queue.put(batch)
+        """Queue the batch. Alerts go first: telemetry may fill only `TELEMETRY_SHARE` of the
+        queue, so past that a batch's events are dropped (counted at stage export_queue) while
+        its alerts still have the rest of the queue."""
+        if not (events or alerts):
+            return
+        batch = _LogBatch(list(events), list(alerts), self._resource, self._encode, len(events) + len(alerts))
+        if events and not self._queue.fits(batch, TELEMETRY_SHARE):
+            self._queue.shed(len(events))
+            if not alerts:
+                return
+            batch = _LogBatch([], list(alerts), self._resource, self._encode, len(alerts))
+        self._queue.put(batch)
 
     def report_losses(self, reports: list[LossReport]) -> None:
         """`beholder.agent.loss` records, in order with the events around the gap."""
         if reports:
             payload = self._loss_encoder.encode_losses(reports, self._resource)
-            self._queue.put(Serialized(payload, len(reports)))
+            self._queue.put(Serialized(payload, len(reports)), always=True)
 
     @property
     def pending_records(self) -> int:

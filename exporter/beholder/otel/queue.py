@@ -125,17 +125,16 @@ class ExportQueue:
         self._thread.start()
 
     # -- caller side --------------------------------------------------------------------
-    def put(self, batch: Batch) -> bool:
+    def put(self, batch: Batch, always: bool = False) -> bool:
         """Queue a batch without blocking; False (and counted) when full or closed.
 
         A batch larger than the whole bound is taken only into an empty queue: the caller
-        already holds it, and refusing it would lose every burst above the bound."""
+        already holds it, and refusing it would lose every burst above the bound. `always`
+        admits a small batch past the bound (the agent's loss reports: they must not be lost
+        to the very overload they report)."""
         with self._cond:
             nbytes = batch.nbytes
-            fits = (
-                self._bytes + nbytes <= self._max_bytes and self._queued + batch.records <= self._max_records
-            )
-            accepted = not self._closing and (fits or self._queued == 0)
+            accepted = not self._closing and (always or self._fits(batch) or self._queued == 0)
             if accepted:
                 self._items.append(batch)
                 self._queued += batch.records
@@ -146,6 +145,22 @@ class ExportQueue:
         else:
             self._metrics.lost(LOSS_STAGE, batch.records)
         return accepted
+
+    def fits(self, batch: Batch, share: float = 1.0) -> bool:
+        """Whether the batch fits in `share` of the bound now (the caller is the only producer
+        and the export side only frees room, so the answer holds until the caller's next `put`)."""
+        with self._cond:
+            return self._fits(batch, share) or self._queued == 0
+
+    def _fits(self, batch: Batch, share: float = 1.0) -> bool:
+        return (
+            self._bytes + batch.nbytes <= self._max_bytes * share
+            and self._queued + batch.records <= self._max_records * share
+        )
+
+    def shed(self, records: int) -> None:
+        """Count records the caller dropped because the queue was full (stage export_queue)."""
+        self._metrics.lost(LOSS_STAGE, records)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every batch put so far is delivered, spooled or counted as lost."""

@@ -22,17 +22,23 @@ class ReaderStats:
 
 
 class RingReader:
-    def __init__(self, program: Program, max_batch: int = 4096) -> None:
+    """`limit` bounds what one poll or consume collects: libbpf keeps consuming while the
+    kernel keeps producing, so without it a reader that falls behind gathers without end.
+    The callback's -1 stops the consumer after the record it was given (that one is kept);
+    the rest waits in the ring buffer, and what no longer fits there is counted as lost."""
+
+    def __init__(self, program: Program, limit: int = 8192) -> None:
         self.program = program
         self.decoder = Decoder()
         self.stats = ReaderStats()
-        self.max_batch = max_batch
+        self.limit = limit
         self._raw: list[bytes] = []
         self.ring = program.open_ring_buffer(self._on_record)
 
     def _on_record(self, _ctx: int, data: int, size: int) -> int:
-        self._raw.append(ctypes.string_at(data, size))
-        return 0
+        raw = self._raw
+        raw.append(ctypes.string_at(data, size))
+        return -1 if len(raw) >= self.limit else 0
 
     def poll(self, timeout_ms: int = 100) -> list[Event]:
         """Wait up to `timeout_ms` for records; return everything available, decoded."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kubernetes import client, config
+if TYPE_CHECKING:  # imported only when Kubernetes is asked for (the client costs ~38 MiB)
+    from kubernetes import client
 
 NODE_NAME_ENV = "NODE_NAME"  # set from spec.nodeName through the downward API
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
@@ -41,12 +43,16 @@ def resolve_api_source(kubeconfig: str | None, api_url: str | None) -> ApiSource
 
     Raises KubernetesConfigError naming the file or setting that could not be used.
     """
+    path = kubeconfig or os.environ.get("KUBECONFIG", "")
+    if not (api_url or path or os.environ.get(_IN_CLUSTER_ENV)):
+        return None
+    from kubernetes import client, config
+
     cfg = client.Configuration()
     cfg.retries = 0  # the watcher's own backoff decides when to retry, not urllib3
     if api_url:
         cfg.host = api_url.rstrip("/")
         return ApiSource(cfg, f"api-url {cfg.host}")
-    path = kubeconfig or os.environ.get("KUBECONFIG", "")
     if path:
         try:
             config.load_kube_config(config_file=path, client_configuration=cfg, persist_config=False)
