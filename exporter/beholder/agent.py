@@ -66,12 +66,12 @@ class Metrics(Protocol):
     def suppressed(self, n: int) -> None: ...
 
 
+_BYTES_OVERHEAD = 33 + 8  # a CPython bytes object's header, and its slot in the list
+
+
 def _footprint(raw: list[bytes]) -> int:
     """Memory a raw batch holds: payloads plus CPython's per-bytes-object and list-slot overhead."""
     return sum(map(len, raw)) + _BYTES_OVERHEAD * len(raw)
-
-
-_BYTES_OVERHEAD = 33 + 8
 
 
 class Agent:
