@@ -6,7 +6,7 @@ PY_SYS := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 HEADERS := /var/lib/beholder/kernel-headers
-APT_PACKAGES := python3-bpfcc bpfcc-tools python3-venv linux-headers-amd64 runc busybox-static \
+APT_PACKAGES := python3-bpfcc bpfcc-tools python3-venv linux-headers-amd64 runc busybox-static mmdebstrap \
                 prometheus kubectl tmux iproute2 procps
 ARGS ?=
 
