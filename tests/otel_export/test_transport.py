@@ -179,3 +179,21 @@ def test_any_retry_after_header_yields_no_delay_or_a_non_negative_one(value: str
     assert delay is None or delay >= 0
     if value is not None and value.strip().isascii() and value.strip().isdigit():
         assert delay == float(value.strip())
+
+
+def test_http_export_to_a_grpc_port_says_to_set_the_protocol(collector: Collector) -> None:
+    with GrpcReceiver(collector) as receiver:
+        transport = make_transport(config_for("http/protobuf", receiver.url))
+        result = transport.send(numbered_request(0, 1).SerializeToString(), 5.0)
+        transport.close()
+    assert not result.ok
+    assert result.error.startswith(
+        "this looks like an OTLP/gRPC endpoint: set OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
+    )
+
+
+def test_connection_refused_gets_no_grpc_hint() -> None:
+    transport = make_transport(config_for("http/protobuf", "http://127.0.0.1:9"))
+    result = transport.send(b"", 2.0)
+    transport.close()
+    assert "OTLP/gRPC" not in result.error

@@ -48,7 +48,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     weird = tmp / "weird"
     weird.mkdir()
     collector = Collector()
-    console = ["--output", f"console:{tmp / 'console.txt'}"]  # not JSON: AgentProcess must not parse it
+    # not JSON: AgentProcess must not parse it; `all`: the file names reach the console too
+    console = ["--console", "all", "--output", f"console:{tmp / 'console.txt'}"]
     with (
         GrpcReceiver(collector) as receiver,
         agent_running(tmp, receiver, console, outputs=("otlp", "kubearmor", "json")) as agent,

@@ -49,6 +49,7 @@ class OutputContext:
     process_lookup: Callable[[int], object] | None = None
     spool_max_bytes: int = limits.SPOOL_MAX_BYTES
     export_queue_bytes: int = limits.EXPORT_QUEUE_BYTES
+    console: str = "watched"  # formats.console.CONSOLE_MODES
 
 
 class KubescapeAlertSink:
@@ -85,7 +86,7 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
     name, _, path = spec.partition(":")
     target = path or ctx.output_file
     if name == "console":
-        return ConsoleSink(open_stream(path or None))
+        return ConsoleSink(open_stream(path or None), ctx.console)
     if name == "kubearmor":
         return KubeArmorJsonSink(open_stream(target), ctx.host)
     if name == "json":
@@ -118,3 +119,14 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
 
 def build_sinks(specs: tuple[str, ...], ctx: OutputContext) -> list[Sink]:
     return [build_sink(spec, ctx) for spec in specs]
+
+
+def recorded_files(specs: tuple[str, ...], ctx: OutputContext) -> list[str]:
+    """The files `beholder logs --file` and `summary --file` can read back (OTLP or KubeArmor JSON)."""
+    out = []
+    for spec in specs:
+        name, _, path = spec.partition(":")
+        target = path or ctx.output_file or (DEFAULT_OTLP_FILE if name == "otlp-file" else "")
+        if name in ("otlp-file", "kubearmor") and target and target != "-":
+            out.append(target)
+    return out

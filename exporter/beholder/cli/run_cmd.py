@@ -14,11 +14,12 @@ import click
 
 from beholder.agent import Agent, AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
-from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs
+from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs, recorded_files
 from beholder.cli.params import ByteSize, mib
 from beholder.config import config_option
 from beholder.enrich.enricher import Enricher
 from beholder.events.interfaces import Evaluator, HostIdentity
+from beholder.formats.console import CONSOLE_MODES
 from beholder.health import Health
 from beholder.memory import tune_malloc
 from beholder.otel import limits
@@ -88,6 +89,15 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     "Default: console + otlp-file, or console + otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
 )
 @click.option("--output-file", type=click.Path(dir_okay=False), help="File for outputs given without a path.")
+@click.option(
+    "--console",
+    "console_mode",
+    type=click.Choice(CONSOLE_MODES, case_sensitive=False),
+    default="watched",
+    show_default=True,
+    help="Console events: `watched` shows exec/exit, connect/bind/listen/accept, DNS, alerts "
+    "and losses; `all` shows every event (file opens, capability checks too).",
+)
 @click.option(
     "--policy", "policies", multiple=True, type=click.Path(exists=True), help="KubeArmor policy file/dir."
 )
@@ -160,6 +170,7 @@ def command(
     duration: float | None,
     outputs: tuple[str, ...],
     output_file: str | None,
+    console_mode: str,
     policies: tuple[str, ...],
     profiles: tuple[str, ...],
     binds: tuple[str, ...],
@@ -191,7 +202,8 @@ def command(
       beholder run                                   console + ./beholder-events.otlp.jsonl
       beholder run --output kubearmor --duration 30  KubeArmor JSON on stdout
       beholder run --policy policies/ --profile bob.yaml --output otlp
-      OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317 beholder run
+      OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 beholder run          OTLP/HTTP
+      OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317 beholder run
     """
     from beholder.enrich.k8s.watcher import PodWatcher
 
@@ -220,8 +232,10 @@ def command(
         enricher.tree.processes.get,
         spool_max_bytes=spool_max_bytes,
         export_queue_bytes=export_queue_bytes,
+        console=console_mode,
     )
-    sinks = build_sinks(outputs or default_outputs(), ctx)
+    specs = outputs or default_outputs()
+    sinks = build_sinks(specs, ctx)
     evaluators = _evaluators(policies, profiles, _bindings(binds), host)
     # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.
     protected = agent_files([spool_dir, *policies, *profiles])
@@ -244,6 +258,9 @@ def command(
     watcher.start()
     running = ", ".join(s.name for s in agent.program.sensors)
     _say(f"tracing ({running}); {f'for {duration:g}s' if duration else 'Ctrl-C to stop'}")
+    for path in recorded_files(specs, ctx):
+        _say(f"all events go to {path}; read them with `beholder summary --file {path}`")
+        _say(f"  or `beholder logs --file {path}`")
     if ready_file:
         Path(ready_file).touch()
     try:

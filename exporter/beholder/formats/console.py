@@ -1,4 +1,10 @@
-"""One readable line per event or alert, for people watching a terminal."""
+"""One readable line per event or alert, for people watching a terminal.
+
+By default the console shows what people watch on a busy host, as `tetra getevents` and
+Falco do: program starts and exits, network connects, binds, listens and accepts, DNS
+questions, alerts and losses. File opens and capability checks (most of a host's events)
+go to the other outputs only, unless `--console all` asks for everything.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,14 @@ from typing import IO
 
 from beholder.events import Alert, Event, LossReport
 from beholder.formats.safe_text import safe
+
+WATCHED_SYSCALLS = frozenset({"execve", "execveat", "exit", "connect", "bind", "listen", "accept", "accept4"})
+CONSOLE_MODES = ("watched", "all")
+
+
+def watched(event: Event) -> bool:
+    """True for the events the default console shows (see the module docstring)."""
+    return event.syscall in WATCHED_SYSCALLS or "qname" in event.data or "dns" in event.data
 
 
 def _who(event: Event) -> str:
@@ -38,20 +52,22 @@ def event_line(event: Event) -> str:
 
 
 def alert_line(alert: Alert) -> str:
+    """`ALERT <policy> sev=<n> <action>: <message> :: <event>`, the rule named once."""
     action = alert.extra.get("kubearmor.action", alert.action.value)
-    return "ALERT " + safe(
-        f"[{alert.rule_id}] {alert.rule_name} severity={alert.severity} action={action} "
-        f"{alert.message} :: {event_line(alert.event)}"
-    )
+    name = alert.rule_id if alert.rule_name in ("", alert.rule_id) else f"{alert.rule_id} {alert.rule_name}"
+    message = f" {alert.message}" if alert.message else ""
+    return "ALERT " + safe(f"{name} sev={alert.severity} {action}:{message} :: {event_line(alert.event)}")
 
 
 class ConsoleSink:
-    def __init__(self, stream: IO[str], show_events: bool = True) -> None:
+    """`mode` is `watched` (the default selection) or `all` (every event)."""
+
+    def __init__(self, stream: IO[str], mode: str = "watched") -> None:
         self.stream = stream
-        self.show_events = show_events
+        self.show = (lambda _ev: True) if mode == "all" else watched
 
     def emit(self, events: list[Event], alerts: list[Alert]) -> None:
-        lines = [event_line(ev) for ev in events] if self.show_events else []
+        lines = [event_line(ev) for ev in events if self.show(ev)]
         lines += [alert_line(a) for a in alerts]
         if lines:
             self.stream.write("\n".join(lines) + "\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import http.client
 import random
 import threading
 import time
@@ -31,6 +32,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from beholder.otel.config import GRPC, ConfigError, OtlpConfig
 
+GRPC_HINT = "this looks like an OTLP/gRPC endpoint: set OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
 _LOGS_EXPORT_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 # The spec's retryable gRPC codes; RESOURCE_EXHAUSTED only when the server sends RetryInfo.
 _GRPC_RETRYABLE = frozenset(
@@ -219,7 +221,10 @@ class HttpTransport:
                 self._url, data=body, timeout=timeout_s, verify=self._verify, cert=self._cert
             )
         except requests.RequestException as exc:
-            return SendResult(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            if _http2_answer(exc):
+                error = f"{GRPC_HINT} ({error})"
+            return SendResult(ok=False, retryable=True, error=error)
         status = response.status_code
         if 200 <= status < 300:
             return SendResult(ok=True, rejected=_http_rejected(response.content))
@@ -232,6 +237,21 @@ class HttpTransport:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _http2_answer(exc: BaseException, depth: int = 0) -> bool:
+    """True when the server answered HTTP/1.1 with an HTTP/2 frame, as a gRPC port does.
+
+    A frame starts with a 3-byte length whose first bytes are zero (a SETTINGS frame is
+    `\\x00\\x00\\x06\\x04…`); http.client reports it as a BadStatusLine, which requests and
+    urllib3 wrap a few levels deep.
+    """
+    if isinstance(exc, http.client.BadStatusLine):
+        return str(exc.args[0] if exc.args else "").startswith("\x00\x00")
+    if depth > 4:
+        return False
+    inner = [a for a in exc.args if isinstance(a, BaseException)] + [exc.__cause__, exc.__context__]
+    return any(_http2_answer(e, depth + 1) for e in inner if e is not None)
 
 
 def _http_rejected(body: bytes) -> int:
