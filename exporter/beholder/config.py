@@ -18,7 +18,8 @@ Environment variables name the command and the option: `BEHOLDER_RUN_CLUSTER_NAM
 `BEHOLDER_LOGS_SOCKET`; for a subcommand, `BEHOLDER_PROFILE_LEARN_DURATION`. Repeatable
 options take comma-separated values. `OTEL_*` variables already in the environment win
 over the file's `otel` section. Click applies flags over the `default_map` built here, which
-is what gives flags the last word.
+is what gives flags the last word. A key that names no command or option (`clustr-name`) is
+an error naming the file and the key, not a setting silently ignored.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 import click
 import yaml
 
-from beholder.policy.yamlsafe import load_documents
+from beholder.policy.yamlsafe import error_line, load_documents
 
 DEFAULT_PATH = Path("/etc/beholder/config.yaml")
 ENV_CONFIG = "BEHOLDER_CONFIG"
@@ -49,9 +50,12 @@ class Config:
     path: Path | None = None
     sections: dict[str, Any] = field(default_factory=dict)  # command name -> options (nested for groups)
     otel: dict[str, str] = field(default_factory=dict)
+    spelled: dict[tuple[str, ...], str] = field(default_factory=dict)  # key path -> `run.cluster-name`
 
 
-def _check_section(where: str, section: Any) -> dict[str, Any]:
+def _check_section(
+    where: str, section: Any, spelled: dict[tuple[str, ...], str] | None = None, at: tuple[str, ...] = ()
+) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: expected a mapping of option names to values")
     out: dict[str, Any] = {}
@@ -59,8 +63,10 @@ def _check_section(where: str, section: Any) -> dict[str, Any]:
         if not isinstance(key, str):
             raise ConfigError(f"{where}: option names must be strings, got {key!r}")
         name = key.replace("-", "_").lower()
+        if spelled is not None:
+            spelled[(*at, name)] = f"{spelled[at]}.{key}" if at else key
         if isinstance(value, dict):
-            out[name] = _check_section(f"{where}.{key}", value)
+            out[name] = _check_section(f"{where}.{key}", value, spelled, (*at, name))
         elif isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
             out[name] = [str(v) for v in value]
         elif value is None or isinstance(value, _SCALARS):
@@ -83,14 +89,14 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] = os.environ
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{chosen}: cannot read: {exc}") from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise ConfigError(f"{chosen}: invalid YAML: {reason}") from None
+        raise ConfigError(error_line(str(chosen), exc)) from None
     docs = [d for d in docs if d is not None]
     if len(docs) > 1:
         raise ConfigError(f"{chosen}: expected one YAML document, found {len(docs)}")
     doc = docs[0] if docs else {}
     otel = doc.pop("otel", None) if isinstance(doc, dict) else None
-    sections = _check_section(str(chosen), doc)
+    spelled: dict[tuple[str, ...], str] = {}
+    sections = _check_section(str(chosen), doc, spelled)
     if not isinstance(otel, dict | None):
         raise ConfigError(f"{chosen}: otel: expected a mapping of OTEL_* variables")
     for key, value in (otel or {}).items():
@@ -98,7 +104,39 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] = os.environ
             raise ConfigError(f"{chosen}: otel.{key}: only OTEL_* variables belong here")
         if isinstance(value, dict | list):
             raise ConfigError(f"{chosen}: otel.{key}: expected a single value")
-    return Config(chosen, sections, {k.upper(): str(v) for k, v in (otel or {}).items() if v is not None})
+    otel_vars = {k.upper(): str(v) for k, v in (otel or {}).items() if v is not None}
+    return Config(chosen, sections, otel_vars, spelled)
+
+
+def unknown_keys(root: click.Command, config: Config) -> list[str]:
+    """Keys of the file that no command reads: a section that is no command taking `--config`,
+    or an option that command does not have."""
+    return list(_unknown(root, config.sections, (), config))
+
+
+def _reads_config(command: click.Command) -> bool:
+    return any(p.name == "config" for p in command.params) or (
+        isinstance(command, click.Group) and any(_reads_config(c) for c in command.commands.values())
+    )
+
+
+def _unknown(command: click.Command, section: dict[str, Any], at: tuple[str, ...], config: Config):
+    options = {n for p in command.params if isinstance(p, click.Option) for n in _names(p)}
+    subcommands = command.commands if isinstance(command, click.Group) else {}
+    for name, value in section.items():
+        key = (*at, name)
+        sub = subcommands.get(name.replace("_", "-")) or subcommands.get(name)
+        if sub is not None and isinstance(value, dict) and _reads_config(sub):
+            yield from _unknown(sub, value, key, config)
+        elif at and name in options and name != "config":
+            continue
+        else:
+            where = f"{config.path}: {config.spelled.get(key, '.'.join(key))}"
+            if at:
+                yield f"{where}: unknown option of `beholder {' '.join(at).replace('_', '-')}`"
+            else:
+                readers = sorted(n for n, c in subcommands.items() if _reads_config(c))
+                yield f"{where}: not a section this file can have ({', '.join([*readers, 'otel'])})"
 
 
 def apply_otel_env(config: Config, environ: MutableMapping[str, str] = os.environ) -> None:
@@ -153,6 +191,13 @@ def _apply(ctx: click.Context, _param: click.Parameter, value: str | None) -> No
     if ctx.resilient_parsing:  # shell completion: never fail on a half-typed command line
         return
     config = load_config(value)
+    root = ctx.find_root()
+    tree = root.command  # a command run on its own (tests) stands for a group of one
+    if not isinstance(tree, click.Group):
+        tree = click.Group(commands={root.info_name or tree.name or "": tree})
+    problems = unknown_keys(tree, config)
+    if problems:
+        raise ConfigError("; ".join(problems))
     apply_otel_env(config)
     names = _path(ctx)
     section: Any = config.sections

@@ -88,7 +88,15 @@ BAD = [
         "spec.containers[0].syscalls[0]: expected a string",
     ),
     (GOOD.replace("R0002: {}", "R0002: [x]"), "spec.containers[0].rulePolicies.R0002: expected a mapping"),
-    ("a: [1, 2\n", "invalid YAML"),
+    ("a: [1, 2\n", "bad.yaml:2:1: expected ',' or ']', but got '<stream end>'"),
+    (GOOD.replace("execs: null", "exces: null"), "spec.containers[0].exces: unknown field (expected one of"),
+    (GOOD.replace("  containers:", "  contianers:"), "spec.contianers: unknown field"),
+    (GOOD.replace("{processAllowed: [sh]}", "{processAllowd: [sh]}"), "R0001.processAllowd: unknown field"),
+    (GOOD.replace("execs: null", "execs: [{path: /bin/sh, arg: [x]}]"), "execs[0].arg: unknown field"),
+    (
+        GOOD.replace("kind: ApplicationProfile", "kind: ApplicationProfile\nspce: {}"),
+        "bad.yaml: spce: unknown",
+    ),
     ("a: &x [1]\nb: *x\n", "aliases are not accepted"),
     ("", "no profile documents"),
     ("[" * 5000, "YAML"),
@@ -186,3 +194,22 @@ def test_loader_never_raises_anything_but_profile_error_on_structure(kind: str, 
     else:
         behaviour = ProfileEngine([profile], bindings={"x": "f"}).behaviour_for(ContainerInfo("x"))
         assert behaviour is None or behaviour.profile_name == "f"  # compiling must not fail either
+
+
+def test_misspelled_neighbor_field_is_named() -> None:
+    text = """apiVersion: spdx.softwarecomposition.kubescape.io/v1beta1
+kind: NetworkNeighborhood
+metadata: {name: web}
+spec:
+  matchLabels: {app: web}
+  containers:
+  - name: app
+    egress:
+    - {identifier: x, type: external, ipAdress: 10.0.0.1, ports: [{port: 53, protocol: UDP, nmae: dns}]}
+"""
+    with pytest.raises(
+        ProfileError, match=r"^nn.yaml: spec.containers\[0\].egress\[0\].ipAdress: unknown field"
+    ):
+        load_text(text, "nn.yaml")
+    with pytest.raises(ProfileError, match=r"egress\[0\].ports\[0\].nmae: unknown field"):
+        load_text(text.replace("ipAdress", "ipAddress"), "nn.yaml")

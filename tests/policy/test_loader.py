@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from beholder.policy.loader import load_file, load_text, policy_files
 from beholder.policy.model import Policy
+from beholder.policy.schema import SCHEMAS, Obj, Seq, Str
 from conftest import REFERENCE, require
 
 GOOD = """
@@ -49,7 +50,7 @@ FILE_RULE = "  file: {matchPaths: [{path: /a}]}\n"
 IN_APP = "  selector: {matchExpressions: [{key: label, operator: In, values: [app]}]}\n"
 
 BAD_INPUTS = {
-    "unparsable YAML": ("a: [", "not valid YAML"),
+    "unparsable YAML": ("a: [", "in.yaml:1:5: expected the node content, but found '<stream end>'"),
     "scalar document": ("hello", "document 1: document: expected a mapping, got string"),
     "unknown kind": ("kind: Pod\nmetadata: {name: x}\n", "kind: 'Pod' is not one of"),
     "missing name": (_policy(FILE_RULE).replace("name: p", "labels: {}"), "metadata.name: required"),
@@ -75,7 +76,7 @@ BAD_INPUTS = {
     "alias bomb": (BOMB, "expands to more than"),
     "deep nesting": ("a: " + "[" * 500 + "]" * 500, "nesting deeper than"),
     "self-referencing alias": ("&a [*a]", "refers to itself"),
-    "integer too long to convert": ("severity: " + "9" * 5000, "not valid YAML"),
+    "integer too long to convert": ("severity: " + "9" * 5000, "in.yaml: Exceeds the limit"),
 }
 
 
@@ -85,16 +86,24 @@ def test_bad_input_gives_one_clear_line(case: tuple[str, str]) -> None:
     result = load_text(text, "in.yaml")
     assert result.policies == []
     assert len(result.errors) == 1
-    assert result.errors[0].startswith("in.yaml: ")
+    assert result.errors[0].startswith("in.yaml:")
     assert expected in result.errors[0]
     assert "\n" not in result.errors[0]
 
 
-def test_many_problems_in_one_policy_stay_on_one_line() -> None:
+def test_every_problem_in_one_policy_is_its_own_line() -> None:
     spec = "  severity: 0\n  action: Deny\n  tags: x\n  message: [1]\n  file: {matchPaths: [{path: a}]}\n"
     result = load_text(_policy(spec), "in.yaml")
-    (line,) = result.errors
-    assert "(+2 more)" in line and "\n" not in line
+    assert result.invalid == 1 and len(result.errors) == 5
+    assert [line.split(": ", 2)[2] for line in result.errors] == [
+        "spec.severity: 0 is less than 1",
+        "spec.action: 'Deny' is not one of Allow, Audit, Block",
+        "spec.tags: expected array, got string",
+        "spec.message: expected string, got array",
+        "spec.file.matchPaths[0].path: 'a' is not an absolute file path "
+        "(it starts with / and does not end with /)",
+    ]
+    assert not any("\n" in line for line in result.errors)
 
 
 def test_unreadable_and_missing_files_are_reported(tmp_path: Path) -> None:
@@ -128,7 +137,7 @@ def test_reference_policies_load_except_duplicates_and_unevaluated_kinds() -> No
 def _assert_clean(text: str) -> None:
     result = load_text(text, "fuzz.yaml")
     assert all(isinstance(p, Policy) for p in result.policies)
-    assert all(line.startswith("fuzz.yaml: ") and "\n" not in line for line in result.errors + result.skipped)
+    assert all(line.startswith("fuzz.yaml:") and "\n" not in line for line in result.errors + result.skipped)
 
 
 @settings(max_examples=300, deadline=None)
@@ -198,3 +207,35 @@ TREES = st.recursive(
 def test_any_policy_shaped_document_gives_clean_errors_or_policies(doc: dict) -> None:
     doc.setdefault("apiVersion", "security.kubearmor.com/v1")
     _assert_clean(yaml.safe_dump(doc))
+
+
+def _patterned(node: object) -> list[Str]:
+    if isinstance(node, Str):
+        return [node] if node.pattern else []
+    if isinstance(node, Seq):
+        return _patterned(node.item)
+    if isinstance(node, Obj):
+        return [s for child in [*node.fields.values(), node.values] for s in _patterned(child)]
+    return []
+
+
+def test_every_schema_pattern_is_explained_in_words() -> None:
+    patterned = [s for schema in SCHEMAS.values() for s in _patterned(schema)]
+    assert len(patterned) > 10
+    assert all(s.says and "\\" not in s.says and "^" not in s.says for s in patterned)
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "  file: {matchDirectories: [{dir: /srv}]}\n",
+            "'/srv' is not a directory (it starts and ends with /)",
+        ),
+        ("  process: {matchPaths: [{execname: /bin/sh}]}\n", "'/bin/sh' is not a program name without any /"),
+        ("  capabilities: {matchCapabilities: [{capability: fly}]}\n", "'fly' is not a capability name"),
+    ],
+)
+def test_pattern_violations_are_said_in_words(rule: str, message: str) -> None:
+    (line,) = load_text(_policy(rule), "in.yaml").errors
+    assert message in line

@@ -15,10 +15,39 @@ from typing import Any
 
 import yaml
 
+from beholder.policy.yamlsafe import error_line
+
 API_GROUP = "spdx.softwarecomposition.kubescape.io"
 KINDS = ("ApplicationProfile", "ContainerProfile", "NetworkNeighborhood")
 MAX_FILE_BYTES = 16 * 1024 * 1024
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+# The fields of the storage API's v1beta1 types this loader knows; anything else is a typo
+# (`exces:`) that would otherwise silently empty a list and turn a profile into an alarm bell.
+_TOP_FIELDS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+_SELECTOR_FIELDS = frozenset({"matchLabels", "matchExpressions"})
+_BEHAVIOUR_FIELDS = frozenset(
+    {"capabilities", "execs", "opens", "syscalls", "seccompProfile", "endpoints", "imageID", "imageTag",
+     "rulePolicies", "identifiedCallStacks"}
+)  # fmt: skip
+_NETWORK_FIELDS = frozenset({"ingress", "egress"})
+_SPEC_FIELDS = {
+    "ApplicationProfile": frozenset({"architectures", *CONTAINER_LISTS}),
+    "NetworkNeighborhood": frozenset({"architectures", *CONTAINER_LISTS, *_SELECTOR_FIELDS}),
+    "ContainerProfile": frozenset({"architectures", *_SELECTOR_FIELDS, *_BEHAVIOUR_FIELDS, *_NETWORK_FIELDS}),
+}
+_CONTAINER_FIELDS = {
+    "ApplicationProfile": frozenset({"name", *_BEHAVIOUR_FIELDS}),
+    "NetworkNeighborhood": frozenset({"name", *_NETWORK_FIELDS}),
+}
+_EXEC_FIELDS = frozenset({"path", "args", "argsRequired"})
+_OPEN_FIELDS = frozenset({"path", "flags"})
+_RULE_POLICY_FIELDS = frozenset({"allProcesses", "processAllowed"})
+_NEIGHBOR_FIELDS = frozenset(
+    {"identifier", "type", "dns", "dnsNames", "ipAddress", "ipAddresses", "namespaceSelector", "podSelector",
+     "ports"}
+)  # fmt: skip
+_PORT_FIELDS = frozenset({"name", "port", "protocol"})
 
 
 class ProfileError(ValueError):
@@ -143,10 +172,7 @@ def load_text(text: str, source: str = "<text>") -> list[Profile]:
     try:
         documents = [d for d in yaml.load_all(text, Loader=_NoAliasLoader) if d is not None]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"{source}:{where} invalid YAML: {problem}") from None
+        raise ProfileError(error_line(source, exc)) from None
     except RecursionError:
         raise ProfileError(f"{source}: YAML nested too deeply") from None
     if not documents:
@@ -169,11 +195,13 @@ def parse_document(doc: Any, where: str) -> Profile:
     kind = doc.get("kind")
     if kind not in KINDS:
         raise ProfileError(f"{where}: kind: {kind!r} is not one of {', '.join(KINDS)}")
+    _known_fields(doc, _TOP_FIELDS, where, "")
     api = doc.get("apiVersion")
     if not isinstance(api, str) or not api.startswith(API_GROUP + "/"):
         raise ProfileError(f"{where}: apiVersion: {api!r} is not {API_GROUP}/v1beta1")
     meta = _as_dict(doc.get("metadata"), where, "metadata")
     spec = _as_dict(doc.get("spec"), where, "spec")
+    _known_fields(spec, _SPEC_FIELDS[kind], where, "spec")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise ProfileError(f"{where}: metadata.name: missing")
@@ -202,6 +230,8 @@ def parse_document(doc: Any, where: str) -> Profile:
 def _container(
     raw: dict[str, Any], where: str, at: str, *, flattened: bool = False, kind: str
 ) -> ContainerBehaviour:
+    if not flattened:
+        _known_fields(raw, _CONTAINER_FIELDS[kind], where, at)
     c = ContainerBehaviour(
         name="" if flattened else _as_str(raw.get("name"), where, f"{at}.name"),
         image_id=_as_str(raw.get("imageID"), where, f"{at}.imageID"),
@@ -210,7 +240,7 @@ def _container(
         has_network=kind != "ApplicationProfile",
     )
     for i, e in enumerate(_as_list(raw.get("execs"), where, f"{at}.execs")):
-        e = _as_dict(e, where, f"{at}.execs[{i}]")
+        e = _known_fields(_as_dict(e, where, f"{at}.execs[{i}]"), _EXEC_FIELDS, where, f"{at}.execs[{i}]")
         c.execs.append(
             ExecEntry(
                 path=_required_str(e.get("path"), where, f"{at}.execs[{i}].path"),
@@ -219,7 +249,7 @@ def _container(
             )
         )
     for i, o in enumerate(_as_list(raw.get("opens"), where, f"{at}.opens")):
-        o = _as_dict(o, where, f"{at}.opens[{i}]")
+        o = _known_fields(_as_dict(o, where, f"{at}.opens[{i}]"), _OPEN_FIELDS, where, f"{at}.opens[{i}]")
         c.opens.append(
             OpenEntry(
                 path=_required_str(o.get("path"), where, f"{at}.opens[{i}].path"),
@@ -238,6 +268,7 @@ def _container(
     policies = _as_dict(raw.get("rulePolicies"), where, f"{at}.rulePolicies")
     for rule_id, policy in policies.items():
         p = _as_dict(policy, where, f"{at}.rulePolicies.{rule_id}")
+        _known_fields(p, _RULE_POLICY_FIELDS, where, f"{at}.rulePolicies.{rule_id}")
         c.rule_policies[str(rule_id)] = RulePolicy(
             all_processes=bool(p.get("allProcesses", False)),
             process_allowed=frozenset(
@@ -252,7 +283,7 @@ def _container(
 def _neighbors(raw: Any, where: str, at: str) -> list[Neighbor]:
     out = []
     for i, n in enumerate(_as_list(raw, where, at)):
-        n = _as_dict(n, where, f"{at}[{i}]")
+        n = _known_fields(_as_dict(n, where, f"{at}[{i}]"), _NEIGHBOR_FIELDS, where, f"{at}[{i}]")
         ips = _str_list(n.get("ipAddresses"), where, f"{at}[{i}].ipAddresses")
         single_ip = _as_str(n.get("ipAddress"), where, f"{at}[{i}].ipAddress")
         dns = _str_list(n.get("dnsNames"), where, f"{at}[{i}].dnsNames")
@@ -260,6 +291,7 @@ def _neighbors(raw: Any, where: str, at: str) -> list[Neighbor]:
         ports = []
         for j, p in enumerate(_as_list(n.get("ports"), where, f"{at}[{i}].ports")):
             p = _as_dict(p, where, f"{at}[{i}].ports[{j}]")
+            _known_fields(p, _PORT_FIELDS, where, f"{at}[{i}].ports[{j}]")
             port = p.get("port")
             if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
                 raise ProfileError(f"{where}: {at}[{i}].ports[{j}].port: {port!r} is not an integer")
@@ -281,6 +313,17 @@ def _selector_labels(raw: Any) -> Any:
     """`matchLabels` is either the labels map or a LabelSelector holding one."""
     if isinstance(raw, dict) and isinstance(raw.get("matchLabels"), dict):
         return raw["matchLabels"]
+    return raw
+
+
+def _known_fields(raw: dict[str, Any], known: frozenset[str], where: str, at: str) -> dict[str, Any]:
+    """`raw` itself, once every key is a field of the CRD (else one line naming the first stray)."""
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        prefix = f"{at}." if at else ""
+        raise ProfileError(
+            f"{where}: {prefix}{unknown[0]}: unknown field (expected one of {', '.join(sorted(known))})"
+        )
     return raw
 
 

@@ -1,8 +1,8 @@
 """Read policy files and directories into validated `Policy` objects.
 
 Every problem becomes one line that names the file, the policy (or document number) and
-the field; a bad document never stops the others. Directories are read recursively for
-`*.yaml`/`*.yml`, in sorted order so results do not depend on the filesystem.
+the field, and every problem is listed; a bad document never stops the others. Directories
+are read recursively for `*.yaml`/`*.yml`, in sorted order so results do not depend on the filesystem.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import yaml
 
 from beholder.policy.model import Policy, build_policy
 from beholder.policy.schema import NOT_EVALUATED_KINDS, crd_errors, kubearmor_errors
-from beholder.policy.yamlsafe import MAX_BYTES, load_documents
+from beholder.policy.yamlsafe import MAX_BYTES, error_line, load_documents
 
 SUFFIXES = (".yaml", ".yml")
-_SHOWN_ERRORS = 3
 
 
 @dataclass(slots=True)
@@ -27,8 +26,10 @@ class FileResult:
 
     path: str
     policies: list[Policy] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per problem
     skipped: list[str] = field(default_factory=list)
+    unevaluated: list[str] = field(default_factory=list)  # documents of a kind Beholder does not evaluate
+    invalid: int = 0  # documents rejected (or 1 for a file that cannot be parsed)
     readable: bool = True
     rejected: set[tuple[str, str, str]] = field(default_factory=set)  # keys of invalid policies
 
@@ -68,19 +69,12 @@ def _key(doc: Any) -> tuple[str, str, str] | None:
     return (str(doc.get("kind")), str(meta.get("namespace") or ""), meta["name"])
 
 
-def _one_line(problems: list[str]) -> str:
-    shown = "; ".join(problems[:_SHOWN_ERRORS])
-    more = len(problems) - _SHOWN_ERRORS
-    return f"{shown} (+{more} more)" if more > 0 else shown
-
-
 def load_text(text: str, origin: str) -> FileResult:
     """Parse and validate every document of one file's text."""
     try:
         docs = load_documents(text)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        return FileResult(origin, errors=[f"{origin}: not valid YAML: {reason}"], readable=False)
+        return FileResult(origin, errors=[error_line(origin, exc)], invalid=1, readable=False)
     return load_docs(docs, origin)
 
 
@@ -92,11 +86,14 @@ def load_docs(docs: list[Any], origin: str) -> FileResult:
             continue
         label = _label(doc, index)
         if isinstance(doc, dict) and doc.get("kind") in NOT_EVALUATED_KINDS:
-            result.skipped.append(f"{origin}: {label}: kind {doc['kind']} is not evaluated by Beholder")
+            note = f"{origin}: {label}: kind {doc['kind']} is not evaluated by Beholder"
+            result.skipped.append(note)
+            result.unevaluated.append(note)
             continue
         problems = crd_errors(doc) or kubearmor_errors(doc)
         if problems:
-            result.errors.append(f"{origin}: {label}: {_one_line(problems)}")
+            result.errors.extend(f"{origin}: {label}: {problem}" for problem in problems)
+            result.invalid += 1
             key = _key(doc)
             if key is not None:
                 result.rejected.add(key)
@@ -110,10 +107,12 @@ def load_docs(docs: list[Any], origin: str) -> FileResult:
 def load_file(path: Path) -> FileResult:
     try:
         if path.stat().st_size > MAX_BYTES:
-            return FileResult(str(path), errors=[f"{path}: larger than {MAX_BYTES} bytes"], readable=False)
+            return FileResult(
+                str(path), errors=[f"{path}: larger than {MAX_BYTES} bytes"], invalid=1, readable=False
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return FileResult(str(path), errors=[f"{path}: cannot read: {exc}"], readable=False)
+        return FileResult(str(path), errors=[f"{path}: cannot read: {exc}"], invalid=1, readable=False)
     return load_text(text, str(path))
 
 

@@ -48,9 +48,12 @@ _PROTOCOLS = (
 
 @dataclass(frozen=True, slots=True)
 class Str:
+    """A string field; `says` is the CRD's `pattern` in words, for the error message."""
+
     pattern: str | None = None
     max_len: int | None = None
     enum: tuple[str, ...] | None = None
+    says: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,9 @@ _SEVERITY = Int(1, 10)
 _ACTION = Str(enum=_ACTIONS)
 _TAGS = Seq(Str())
 _META = {"severity": _SEVERITY, "tags": _TAGS, "message": Str(), "action": _ACTION}
-_SOURCE = Seq(Obj({"path": Str(_FILE_PATH, 200)}))
+_FILE = "an absolute file path (it starts with / and does not end with /)"
+_DIR = "a directory (it starts and ends with /)"
+_SOURCE = Seq(Obj({"path": Str(_FILE_PATH, 200, says=_FILE)}))
 
 
 def _rule(required: str, extra: dict[str, Node]) -> Obj:
@@ -100,7 +105,7 @@ def _spec_rules(host: bool) -> dict[str, Node]:
     pts = {} if host else {"pts": Bool()}
     source = {"fromSource": _SOURCE}
     flags = {"ownerOnly": Bool(), "readOnly": Bool()}
-    syscall_source = Seq(Obj({"path": Str(_FILE_PATH, 200), "dir": Str(), "recursive": Bool()}))
+    syscall_source = Seq(Obj({"path": Str(_FILE_PATH, 200, says=_FILE), "dir": Str(), "recursive": Bool()}))
     syscall_list = Seq(Str(enum=SYSCALL_NAMES))
     cap_pattern = "(" + "|".join(c.lower() for c in _CRD_CAPABILITIES) + ")$"
     proto_pattern = "(" + "|".join(f"{p}|{p.upper()}" for p in _PROTOCOLS) + ")$"
@@ -110,8 +115,8 @@ def _spec_rules(host: bool) -> dict[str, Node]:
                 "matchPaths": _rule(
                     "",
                     {
-                        "path": Str(_FILE_PATH, 200),
-                        "execname": Str(r"^[^\/]+$"),
+                        "path": Str(_FILE_PATH, 200, says=_FILE),
+                        "execname": Str(r"^[^\/]+$", says="a program name without any /"),
                         "allowedArgs": Seq(Str(), max_items=20),
                         "ownerOnly": Bool(),
                         **source,
@@ -121,7 +126,7 @@ def _spec_rules(host: bool) -> dict[str, Node]:
                 "matchDirectories": _rule(
                     "dir",
                     {
-                        "dir": Str(_DIR_PATH),
+                        "dir": Str(_DIR_PATH, says=_DIR),
                         "recursive": Bool(),
                         "ownerOnly": Bool(),
                         **source,
@@ -133,9 +138,12 @@ def _spec_rules(host: bool) -> dict[str, Node]:
         ),
         "file": _section(
             {
-                "matchPaths": _rule("path", {"path": Str(_FILE_PATH, 200), **flags, **source, "pts": Bool()}),
+                "matchPaths": _rule(
+                    "path", {"path": Str(_FILE_PATH, 200, says=_FILE), **flags, **source, "pts": Bool()}
+                ),
                 "matchDirectories": _rule(
-                    "dir", {"dir": Str(_DIR_PATH), "recursive": Bool(), **flags, **source, "pts": Bool()}
+                    "dir",
+                    {"dir": Str(_DIR_PATH, says=_DIR), "recursive": Bool(), **flags, **source, "pts": Bool()},
                 ),
                 "matchPatterns": _rule("pattern", {"pattern": Str(), **flags}),
             }
@@ -143,7 +151,13 @@ def _spec_rules(host: bool) -> dict[str, Node]:
         "network": _section(
             {
                 "matchProtocols": _rule(
-                    "protocol", {"protocol": Str(proto_pattern), **source, **pts} | _host_source(host)
+                    "protocol",
+                    {
+                        "protocol": Str(proto_pattern, says=f"a protocol ({', '.join(_PROTOCOLS)})"),
+                        **source,
+                        **pts,
+                    }
+                    | _host_source(host),
                 ),
                 "matchDNSQueries": _rule("domain", {"domain": Str(), **source}),
             }
@@ -151,7 +165,12 @@ def _spec_rules(host: bool) -> dict[str, Node]:
         "capabilities": _section(
             {
                 "matchCapabilities": _rule(
-                    "capability", {"capability": Str(cap_pattern), **source} | _host_source(host)
+                    "capability",
+                    {
+                        "capability": Str(cap_pattern, says="a capability name in lower case (net_raw)"),
+                        **source,
+                    }
+                    | _host_source(host),
                 )
             }
         ),
@@ -161,7 +180,7 @@ def _spec_rules(host: bool) -> dict[str, Node]:
                 "matchPaths": Seq(
                     Obj(
                         {
-                            "path": Str(r"(^\/+.*[^\/]$)|(^\/$|^\/.*\/$)"),
+                            "path": Str(r"(^\/+.*[^\/]$)|(^\/$|^\/.*\/$)", says="an absolute path"),
                             "recursive": Bool(),
                             "syscall": syscall_list,
                             "fromSource": syscall_source,
@@ -255,7 +274,7 @@ def _check(node: Node, value: Any, where: str, out: list[str]) -> None:
         elif node.max_len is not None and len(value) > node.max_len:
             out.append(f"{where}: longer than {node.max_len} characters")
         elif node.pattern is not None and not re.search(node.pattern, value):
-            out.append(f"{where}: {value!r} does not match {node.pattern}")
+            out.append(f"{where}: {value!r} is not {node.says}")
     elif isinstance(node, Int):
         if type(value) is not int:
             out.append(f"{where}: expected integer, got {_type_name(value)}")

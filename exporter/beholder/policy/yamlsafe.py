@@ -79,6 +79,21 @@ class _BoundedLoader(yaml.SafeLoader):
             self._open_anchors.discard(anchor)
 
 
+def error_line(origin: str, exc: BaseException) -> str:
+    """`file:line:col: problem`, as compilers print it, from PyYAML's multi-line message.
+
+    PyYAML's own text names `<unicode string>` and spreads over several lines; editors and
+    CI annotations want the position first. Errors without a position keep their reason.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return f"{origin}: {' '.join(str(exc).split()) or type(exc).__name__}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    started = f" ({context} at line {context_mark.line + 1})" if context and context_mark else ""
+    return f"{origin}:{mark.line + 1}:{mark.column + 1}: {problem}{started}"
+
+
 def load_documents(text: str) -> list[Any]:
     """Every document in `text`; raises `yaml.YAMLError` (or ValueError) with a reason."""
     if len(text) > MAX_BYTES:
