@@ -116,16 +116,19 @@ def _build(target: Path, recipe: dict) -> None:
 
 
 @contextmanager
-def overlay_root(lower: Path, workdir: Path) -> Iterator[Path]:
+def overlay_root(lower: Path | Sequence[Path], workdir: Path) -> Iterator[Path]:
     """An overlay mount of `lower` under `workdir`, writable, unmounted on exit.
 
-    The upper directory is real, so `/proc/<pid>/mountinfo` of a container shows its
-    `upperdir=` as on a containerd node (what drift detection reads).
+    `lower` may be several read-only layers, topmost first, as an image's layers are (a
+    small layer of entrypoint scripts over a cached Debian tree). The upper directory is
+    real, so `/proc/<pid>/mountinfo` of a container shows its `upperdir=` as on a
+    containerd node (what drift detection reads).
     """
     upper, work, merged = workdir / "upper", workdir / "work", workdir / "merged"
     for path in (upper, work, merged):
         path.mkdir(parents=True, exist_ok=True)
-    options = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    layers = [lower] if isinstance(lower, Path) else list(lower)
+    options = f"lowerdir={':'.join(str(p) for p in layers)},upperdir={upper},workdir={work}"
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)], check=True)
     try:
         yield merged
