@@ -285,6 +285,30 @@ def test_cli_learns_from_recorded_events_and_evaluates_them(tmp_path: Path, fmt:
     assert argv0 == ("/usr/bin/ls" if fmt == "kubearmor" else "ls")
 
 
+def test_cli_rule_switches_and_cooldown(tmp_path: Path) -> None:
+    events_file, profile_file, attack = tmp_path / "events.jsonl", tmp_path / "web.yaml", tmp_path / "a.jsonl"
+    write_events(events_file, benign_loop(), "native")
+    runner = CliRunner()
+    learned = runner.invoke(
+        cli, ["profile", "learn", "webapp", "--from", str(events_file), "-o", str(profile_file)]
+    )
+    assert learned.exit_code == 0, learned.output
+    write_events(attack, ShellModel(WEBAPP, IMAGE).run(["ls"]) * 2, "native")
+    base = ["profile", "evaluate", str(profile_file), "--from", str(attack), "--format", "json",
+            "--bind", f"{WEBAPP.container_id}=webapp"]  # fmt: skip
+
+    def rules(*extra: str) -> list[str]:
+        out = runner.invoke(cli, [*base, *extra])
+        assert out.exit_code == 0, out.output
+        return [json.loads(line)["rule_id"] for line in out.stdout.splitlines() if line.startswith("{")]
+
+    assert rules() == ["R0001"]  # node-agent's cooldown: one alert per key
+    assert rules("--rule-cooldown", "0") == ["R0001", "R0001"]  # security testing: every attempt
+    assert rules("--disable", "R0001") == []
+    bad = runner.invoke(cli, [*base, "--enable", "R9999"])
+    assert bad.exit_code == 2 and "unknown rule R9999" in bad.output
+
+
 def test_cli_merge_diff_compare_export(tmp_path: Path) -> None:
     require(SECCOMP.is_dir(), f"{SECCOMP} missing")
     a, b, merged = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "bob.yaml"

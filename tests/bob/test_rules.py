@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 import yaml
 
+from beholder.bob.cooldown import Cooldown, CooldownSettings
 from beholder.bob.engine import ProfileEngine
 from beholder.bob.profile import load_text
 from beholder.bob.rules import ALL_SPECS, CATALOGUE
@@ -265,6 +266,22 @@ def test_repeated_anomaly_alerts_once_per_container() -> None:
     assert [a.rule_id for a in eng.evaluate(loop)] == ["R0001"]
     other = ContainerInfo("c3", name="nginx", namespace="shop", labels={"app": "web"})
     assert [a.rule_id for a in eng.evaluate([b.exec_event(other, "/bin/ls", ("ls",))])] == ["R0001"]
+
+
+def test_cooldown_reopens_after_its_window_and_counts_alerts_per_key() -> None:
+    now = [0.0]
+    cool = Cooldown(CooldownSettings(duration_s=60, after=2), clock=lambda: now[0])
+    key = ("c1", "R0001", "ls_/bin/ls")
+    assert [cool.allow(key) for _ in range(3)] == [True, True, False]
+    assert cool.allow(("c2", "R0001", "ls_/bin/ls"))  # another container: its own key
+    now[0] = 61.0
+    assert [cool.allow(key) for _ in range(3)] == [True, True, False]
+
+
+def test_cooldown_off_lets_every_attempt_alert() -> None:
+    eng = engine(cooldown=CooldownSettings(duration_s=0))
+    loop = [b.exec_event(WEB, "/bin/ls", ("ls",)) for _ in range(3)]
+    assert [a.rule_id for a in eng.evaluate(loop)] == ["R0001"] * 3
 
 
 def test_unexpected_syscalls_come_from_the_per_cgroup_set() -> None:

@@ -7,19 +7,19 @@ profile's workload labels or `matchLabels` within its namespace; the image diges
 bound profile entries are compiled once (replicas share them) and cached by container
 id; a container that binds nothing is retried when enrichment learns more about it.
 
-Alerts are deduplicated per container, rule and Kubescape `uniqueId` (bounded LRU), as
-node-agent's rule cooldown does, so a loop that repeats an anomaly alerts once.
+Alerts pass node-agent's rule cooldown (`cooldown.py`): keyed by container, rule and the
+rule's `uniqueId`, one alert per key an hour by default, off for security testing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from beholder.bob.behaviour import Behaviour, compile_behaviour
+from beholder.bob.cooldown import Cooldown, CooldownSettings
 from beholder.bob.profile import ContainerBehaviour, Profile, ProfileError, load_file
 from beholder.bob.rules import (
     R0003,
@@ -36,7 +36,6 @@ PROFILE_LABEL = "kubescape.io/user-defined-profile"
 NETWORK_LABEL = "kubescape.io/user-defined-network"
 WORKLOAD_KIND = "kubescape.io/workload-kind"
 WORKLOAD_NAME = "kubescape.io/workload-name"
-DEDUP_LIMIT = 65536
 CONTAINER_LIMIT = 16384  # compiled bindings kept; the oldest go first (containers come and go)
 
 MountProvider = Callable[[ContainerInfo], Iterable[str]]
@@ -52,6 +51,7 @@ class ProfileEngine:
         enabled: Iterable[str] | None = None,
         api_servers: Iterable[str] | None = None,
         mounts: MountProvider | None = None,
+        cooldown: CooldownSettings | None = None,
     ) -> None:
         self.profiles = profiles
         self._by_name: dict[str, list[Profile]] = {}
@@ -69,7 +69,7 @@ class ProfileEngine:
         self._compiled: dict[tuple[tuple[int, int], ...], Behaviour] = {}
         self._contexts: dict[str, Context] = {}
         self._unbound: dict[str, tuple[object, ...]] = {}
-        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self.cooldown = Cooldown(cooldown or CooldownSettings())
 
     @classmethod
     def load(
@@ -172,7 +172,7 @@ class ProfileEngine:
                 if message is None:
                     continue
                 unique = rule.unique(facts)
-                if not self._first(container, spec.id, unique):
+                if not self._may_alert(container, spec.id, unique):
                     continue
                 alerts.append(make_alert(event, spec, message, b, facts, unique))
         return alerts
@@ -186,7 +186,7 @@ class ProfileEngine:
             return []
         alerts = []
         for name in sorted(syscall_names - b.syscalls):
-            if b.policy_allows(R0003.id, "") or not self._first(container, R0003.id, name):
+            if b.policy_allows(R0003.id, "") or not self._may_alert(container, R0003.id, name):
                 continue
             event = Event(
                 timestamp_ns=0, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,
@@ -195,15 +195,8 @@ class ProfileEngine:
             alerts.append(make_alert(event, R0003, f"Unexpected system call detected: {name}", b, None, name))
         return alerts
 
-    def _first(self, container: ContainerInfo, rule_id: str, unique: str) -> bool:
-        key = (container.container_id, rule_id, unique)
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return False
-        self._seen[key] = None
-        if len(self._seen) > DEDUP_LIMIT:
-            self._seen.popitem(last=False)
-        return True
+    def _may_alert(self, container: ContainerInfo, rule_id: str, unique: str) -> bool:
+        return self.cooldown.allow((container.container_id, rule_id, unique))
 
 
 def _identity(c: ContainerInfo) -> tuple[object, ...]:

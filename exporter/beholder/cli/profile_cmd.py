@@ -7,6 +7,7 @@ every command reads them unchanged and writes documents Kubescape reads back.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ from beholder.bob.learn import ProfileLearner
 from beholder.bob.merge import merge as merge_profiles
 from beholder.bob.profile import Profile, ProfileError, load_file, to_document
 from beholder.bob.recorded import ReadStats, read_events
-from beholder.bob.rules import ALL_SPECS, default_enabled
+from beholder.cli.rule_options import engine_options, rule_options
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event
 
@@ -139,7 +140,8 @@ def learn_cmd(
 ) -> None:
     """Record behaviour into an ApplicationProfile named NAME.
 
-    Live, it traces until --duration passes or until CMD (after `--`) exits.
+    Live, it traces until --duration passes, until CMD (after `--`) exits, or until it is
+    interrupted (Ctrl-C, SIGTERM); then it writes what it learned.
     """
     learner = ProfileLearner(name, namespace, _selector(container, workload), threshold)
     if sources:
@@ -202,12 +204,14 @@ def _learn_live(
     learner: ProfileLearner, duration: float | None, cmd: tuple[str, ...], ready_file: str | None
 ) -> None:
     from beholder.agent import Agent, AgentOptions  # loads bcc: only for live learning
+    from beholder.sensors.program import ProgramOptions
 
     # The kernel skips the agent's own descendants, so the command is forked *before* the
     # agent exists and held at a `read` until tracing runs; then it execs, visible.
     gate = ("/bin/sh", "-c", 'read _ && exec "$@"', "sh")
     child = subprocess.Popen([*gate, *cmd], stdin=subprocess.PIPE) if cmd else None
-    agent = Agent(AgentOptions(), sinks=[], on_batch=lambda events, alerts: learner.observe(events))
+    options = AgentOptions(program=ProgramOptions(syscall_counts=True))  # R0003 needs the full syscall set
+    agent = Agent(options, sinks=[], on_batch=lambda events, alerts: learner.observe(events))
     worker = threading.Thread(target=agent.run, name="beholder-learn", daemon=True)
     worker.start()
     if child is not None and child.stdin is not None:
@@ -216,9 +220,13 @@ def _learn_live(
     if ready_file:
         Path(ready_file).touch()
     deadline = time.monotonic() + duration if duration else None
+    interrupted = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: interrupted.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     with _progress() as bar:
         task = bar.add_task("learning", total=duration, events=0)
-        while worker.is_alive():
+        while worker.is_alive() and not interrupted.is_set():
             if child is not None and child.poll() is not None:
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -229,6 +237,8 @@ def _learn_live(
                 completed=(duration - (deadline - time.monotonic())) if deadline else None,
                 events=learner.events,
             )
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
     agent.stop()
     worker.join(timeout=10)
     known = agent.enricher.containers.by_id
@@ -348,9 +358,7 @@ def export_cmd(
     type=click.Path(exists=True, dir_okay=False),
     help="The `beholder run --stats-file` whose per-container syscall counts feed R0003.",
 )
-@click.option(
-    "--enable", "extra_rules", multiple=True, metavar="RULE", help="Also run this default-off rule."
-)
+@rule_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--cluster-name", default="default", show_default=True)
 def evaluate_cmd(
@@ -358,16 +366,17 @@ def evaluate_cmd(
     sources: tuple[str, ...],
     binds: tuple[str, ...],
     stats_file: str | None,
-    extra_rules: tuple[str, ...],
+    enable_rules: tuple[str, ...],
+    disable_rules: tuple[str, ...],
+    rule_cooldown: float,
+    rule_cooldown_after: int,
     fmt: str,
     cluster_name: str,
 ) -> None:
     """Replay recorded events against profiles and print the alerts."""
     bindings = dict(b.split("=", 1) for b in binds if "=" in b)
-    unknown = set(extra_rules) - {s.id for s in ALL_SPECS}
-    if unknown:
-        raise click.BadParameter(f"unknown rule {', '.join(sorted(unknown))}", param_hint="--enable")
-    engine = ProfileEngine(_load_profiles(profiles), bindings, enabled=default_enabled() | set(extra_rules))
+    options = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
+    engine = ProfileEngine(_load_profiles(profiles), bindings, **options)
     host = HostIdentity(host_name="replay", cluster_name=cluster_name)
     alerts: list[Alert] = []
     containers: dict[str, ContainerInfo] = {}

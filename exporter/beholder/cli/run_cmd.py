@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,6 +17,7 @@ from beholder.agent import Agent, AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs, recorded_files
 from beholder.cli.params import ByteSize, mib
+from beholder.cli.rule_options import engine_options, rule_options
 from beholder.config import config_option
 from beholder.enrich.enricher import Enricher
 from beholder.events.interfaces import Evaluator, HostIdentity
@@ -47,7 +49,11 @@ def _bindings(specs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _evaluators(
-    policies: tuple[str, ...], profiles: tuple[str, ...], bindings: dict[str, str], host: HostIdentity
+    policies: tuple[str, ...],
+    profiles: tuple[str, ...],
+    bindings: dict[str, str],
+    host: HostIdentity,
+    engine_settings: dict[str, Any],
 ) -> list[Evaluator]:
     """Policy and profile engines; a bad file is one line each, the rest still loads."""
     evaluators: list[Evaluator] = []
@@ -63,7 +69,7 @@ def _evaluators(
     if profiles:
         from beholder.bob.engine import ProfileEngine
 
-        bob, errors = ProfileEngine.load([Path(p) for p in profiles], bindings)
+        bob, errors = ProfileEngine.load([Path(p) for p in profiles], bindings, **engine_settings)
         for line in errors:
             _say(f"profile rejected: {line}")
         _say(f"{len(bob.profiles)} behaviour profiles loaded")
@@ -111,6 +117,7 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     metavar="KEY=PROFILE",
     help="Bind a profile to a container (id or name), pod or workload that carries no profile label.",
 )
+@rule_options
 @click.option("--no-redact", is_flag=True, help="Keep secrets in command lines (default: masked).")
 @click.option(
     "--redact-pattern",
@@ -174,6 +181,10 @@ def command(
     policies: tuple[str, ...],
     profiles: tuple[str, ...],
     binds: tuple[str, ...],
+    enable_rules: tuple[str, ...],
+    disable_rules: tuple[str, ...],
+    rule_cooldown: float,
+    rule_cooldown_after: int,
     no_redact: bool,
     redact_patterns: tuple[str, ...],
     sensors: str,
@@ -236,7 +247,8 @@ def command(
     )
     specs = outputs or default_outputs()
     sinks = build_sinks(specs, ctx)
-    evaluators = _evaluators(policies, profiles, _bindings(binds), host)
+    engine_settings = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
+    evaluators = _evaluators(policies, profiles, _bindings(binds), host, engine_settings)
     # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.
     protected = agent_files([spool_dir, *policies, *profiles])
     evaluators.append(SelfProtection(os.getpid(), protected, supervisor_pid=os.getppid()))
