@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from beholder.sensors.decode import HEADER
+from beholder.events.abi import HEADER
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -97,7 +97,7 @@ static __always_inline int dns_emit(u32 nr, u64 fd, void *payload, u64 len, void
     r->args[0] = fd;
     r->args[1] = len;
     r->len1 = read_blob(r, 0, payload, len, DNS_PAYLOAD);
-    r->len2 = read_blob(r, DNS_PAYLOAD, addr, addrlen, SOCKADDR_MAX);
+    r->len2 = read_blob(r, r->len1, addr, addrlen, SOCKADDR_MAX);  /* right after the payload */
     submit(r, 1);
     return 0;
 }

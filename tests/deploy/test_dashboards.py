@@ -28,6 +28,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from otel_semconv.samples import ALERTS, EVENTS
 
 from beholder.events.interfaces import HostIdentity
+from beholder.events.kinds import KIND_BY_SYSCALL
 from beholder.events.model import Action, Alert, Event, Operation
 from beholder.otel import semconv as sc
 from beholder.otel.encode import LogEncoder, resource_attributes
@@ -155,7 +156,7 @@ def _expected_values() -> dict[str, set[str]]:
         REGISTRY.attributes[sc.SECURITY_RULE_RULESET_NAME].examples
     )
     values[loki_name(sc.BEHOLDER_SYSCALL_NAME)] = {
-        syscall for syscall, event in sc.EVENT_BY_SYSCALL["Process"].items() if event == sc.EVENT_PROCESS_EXEC
+        syscall for syscall, event in KIND_BY_SYSCALL["Process"].items() if event == sc.EVENT_PROCESS_EXEC
     }
     return values
 

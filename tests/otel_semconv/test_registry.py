@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beholder.cli.semconv_cmd import command
+from beholder.events.abi import RecordKind
 from beholder.otel import semconv as sc
 from beholder.otel.semconv_gen import (
     SemconvError,
@@ -26,7 +27,7 @@ from beholder.otel.semconv_gen import (
     load_yaml,
     schema_errors,
 )
-from beholder.sensors.catalog import K_CHDIR, SENSORS
+from beholder.sensors.catalog import SENSORS
 from conftest import REFERENCE, ROOT, SEEDS, require
 
 SCHEMA = REFERENCE / "weaver" / "semconv.schema.json"
@@ -121,7 +122,7 @@ def test_event_names_are_namespaced_and_low_cardinality():
 def test_every_traced_syscall_has_its_own_event_name():
     by_syscall, fallback, _ = event_table(load_registry(ROOT))
     for sensor in SENSORS:
-        chdir = [name for name, role in sensor.enter_roles if role == K_CHDIR]
+        chdir = [name for name, role in sensor.enter_roles if role == RecordKind.CHDIR]
         for syscall in (*sensor.syscalls, *chdir):
             name = by_syscall[sensor.operation.value].get(syscall)
             assert name not in (None, fallback), f"{sensor.name}: {syscall} has no event"

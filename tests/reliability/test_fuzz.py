@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from beholder.bob.profile import Profile, ProfileError
 from beholder.bob.profile import load_text as load_profile
+from beholder.events.abi import HEADER, RECORD_FIXED
 from beholder.events.model import Alert, Event
 from beholder.formats.kubearmor_in import ReadReport, read_records
 from beholder.policy.loader import load_text as load_policy
-from beholder.sensors.decode import FIXED_SIZE, HEADER, DecodeError, Decoder
+from beholder.sensors.decode import DecodeError, Decoder
 from reliability.budget import FUZZ_EXAMPLES
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -197,9 +198,9 @@ def test_decoder_survives_well_framed_records_with_hostile_fields(
 ) -> None:
     lengths = (len(s1), len(s2)) if honest_lengths else (len(s2), len(s1) + 7)
     raw = HEADER.pack(*fields, *lengths) + s1 + s2
-    assert len(raw) >= FIXED_SIZE
+    assert len(raw) >= RECORD_FIXED
     check_decode(raw)
 
 
 def test_header_layout_matches_the_strategy() -> None:
-    assert HEADER.size == FIXED_SIZE == struct.calcsize("<QQIIIIqIIIIII16s6QII")
+    assert HEADER.size == RECORD_FIXED == struct.calcsize("<QQIIIIqIIIIII16s6QII")

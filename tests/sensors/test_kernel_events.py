@@ -199,6 +199,13 @@ def test_dns_question_over_udp_port_53(agent: AgentProcess) -> None:
         assert found, f"no DNS event for {name}"
         assert found[0]["data"]["qtype"] == "AAAA"
         assert found[0]["operation"] == "Network"
+    # sendto names the server: its address is decoded, not whatever followed the payload
+    sent = agent.wait_for(lambda r: r["syscall"] == "sendto" and r["resource"] == unconnected + ".")[0]
+    assert (sent["data"]["sa_family"], sent["data"]["sin_addr"], sent["data"]["sin_port"]) == (
+        "AF_INET",
+        address[0],
+        "53",
+    )
 
 
 def test_setuid_in_child_and_capability_check(agent: AgentProcess) -> None:

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beholder.events import Operation
+from beholder.events import Operation, facts, kinds
+from beholder.events.abi import HEADER, RECORD_FIXED
+from beholder.events.abi import RecordKind as K
 from beholder.events.decoding import SYSCALL_NUMBERS
-from beholder.sensors.decode import FIXED_SIZE, HEADER, K_CAP, K_EXEC, K_FILE, K_NET, DecodeError, Decoder
+from beholder.sensors.decode import DecodeError, Decoder
 
 
 def record(
@@ -25,12 +27,12 @@ def record(
 
 
 def test_header_matches_the_c_layout() -> None:
-    assert FIXED_SIZE == 136
+    assert RECORD_FIXED == 136
 
 
 def test_exec_record() -> None:
     raw = record(
-        K_EXEC, SYSCALL_NUMBERS["execve"], 0, (2**64 - 100, 0, 0, 0, 0, 0), b"/bin/ls\0", b"ls\0-l\0/tmp\0"
+        K.EXEC, SYSCALL_NUMBERS["execve"], 0, (2**64 - 100, 0, 0, 0, 0, 0), b"/bin/ls\0", b"ls\0-l\0/tmp\0"
     )
     ev = Decoder().decode(raw)
     assert (ev.operation, ev.syscall, ev.resource) == (Operation.PROCESS, "execve", "/bin/ls")
@@ -40,7 +42,7 @@ def test_exec_record() -> None:
 
 def test_openat_record_decodes_flags_mode_and_errno() -> None:
     raw = record(
-        K_FILE, SYSCALL_NUMBERS["openat"], -13, (2**64 - 100, 0, 0o101 | 0o2000000, 0o600, 0, 0), b"/x\0"
+        K.FILE, SYSCALL_NUMBERS["openat"], -13, (2**64 - 100, 0, 0o101 | 0o2000000, 0o600, 0, 0), b"/x\0"
     )
     ev = Decoder().decode(raw)
     assert ev.data == {"fd": "-100", "flags": "O_WRONLY|O_CREAT|O_CLOEXEC", "mode": "0600"}
@@ -49,13 +51,13 @@ def test_openat_record_decodes_flags_mode_and_errno() -> None:
 
 def test_connect_record_decodes_sockaddr() -> None:
     addr = struct.pack("<H", 2) + struct.pack(">H", 53) + bytes([10, 0, 0, 10]) + bytes(8)
-    ev = Decoder().decode(record(K_NET, SYSCALL_NUMBERS["connect"], 0, (10, 0, 16, 0, 0, 0), addr))
+    ev = Decoder().decode(record(K.NET, SYSCALL_NUMBERS["connect"], 0, (10, 0, 16, 0, 0, 0), addr))
     assert ev.resource == "sa_family=AF_INET sin_port=53 sin_addr=10.0.0.10"
     assert ev.data["fd"] == "10"
 
 
 def test_capability_record() -> None:
-    ev = Decoder().decode(record(K_CAP, 0, -1, (13, 0, 0, 0, 0, 0)))
+    ev = Decoder().decode(record(K.CAP, 0, -1, (13, 0, 0, 0, 0, 0)))
     assert (ev.operation, ev.resource, ev.result) == (
         Operation.CAPABILITY,
         "NET_RAW",
@@ -63,11 +65,92 @@ def test_capability_record() -> None:
     )
 
 
+def _dns_payload(name: str) -> bytes:
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + labels + b"\0" + struct.pack(">HH", 1, 1)
+
+
+FACTS = {
+    "exec": (
+        record(K.EXEC, SYSCALL_NUMBERS["execve"], 0, (2**64 - 100,) + (0,) * 5, b"/bin/ls\0", b"ls\0"),
+        kinds.PROCESS_EXEC,
+        facts.Exec("/bin/ls", None),
+    ),
+    "fork": (record(K.FORK, 0, 0, (10, 11, 0, 0, 0, 0)), kinds.PROCESS_FORK, facts.Fork(10, 11)),
+    "exit_group": (record(K.EXIT, 0, 0, (0x103, 1, 0, 0, 0, 0)), kinds.PROCESS_EXIT, facts.Exit(3)),
+    "exit by signal": (record(K.EXIT, 0, 0, (0, 0, 0, 0, 0, 0)), kinds.PROCESS_EXIT, facts.Exit(None)),
+    "openat": (
+        record(K.FILE, SYSCALL_NUMBERS["openat"], 3, (2**64 - 100, 0, 0o101, 0o640, 0, 0), b"x\0"),
+        kinds.FILE_OPEN,
+        facts.FileAccess("x", dirfd=-100, flags=0o101, mode=0o640),
+    ),
+    "fchownat": (
+        record(K.FILE, SYSCALL_NUMBERS["fchownat"], 0, (5, 0, 1000, 2**32 - 1, 0, 0), b"/y\0"),
+        kinds.FILE_CHOWN,
+        facts.FileAccess("/y", dirfd=5, owner_uid=1000, owner_gid=-1),
+    ),
+    "symlink": (
+        record(K.FILE, SYSCALL_NUMBERS["symlink"], 0, (0,) * 6, b"/etc/passwd\0", b"/tmp/l\0"),
+        kinds.FILE_LINK,
+        facts.FileAccess("/tmp/l", target="/etc/passwd"),
+    ),
+    "socket": (
+        record(K.NET, SYSCALL_NUMBERS["socket"], 4, (2, 1 | 0o2000000, 6, 0, 0, 0)),
+        kinds.NETWORK_SOCKET,
+        facts.Socket(2, 1 | 0o2000000, 6, 4),
+    ),
+    "connect": (
+        record(K.NET, SYSCALL_NUMBERS["connect"], 0, (3, 0, 16, 0, 0, 0), struct.pack("<H", 1) + b"/run/s\0"),
+        kinds.NETWORK_CONNECT,
+        facts.SocketCall(3, facts.Endpoint(1, path="/run/s")),
+    ),
+    "dns sendto with server": (
+        record(
+            K.DNS,
+            SYSCALL_NUMBERS["sendto"],
+            0,
+            (7, 0, 0, 0, 0, 0),
+            _dns_payload("a.example"),
+            struct.pack("<H", 2) + struct.pack(">H", 53) + bytes([10, 0, 0, 53]) + bytes(8),
+        ),
+        kinds.NETWORK_DNS,
+        facts.DnsQuestion(7, "a.example.", "A", facts.Endpoint(2, "10.0.0.53", 53)),
+    ),
+    "setresuid": (
+        record(K.SYSCALL, SYSCALL_NUMBERS["setresuid"], 0, (0, 2**32 - 1, 5, 0, 0, 0)),
+        kinds.SYSCALL_CREDENTIALS,
+        facts.Credentials((0, -1, 5), group=False),
+    ),
+    "kill": (
+        record(K.SYSCALL, SYSCALL_NUMBERS["kill"], 0, (99, 9, 0, 0, 0, 0)),
+        kinds.SYSCALL_SIGNAL,
+        facts.SyscallArgs({"pid": 99, "sig": 9}),
+    ),
+    "capability": (record(K.CAP, 0, 0, (21, 0, 0, 0, 0, 0)), kinds.CAPABILITY_CHECK, facts.Capability(21)),
+}
+
+
+@pytest.mark.parametrize("case", FACTS)
+def test_decoder_sets_kind_and_typed_facts(case: str) -> None:
+    raw, kind, expected = FACTS[case]
+    ev = Decoder().decode(raw)
+    assert (ev.kind, ev.facts) == (kind, expected)
+
+
+def test_dns_server_address_follows_the_payload() -> None:
+    """The server sockaddr of sendto/sendmsg is the second blob, right after the DNS payload."""
+    payload = _dns_payload("b.example")
+    server = struct.pack("<H", 10) + struct.pack(">H", 53) + bytes(4) + bytes(15) + b"\1" + bytes(4)
+    ev = Decoder().decode(record(K.DNS, SYSCALL_NUMBERS["sendmsg"], 0, (3,) + (0,) * 5, payload, server))
+    assert ev.facts.server == facts.Endpoint(10, "::1", 53)
+    assert (ev.data["sa_family"], ev.data["sin6_addr"], ev.data["sin6_port"]) == ("AF_INET6", "::1", "53")
+
+
 MALFORMED = {
     "empty": b"",
     "shorter than the header": b"\0" * 10,
     "unknown kind": record(99, 0, 0, (0,) * 6),
-    "string length overruns the record": record(K_FILE, 257, 0, (0,) * 6, b"abc")[:-1],
+    "string length overruns the record": record(K.FILE, 257, 0, (0,) * 6, b"abc")[:-1],
 }
 
 
@@ -88,7 +171,7 @@ def test_malformed_records_raise_decode_error(raw: bytes) -> None:
     cut=st.integers(0, 700),
 )
 def test_decoder_never_raises_anything_but_decode_error(kind, nr, retval, args, s1, s2, cut) -> None:
-    raw = record(kind, nr, retval, args, s1, s2)[: FIXED_SIZE + cut]
+    raw = record(kind, nr, retval, args, s1, s2)[: RECORD_FIXED + cut]
     try:
         ev = Decoder().decode(raw)
     except DecodeError:

@@ -7,12 +7,14 @@ knows the Linux x86_64 ABI values.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
-import struct
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from beholder.events.syscall_table import X86_64_SYSCALLS
+
+if TYPE_CHECKING:
+    from beholder.events.facts import Endpoint
 
 _OPEN_ACCESS = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}
 # Bit flags in the order strace and KubeArmor print them.
@@ -134,30 +136,24 @@ def syscall_name(nr: int) -> str:
 SYSCALL_NUMBERS = {name: nr for nr, name in X86_64_SYSCALLS.items()}
 
 
-def decode_sockaddr(raw: bytes) -> dict[str, str]:
-    """Decode a user-space `struct sockaddr_*` into KubeArmor-style fields.
-
-    Returns `sa_family` plus `sin_addr`/`sin_port`, `sin6_addr`/`sin6_port`, `sun_path`
-    or `nl_pid`; unknown or short buffers yield only what can be read safely.
-    """
-    if len(raw) < 2:
+def endpoint_fields(ep: Endpoint | None) -> dict[str, str]:
+    """An endpoint as KubeArmor's fields: `sa_family` plus `sin_addr`/`sin_port`,
+    `sin6_addr`/`sin6_port`, `sun_path` or `nl_pid`/`nl_groups`, in that order."""
+    if ep is None:
         return {}
-    family = struct.unpack_from("<H", raw)[0]
-    out = {"sa_family": family_name(family)}
-    if family == socket.AF_INET and len(raw) >= 8:
-        out["sin_port"] = str(struct.unpack_from(">H", raw, 2)[0])
-        out["sin_addr"] = socket.inet_ntop(socket.AF_INET, raw[4:8])
-    elif family == socket.AF_INET6 and len(raw) >= 24:
-        out["sin6_port"] = str(struct.unpack_from(">H", raw, 2)[0])
-        out["sin6_addr"] = str(ipaddress.IPv6Address(raw[8:24]))
-    elif family == socket.AF_UNIX:
-        path = raw[2:]
-        if path[:1] == b"\0":  # abstract socket: keep the leading @ like ss(8)
-            out["sun_path"] = "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-        else:
-            out["sun_path"] = path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-    elif family == 16 and len(raw) >= 12:  # AF_NETLINK: nl_pid, nl_groups
-        out["nl_pid"], out["nl_groups"] = (str(v) for v in struct.unpack_from("<II", raw, 4))
+    out = {"sa_family": family_name(ep.family)}
+    if ep.family == socket.AF_INET:
+        if ep.port is not None:
+            out["sin_port"] = str(ep.port)
+            out["sin_addr"] = ep.ip
+    elif ep.family == socket.AF_INET6:
+        if ep.port is not None:
+            out["sin6_port"] = str(ep.port)
+            out["sin6_addr"] = ep.ip
+    elif ep.family == socket.AF_UNIX:
+        out["sun_path"] = ep.path
+    elif ep.nl_pid is not None:
+        out["nl_pid"], out["nl_groups"] = str(ep.nl_pid), str(ep.nl_groups)
     return out
 
 

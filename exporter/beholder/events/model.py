@@ -13,6 +13,9 @@ import enum
 import os
 from dataclasses import dataclass, field
 
+from beholder.events.facts import Facts
+from beholder.events.kinds import kind_of
+
 
 class Operation(enum.Enum):
     """Event class, spelled as KubeArmor's `Operation` field spells it."""
@@ -74,9 +77,10 @@ class ProcessInfo:
 class Event:
     """One kernel observation, decoded and (later) enriched.
 
-    `data` holds the syscall's own arguments as short strings (flags, fd, mode, family…),
-    in the order KubeArmor prints them in `Data`. `process` and `container` are filled by
-    the enrich stage; until then they are None.
+    `kind` is the event name from semconv/registry/events.yaml and `facts` its typed facts
+    (which class follows from the kind); consumers switch on `kind` and read `facts`. `data`
+    holds the syscall's arguments as KubeArmor prints them in `Data`. `process` and
+    `container` are filled by the enrich stage; until then they are None.
     """
 
     timestamp_ns: int
@@ -97,6 +101,12 @@ class Event:
     truncated: bool = False
     process: ProcessInfo | None = None
     container: ContainerInfo | None = None
+    kind: str = ""
+    facts: Facts | None = None
+
+    def __post_init__(self) -> None:
+        if not self.kind:  # the decoder sets it; other sources may leave it to the table
+            self.kind = kind_of(self.operation.value, self.syscall)
 
     @property
     def result(self) -> str:

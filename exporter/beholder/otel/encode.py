@@ -102,7 +102,7 @@ class LogEncoder:
         self._processes: dict[int, tuple] = {}  # id -> (ProcessInfo, fingerprint, chunks)
         self._containers: dict[int, tuple] = {}  # id -> (ContainerInfo, fingerprint, chunk)
         self._values: dict[tuple[str, str], bytes] = {}
-        self._heads: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self._heads: dict[tuple[str, str], bytes] = {}
         self._results: dict[int, bytes] = {}
         self._threads: dict[tuple[int, int, int, int, str, int], bytes] = {}
         self._arg_sets: dict[tuple, bytes] = {}
@@ -220,10 +220,10 @@ class LogEncoder:
     def _attributes(self, ev: Event) -> tuple[str, bytes]:
         """(event name, every attribute of the event) as one byte string."""
         operation = ev.operation.value
-        head = self._heads.get((operation, ev.syscall))
-        if head is None:
-            head = self._head(operation, ev.syscall)
-        name, head_bytes = head
+        name = ev.kind
+        head_bytes = self._heads.get((operation, ev.syscall))
+        if head_bytes is None:
+            head_bytes = self._head(operation, ev.syscall)
         identity = (ev.host_pid, ev.host_tid, ev.uid, ev.gid, ev.comm, ev.cgroup_id)
         who = self._threads.get(identity)
         if who is None:
@@ -279,9 +279,8 @@ class LogEncoder:
         self._threads[identity] = out
         return out
 
-    def _head(self, operation: str, syscall: str) -> tuple[str, bytes]:
-        name = sc.EVENT_BY_SYSCALL.get(operation, {}).get(syscall, sc.EVENT_FALLBACK)
-        head = (name, self._s(sc.BEHOLDER_OPERATION, operation) + self._s(sc.BEHOLDER_SYSCALL_NAME, syscall))
+    def _head(self, operation: str, syscall: str) -> bytes:
+        head = self._s(sc.BEHOLDER_OPERATION, operation) + self._s(sc.BEHOLDER_SYSCALL_NAME, syscall)
         self._heads[(operation, syscall)] = head
         return head
 

@@ -27,6 +27,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 MAX_YAML_BYTES = 1 << 20
 MAX_YAML_ALIASES = 64
 GENERATED_PY = Path("exporter/beholder/otel/semconv.py")
+GENERATED_KINDS = Path("exporter/beholder/events/kinds.py")
 DOCS = Path("semconv/docs")
 
 
@@ -458,18 +459,28 @@ def _py_comment(text: str) -> list[str]:
     return ["# " + line for line in textwrap.wrap(text, 104)] if text else []
 
 
-def render_python(registry: Registry) -> str:
-    by_syscall, fallback, alerts = event_table(registry)
-    out = [
-        '"""Semantic-convention names Beholder emits. Generated from semconv/registry; do not edit.',
-        "",
-        "Regenerate with `beholder semconv generate`; a test fails when this file is stale.",
+def _py_module(*doc: str) -> list[str]:
+    """The opening of a generated module: its docstring and imports."""
+    return [
+        '"""' + doc[0],
+        *doc[1:],
         '"""',
         "",
         "from __future__ import annotations",
         "",
         "from typing import Final",
         "",
+    ]
+
+
+def render_python(registry: Registry) -> str:
+    _, _, alerts = event_table(registry)
+    out = _py_module(
+        "Semantic-convention names Beholder emits. Generated from semconv/registry; do not edit.",
+        "",
+        "Regenerate with `beholder semconv generate`; a test fails when this file is stale.",
+    )
+    out += [
         "# --- attributes (templates are prefixes: emit f'{NAME}.{key}') ---",
         "",
     ]
@@ -501,17 +512,45 @@ def render_python(registry: Registry) -> str:
             out += [f'    "{a.id}": frozenset(', "        {"]
             out += [f'            "{m}",' for m in a.members]
             out += ["        }", "    ),"]
-    out += ["}", "", "# Operation -> syscall or hook -> event name; anything else is EVENT_FALLBACK.", ""]
-    out.append("EVENT_BY_SYSCALL: Final[dict[str, dict[str, str]]] = {")
-    for operation, table in by_syscall.items():
-        out.append(f'    "{operation}": {{')
-        out += [f'        "{syscall}": "{name}",' for syscall, name in table.items()]
-        out.append("    },")
-    out += ["}", f'EVENT_FALLBACK: Final = "{fallback}"', "ALERT_EVENT_BY_SOURCE: Final[dict[str, str]] = {"]
+    out += ["}", "ALERT_EVENT_BY_SOURCE: Final[dict[str, str]] = {"]
     out += [f'    "{source}": "{name}",' for source, name in alerts.items()]
     out += ["}", "", "# Metric name -> (instrument, unit).", "METRICS: Final[dict[str, tuple[str, str]]] = {"]
     out += [f'    "{m.metric_name}": ("{m.instrument}", "{m.unit}"),' for m in registry.metrics]
     out += ["}", ""]
+    return "\n".join(out)
+
+
+def render_kinds(registry: Registry) -> str:
+    """events/kinds.py: the event kinds the decoder sets, and which syscall yields which."""
+    by_syscall, fallback, _ = event_table(registry)
+    out = _py_module(
+        "Event kinds (`Event.kind`): the event names of semconv/registry. Generated; do not edit.",
+        "",
+        "The decoder sets a kind on every event and consumers switch on it. Regenerate with",
+        "`beholder semconv generate`; a test fails when this file is stale.",
+    )
+    for event in registry.events:
+        meta = event.annotations.get("beholder") or {}
+        if "syscalls" in meta:
+            out.append(f'{_constant(event.name.removeprefix("beholder."))}: Final = "{event.name}"')
+    out += ["", "# Operation -> syscall or hook -> kind; anything else is FALLBACK.", ""]
+    out.append("KIND_BY_SYSCALL: Final[dict[str, dict[str, str]]] = {")
+    for operation, table in by_syscall.items():
+        out.append(f'    "{operation}": {{')
+        out += [f'        "{syscall}": "{name}",' for syscall, name in table.items()]
+        out.append("    },")
+    out += [
+        "}",
+        f'FALLBACK: Final = "{fallback}"',
+        "",
+        "",
+        "def kind_of(operation: str, syscall: str) -> str:",
+    ]
+    out += [
+        '    """The kind of an event of this KubeArmor operation and syscall (readers of records)."""',
+        "    return KIND_BY_SYSCALL.get(operation, {}).get(syscall, FALLBACK)",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -524,6 +563,7 @@ def generate(root: Path = PROJECT_ROOT) -> dict[Path, str]:
         DOCS / "kubearmor-mapping.md": render_mapping_md(registry),
         DOCS / "metrics.md": render_metrics_md(registry),
         GENERATED_PY: render_python(registry),
+        GENERATED_KINDS: render_kinds(registry),
     }
 
 

@@ -4,7 +4,7 @@ Syscalls are traced through the raw_syscalls enter/exit tracepoints and dispatch
 kernel by syscall number: `syscalls` are parked at enter and completed at exit as records
 of the sensor's `kind`; `enter_roles` are handled at enter by a dedicated C function
 (exec's argv, clone flags, exit codes, DNS payloads). Other hooks are plain tracepoints.
-The numbers mirror bpf/common.h (`enum kind`, `enum role`).
+Kinds and roles come from `events.abi` (the one copy of bpf/common.h).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from beholder.events import Operation
+from beholder.events.abi import RecordKind as K
+from beholder.events.abi import Role as R
 
-K_EXEC, K_FILE, K_NET, K_SYSCALL, K_CHDIR = 1, 4, 5, 6, 10
-R_CLONE, R_EXIT_GROUP, R_DNS_WRITE, R_DNS_SENDTO, R_DNS_SENDMSG, R_DNS_SENDMMSG = range(16, 22)
 SYSCALL_TRACEPOINTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit")
 
 
@@ -45,14 +45,14 @@ SENSORS: tuple[Sensor, ...] = (
         "process",
         Operation.PROCESS,
         "process.c",
-        K_EXEC,
+        K.EXEC,
         (),
         (
-            ("execve", K_EXEC),
-            ("execveat", K_EXEC),
-            ("clone", R_CLONE),
-            ("clone3", R_CLONE),
-            ("exit_group", R_EXIT_GROUP),
+            ("execve", K.EXEC),
+            ("execveat", K.EXEC),
+            ("clone", R.CLONE),
+            ("clone3", R.CLONE),
+            ("exit_group", R.EXIT_GROUP),
         ),
         (
             *SYSCALL_TRACEPOINTS,
@@ -65,7 +65,7 @@ SENSORS: tuple[Sensor, ...] = (
         "file",
         Operation.FILE,
         "file.c",
-        K_FILE,
+        K.FILE,
         (
             "open",
             "openat",
@@ -89,20 +89,20 @@ SENSORS: tuple[Sensor, ...] = (
             "link",
             "linkat",
         ),
-        (("chdir", K_CHDIR), ("fchdir", K_CHDIR)),  # keep the process tree's cwd current
+        (("chdir", K.CHDIR), ("fchdir", K.CHDIR)),  # keep the process tree's cwd current
         SYSCALL_TRACEPOINTS,
     ),
     Sensor(
         "network",
         Operation.NETWORK,
         "network.c",
-        K_NET,
+        K.NET,
         ("socket", "connect", "bind", "listen", "accept", "accept4"),
         (
-            ("write", R_DNS_WRITE),
-            ("sendto", R_DNS_SENDTO),
-            ("sendmsg", R_DNS_SENDMSG),
-            ("sendmmsg", R_DNS_SENDMMSG),
+            ("write", R.DNS_WRITE),
+            ("sendto", R.DNS_SENDTO),
+            ("sendmsg", R.DNS_SENDMSG),
+            ("sendmmsg", R.DNS_SENDMMSG),
         ),
         (*SYSCALL_TRACEPOINTS, "sock/inet_sock_set_state"),
     ),
@@ -110,7 +110,7 @@ SENSORS: tuple[Sensor, ...] = (
         "syscall",
         Operation.SYSCALL,
         "syscalls.c",
-        K_SYSCALL,
+        K.SYSCALL,
         (
             "setuid",
             "setgid",
@@ -138,7 +138,7 @@ SENSORS: tuple[Sensor, ...] = (
         (),
         SYSCALL_TRACEPOINTS,
     ),
-    Sensor("capability", Operation.CAPABILITY, "capability.c", 7, (), (), ("capability/cap_capable",)),
+    Sensor("capability", Operation.CAPABILITY, "capability.c", K.CAP, (), (), ("capability/cap_capable",)),
 )
 
 SENSOR_NAMES = tuple(s.name for s in SENSORS)

@@ -8,18 +8,21 @@ passed them; the enrich stage resolves relative ones against the process's cwd.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 import time
 from collections.abc import Callable
 
-from beholder.events import Event, Operation
+from beholder.events import Event, Operation, kinds
+from beholder.events import facts as f
+from beholder.events.abi import HEADER, RECORD_FIXED, RecordKind
 from beholder.events.decoding import (
     AT_FDCWD,
     AT_REMOVEDIR,
     TCP_STATES,
     address_resource,
     capability_name,
-    decode_sockaddr,
+    endpoint_fields,
     family_name,
     open_flags,
     socket_type,
@@ -28,23 +31,27 @@ from beholder.events.decoding import (
 from beholder.events.syscall_table import X86_64_SYSCALLS
 from beholder.sensors.dns import parse_question
 
-HEADER = struct.Struct("<QQIIIIqIIIIII16s6QII")
-FIXED_SIZE = HEADER.size  # 136, RECORD_FIXED in C
-
-K_EXEC, K_FORK, K_EXIT, K_FILE, K_NET, K_SYSCALL, K_CAP, K_TCP_STATE, K_DNS, K_CHDIR = range(1, 11)
-
-
 _OPERATIONS = {
-    K_EXEC: Operation.PROCESS,
-    K_FORK: Operation.PROCESS,
-    K_EXIT: Operation.PROCESS,
-    K_FILE: Operation.FILE,
-    K_CHDIR: Operation.FILE,
-    K_NET: Operation.NETWORK,
-    K_TCP_STATE: Operation.NETWORK,
-    K_DNS: Operation.NETWORK,
-    K_SYSCALL: Operation.SYSCALL,
-    K_CAP: Operation.CAPABILITY,
+    RecordKind.EXEC: Operation.PROCESS,
+    RecordKind.FORK: Operation.PROCESS,
+    RecordKind.EXIT: Operation.PROCESS,
+    RecordKind.FILE: Operation.FILE,
+    RecordKind.CHDIR: Operation.FILE,
+    RecordKind.NET: Operation.NETWORK,
+    RecordKind.TCP_STATE: Operation.NETWORK,
+    RecordKind.DNS: Operation.NETWORK,
+    RecordKind.SYSCALL: Operation.SYSCALL,
+    RecordKind.CAP: Operation.CAPABILITY,
+}
+# Record kinds whose event kind does not depend on the syscall.
+_FIXED_KINDS = {
+    RecordKind.FORK: kinds.PROCESS_FORK,
+    RecordKind.EXIT: kinds.PROCESS_EXIT,
+    RecordKind.EXEC: kinds.PROCESS_EXEC,
+    RecordKind.CHDIR: kinds.FILE_CHDIR,
+    RecordKind.TCP_STATE: kinds.NETWORK_TCP_STATE,
+    RecordKind.DNS: kinds.NETWORK_DNS,
+    RecordKind.CAP: kinds.CAPABILITY_CHECK,
 }
 _AT_FD_CALLS = frozenset(
     {"openat", "openat2", "unlinkat", "fchmodat", "fchmodat2", "fchownat", "renameat", "renameat2", "linkat"}
@@ -68,6 +75,35 @@ def _text(raw: bytes) -> str:
     return (raw[:end] if end >= 0 else raw).decode("utf-8", "backslashreplace")
 
 
+def _sockaddr(raw: bytes) -> f.Endpoint | None:
+    """A user-space `struct sockaddr_*`; a short or unknown buffer yields what can be read safely."""
+    if len(raw) < 2:
+        return None
+    family = _U16.unpack_from(raw)[0]
+    if family == socket.AF_INET:
+        if len(raw) < 8:
+            return f.Endpoint(family)
+        return f.Endpoint(family, socket.inet_ntop(socket.AF_INET, raw[4:8]), _PORT.unpack_from(raw, 2)[0])
+    if family == socket.AF_INET6:
+        if len(raw) < 24:
+            return f.Endpoint(family)
+        return f.Endpoint(family, str(ipaddress.IPv6Address(raw[8:24])), _PORT.unpack_from(raw, 2)[0])
+    if family == socket.AF_UNIX:
+        path = raw[2:]
+        if path[:1] == b"\0":  # abstract socket: keep the leading @ like ss(8)
+            return f.Endpoint(
+                family, path="@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+            )
+        return f.Endpoint(family, path=path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace"))
+    if family == 16 and len(raw) >= 12:  # AF_NETLINK: nl_pid, nl_groups
+        pid, groups = _NETLINK.unpack_from(raw, 4)
+        return f.Endpoint(family, nl_pid=pid, nl_groups=groups)
+    return f.Endpoint(family)
+
+
+_U16, _PORT, _NETLINK = struct.Struct("<H"), struct.Struct(">H"), struct.Struct("<II")
+
+
 def _signed32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - (1 << 32) if value >= 1 << 31 else value
@@ -79,29 +115,30 @@ class Decoder:
     def __init__(self) -> None:
         self.boot_offset_ns = _boot_offset_ns()
         self._by_kind: dict[int, Callable[[Event, tuple, bytes, bytes], None]] = {
-            K_EXEC: self._exec,
-            K_FORK: self._fork,
-            K_EXIT: self._exit,
-            K_FILE: self._file,
-            K_CHDIR: self._file,
-            K_NET: self._net,
-            K_SYSCALL: self._syscall,
-            K_CAP: self._cap,
-            K_TCP_STATE: self._tcp_state,
-            K_DNS: self._dns,
+            RecordKind.EXEC: self._exec,
+            RecordKind.FORK: self._fork,
+            RecordKind.EXIT: self._exit,
+            RecordKind.FILE: self._file,
+            RecordKind.CHDIR: self._file,
+            RecordKind.NET: self._net,
+            RecordKind.SYSCALL: self._syscall,
+            RecordKind.CAP: self._cap,
+            RecordKind.TCP_STATE: self._tcp_state,
+            RecordKind.DNS: self._dns,
         }
         self._names: dict[int, str] = dict(X86_64_SYSCALLS)
         self._comms: dict[bytes, str] = {}
+        self._kinds: dict[tuple[int, str], str] = {}
 
     def decode(self, raw: bytes) -> Event:
-        if len(raw) < FIXED_SIZE:
-            raise DecodeError(f"record of {len(raw)} bytes is shorter than the {FIXED_SIZE}-byte header")
+        if len(raw) < RECORD_FIXED:
+            raise DecodeError(f"record of {len(raw)} bytes is shorter than the {RECORD_FIXED}-byte header")
         (ts, cgroup_id, tgid, tid, uid, gid, retval, kind, nr, flags, repeat, ns_tgid, _pad, comm,
          a0, a1, a2, a3, a4, a5, len1, len2) = HEADER.unpack_from(raw)  # fmt: skip
         handler = self._by_kind.get(kind)
         if handler is None:
             raise DecodeError(f"unknown record kind {kind}")
-        end1 = FIXED_SIZE + len1
+        end1 = RECORD_FIXED + len1
         if end1 + len2 > len(raw):
             raise DecodeError(f"string lengths {len1}+{len2} overrun a {len(raw)}-byte record")
         name = self._names.get(nr) or (syscall_name(nr) if nr else "")
@@ -109,15 +146,26 @@ class Decoder:
         if text is None:
             text = self._remember_comm(comm)
         op = _OPERATIONS[kind]
-        event = Event(ts + self.boot_offset_ns, op, name, retval, tgid, tid, uid, gid, text, cgroup_id)
+        event_kind = self._kinds.get((kind, name))
+        if event_kind is None:
+            event_kind = self._event_kind(kind, op, name)
+        event = Event(
+            ts + self.boot_offset_ns, op, name, retval, tgid, tid, uid, gid, text, cgroup_id, kind=event_kind
+        )
         if repeat:
             event.repeat_count = repeat
         if ns_tgid:
             event.ns_pid = ns_tgid
         if flags:
             event.truncated = True
-        handler(event, (a0, a1, a2, a3, a4, a5), raw[FIXED_SIZE:end1], raw[end1 : end1 + len2])
+        handler(event, (a0, a1, a2, a3, a4, a5), raw[RECORD_FIXED:end1], raw[end1 : end1 + len2])
         return event
+
+    def _event_kind(self, kind: int, op: Operation, name: str) -> str:
+        """The event kind of a (record kind, syscall) pair, looked up once per pair."""
+        event_kind = _FIXED_KINDS.get(kind) or kinds.kind_of(op.value, name)
+        self._kinds[(kind, name)] = event_kind
+        return event_kind
 
     def _remember_comm(self, comm: bytes) -> str:
         """comm values repeat endlessly; decode each once (bounded cache)."""
@@ -128,16 +176,19 @@ class Decoder:
 
     # --- process -------------------------------------------------------------------
     def _exec(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
-        ev.resource = _text(s1)
+        path = ev.resource = _text(s1)
         argv = tuple(part.decode("utf-8", "backslashreplace") for part in s2.split(b"\0")[:-1]) if s2 else ()
         ev.argv = argv
-        if _signed32(a[0]) != AT_FDCWD:
-            ev.data["fd"] = str(_signed32(a[0]))
+        dirfd = _signed32(a[0])
+        if dirfd != AT_FDCWD:
+            ev.data["fd"] = str(dirfd)
+        ev.facts = f.Exec(path, None if dirfd == AT_FDCWD else dirfd)
         if argv[1:]:
             ev.data["argv"] = " ".join(argv[1:])
 
     def _fork(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "fork"
+        ev.facts = f.Fork(a[0], a[1])
         ev.data["parent_pid"] = str(a[0])
         ev.data["child_pid"] = str(a[1])
         ev.resource = str(a[1])
@@ -145,70 +196,93 @@ class Decoder:
     def _exit(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "exit"
         if a[1]:  # exit_group(code): the kernel keeps the low byte
-            ev.data["exit_code"] = str(a[0] & 0xFF)
+            code = a[0] & 0xFF
+            ev.facts = f.Exit(code)
+            ev.data["exit_code"] = str(code)
         else:  # killed by a signal, or exited without exit_group
+            ev.facts = f.Exit(None)
             ev.data["exit_code"] = "unknown"
 
     # --- file ----------------------------------------------------------------------
     def _file(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
         path = _text(s1)
+        access = ev.facts = f.FileAccess(path)
         data = ev.data
         if name in _AT_FD_CALLS:
-            data["fd"] = str(_signed32(a[0]))
+            access.dirfd = _signed32(a[0])
+            data["fd"] = str(access.dirfd)
         if name in _OPEN_CALLS:
-            flags = a[1] if name == "open" else a[2]
+            flags = access.flags = a[1] if name == "open" else a[2]
             data["flags"] = open_flags(flags)
             if flags & 0o100 or flags & 0o20000000:  # O_CREAT or O_TMPFILE carry a mode
-                data["mode"] = f"{(a[2] if name == 'open' else a[3]) & 0o7777:04o}"
+                access.mode = (a[2] if name == "open" else a[3]) & 0o7777
+                data["mode"] = f"{access.mode:04o}"
         elif name == "creat":
-            data["flags"] = open_flags(0o1101)  # O_CREAT|O_WRONLY|O_TRUNC
-            data["mode"] = f"{a[1] & 0o7777:04o}"
+            access.flags = 0o1101  # O_CREAT|O_WRONLY|O_TRUNC
+            access.mode = a[1] & 0o7777
+            data["flags"] = open_flags(access.flags)
+            data["mode"] = f"{access.mode:04o}"
         elif name == "unlinkat":
-            data["flags"] = "AT_REMOVEDIR" if a[2] & AT_REMOVEDIR else ""
+            access.remove_dir = bool(a[2] & AT_REMOVEDIR)
+            data["flags"] = "AT_REMOVEDIR" if access.remove_dir else ""
         elif name in ("chmod", "fchmod"):
-            data["mode"] = f"{a[1] & 0o7777:04o}"
+            access.mode = a[1] & 0o7777
+            data["mode"] = f"{access.mode:04o}"
         elif name in ("fchmodat", "fchmodat2"):
-            data["mode"] = f"{a[2] & 0o7777:04o}"
+            access.mode = a[2] & 0o7777
+            data["mode"] = f"{access.mode:04o}"
         elif name in ("chown", "lchown", "fchown"):
-            data["uid"], data["gid"] = str(_signed32(a[1])), str(_signed32(a[2]))
+            access.owner_uid, access.owner_gid = _signed32(a[1]), _signed32(a[2])
+            data["uid"], data["gid"] = str(access.owner_uid), str(access.owner_gid)
         elif name == "fchownat":
-            data["uid"], data["gid"] = str(_signed32(a[2])), str(_signed32(a[3]))
+            access.owner_uid, access.owner_gid = _signed32(a[2]), _signed32(a[3])
+            data["uid"], data["gid"] = str(access.owner_uid), str(access.owner_gid)
         if name in _SELF_FD_CALLS:
-            data["fd"] = str(_signed32(a[0]))
+            access.dirfd = _signed32(a[0])
+            data["fd"] = str(access.dirfd)
         if s2:
-            data["newpath"] = _text(s2)
+            access.new_path = data["newpath"] = _text(s2)
         if name in ("symlink", "symlinkat"):
             # symlink(target, linkpath): the file created is the link; the target is data.
-            data["target"] = path
-            path = data.pop("newpath", "")
+            access.target = data["target"] = path
+            path = access.path = data.pop("newpath", "")
+            access.new_path = ""
         ev.resource = path
 
     # --- network -------------------------------------------------------------------
     def _net(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
         if name == "socket":
-            domain, kind = family_name(_signed32(a[0])), socket_type(_signed32(a[1]))
-            ev.resource = f"domain={domain} type={kind} protocol={_signed32(a[2])}"
+            family, kind, protocol = _signed32(a[0]), _signed32(a[1]), _signed32(a[2])
+            ev.facts = f.Socket(family, kind, protocol, ev.retval if ev.retval >= 0 else None)
+            ev.resource = f"domain={family_name(family)} type={socket_type(kind)} protocol={protocol}"
             if ev.retval >= 0:
                 ev.data["fd"] = str(ev.retval)
             return
-        ev.data["fd"] = str(_signed32(a[0]))
+        fd = _signed32(a[0])
+        ev.data["fd"] = str(fd)
         if name == "listen":
+            ev.facts = f.SocketCall(fd, backlog=_signed32(a[1]))
             ev.data["backlog"] = str(_signed32(a[1]))
-            ev.resource = f"fd={_signed32(a[0])}"
+            ev.resource = f"fd={fd}"
             return
-        fields = decode_sockaddr(s1)
+        endpoint = _sockaddr(s1)
+        fields = endpoint_fields(endpoint)
+        call = ev.facts = f.SocketCall(fd, endpoint)
         if name in ("accept", "accept4") and ev.retval >= 0:
+            call.new_fd = ev.retval
             ev.data["newfd"] = str(ev.retval)
         ev.resource = address_resource(fields)
         ev.data.update(fields)
 
     def _tcp_state(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "tcp_state"
-        family = "AF_INET" if a[4] == 2 else "AF_INET6"
+        family_nr = a[4] if a[4] in (f.AF_INET, f.AF_INET6) else f.AF_INET6
+        family = family_name(family_nr)
         src = str(ipaddress.ip_address(s1)) if len(s1) in (4, 16) else ""
         dst = str(ipaddress.ip_address(s2)) if len(s2) in (4, 16) else ""
+        ev.facts = f.TcpState(f.Endpoint(family_nr, src, a[2]), f.Endpoint(family_nr, dst, a[3]), a[0], a[1])
         old = TCP_STATES.get(a[0], str(a[0]))
         new = TCP_STATES.get(a[1], str(a[1]))
         ev.data.update(
@@ -218,58 +292,82 @@ class Decoder:
         ev.resource = f"{src}:{a[2]} -> {dst}:{a[3]} {old}->{new}"
 
     def _dns(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
-        ev.data["fd"] = str(_signed32(a[0]))
+        fd = _signed32(a[0])
+        ev.data["fd"] = str(fd)
         question = parse_question(s1)
+        server = _sockaddr(s2)
+        ev.facts = f.DnsQuestion(fd, None, server=server)
         if question is None:
             ev.data["dns"] = "unparsed"
         else:
+            ev.facts.name, ev.facts.type = question
             ev.data["qname"], ev.data["qtype"] = question
             ev.resource = question[0]
-        server = decode_sockaddr(s2)
-        if server:
-            ev.data.update(server)
+        if server is not None:
+            ev.data.update(endpoint_fields(server))
 
     # --- syscalls and capabilities -------------------------------------------------
     def _syscall(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
         data = ev.data
-        if name in ("setuid", "setfsuid"):
-            data["userid"] = str(_signed32(a[0]))
-        elif name in ("setgid", "setfsgid"):
-            data["groupid"] = str(_signed32(a[0]))
-        elif name in ("setreuid", "setregid", "setresuid", "setresgid"):
-            ids = (a[0], a[1], a[2]) if name.startswith("setres") else (a[0], a[1])
-            data["ids"] = ",".join(str(_signed32(i)) for i in ids)
-        elif name == "ptrace":
-            data["request"], data["pid"] = str(a[0]), str(_signed32(a[1]))
+        values: dict[str, int | str] = {}
+        if name in _CREDENTIAL_ARGS:
+            ids = tuple(_signed32(i) for i in a[: _CREDENTIAL_ARGS[name]])
+            ev.facts = f.Credentials(ids, "gid" in name)
+            if len(ids) > 1:
+                data["ids"] = ",".join(map(str, ids))
+            else:
+                data["groupid" if "gid" in name else "userid"] = str(ids[0])
+            return
+        if name == "ptrace":
+            values["request"], values["pid"] = a[0], _signed32(a[1])
         elif name in ("kill", "tkill"):
-            data["pid"], data["sig"] = str(_signed32(a[0])), str(_signed32(a[1]))
+            values["pid"], values["sig"] = _signed32(a[0]), _signed32(a[1])
         elif name == "tgkill":
-            data["pid"], data["tid"], data["sig"] = (
-                str(_signed32(a[0])),
-                str(_signed32(a[1])),
-                str(_signed32(a[2])),
-            )
+            values["pid"], values["tid"], values["sig"] = _signed32(a[0]), _signed32(a[1]), _signed32(a[2])
         elif name == "mount":
-            data["source"] = _text(s1)
-            data["flags"] = hex(a[3])
-            ev.resource = _text(s2)
+            values["source"], values["flags"] = _text(s1), a[3]
+            values["target"] = ev.resource = _text(s2)
         elif name in ("umount2", "chroot", "memfd_create"):
-            ev.resource = _text(s1)
-            data["flags"] = hex(a[1]) if name != "chroot" else ""
+            values["path"] = ev.resource = _text(s1)
+            if name != "chroot":
+                values["flags"] = a[1]
         elif name in ("unshare", "setns"):
-            data["flags"] = hex(a[0] if name == "unshare" else a[1])
+            values["flags"] = a[0] if name == "unshare" else a[1]
         elif name == "bpf":
-            data["cmd"] = str(_signed32(a[0]))
+            values["cmd"] = _signed32(a[0])
         elif name in ("init_module", "finit_module"):
-            data["params"] = _text(s1)
+            values["params"] = _text(s1)
         elif name == "io_uring_setup":
-            data["entries"] = str(a[0])
+            values["entries"] = a[0]
+        ev.facts = f.SyscallArgs(values)
+        _render_syscall_data(name, values, data)
         if "pid" in data and not ev.resource:
             ev.resource = data["pid"]
 
     def _cap(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "cap_capable"
-        cap = capability_name(_signed32(a[0]))
+        number = _signed32(a[0])
+        ev.facts = f.Capability(number)
+        cap = capability_name(number)
         ev.data["capability"] = cap
         ev.resource = cap
+
+
+# set*id -> how many id arguments it takes
+_CREDENTIAL_ARGS = {
+    "setuid": 1, "setfsuid": 1, "setgid": 1, "setfsgid": 1,
+    "setreuid": 2, "setregid": 2, "setresuid": 3, "setresgid": 3,
+}  # fmt: skip
+_HEX_FLAGS = frozenset({"mount", "umount2", "memfd_create", "unshare", "setns"})
+
+
+def _render_syscall_data(name: str, values: dict[str, int | str], data: dict[str, str]) -> None:
+    """KubeArmor's `Data` arguments of a syscall-sensor event, in the order KubeArmor prints them."""
+    for key in ("request", "pid", "tid", "sig", "source", "cmd", "params", "entries"):
+        if key in values:
+            data[key] = str(values[key])
+    if name in _HEX_FLAGS:
+        data["flags"] = hex(values["flags"])  # type: ignore[arg-type]
+    elif name == "chroot":
+        data["flags"] = ""

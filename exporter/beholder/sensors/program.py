@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from beholder.events.abi import MAP_LAYOUTS, RING_BUFFER, STAT_NAMES, Cfg, NsId, SyscallCounts
 from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.sensors.bpfmaps import BpfMap, RingBuffer, detach_tracepoint
 from beholder.sensors.catalog import SENSORS, TRACEPOINT_NAMES, Sensor
@@ -24,35 +25,8 @@ from beholder.sensors.loader import LoadedProgram, LoadError, load_program
 
 BPF_DIR = Path(__file__).resolve().parents[3] / "bpf"
 
-# Map indexes, mirrored from bpf/common.h.
-CFG_DEDUP_NS, CFG_FILTER_CGROUP, CFG_READY = 0, 1, 3
-STAT_NAMES = ("seen", "emitted", "suppressed", "lost", "pending_full")
 SYSCALL_COUNT_TRACEPOINT = "raw_syscalls/sys_enter"
-SYSCALL_SLOTS = 512
 CFLAGS = ("-Wno-macro-redefined", "-Wno-unused-function")
-
-
-class NsId(ctypes.Structure):
-    _fields_ = [("dev", ctypes.c_uint64), ("ino", ctypes.c_uint64)]
-
-
-class SyscallCounts(ctypes.Structure):
-    _fields_ = [("calls", ctypes.c_uint64 * SYSCALL_SLOTS)]
-
-
-_U8, _U32, _U64 = ctypes.c_uint8, ctypes.c_uint32, ctypes.c_uint64
-# name -> (key type, value type, per CPU), mirrored from bpf/common.h; sizes are checked at load.
-MAP_LAYOUTS: dict[str, tuple[type, type, bool]] = {
-    "config": (_U32, _U64, False),
-    "stats": (_U32, _U64, True),
-    "cgroup_allow": (_U64, _U8, False),
-    "syscall_role": (_U32, _U32, False),
-    "ptr_mask": (_U32, _U32, False),
-    "excluded": (_U32, _U8, False),
-    "pidns_of_cgroup": (_U64, NsId, False),
-    "syscall_counts": (_U64, SyscallCounts, False),
-}
-RING_BUFFER = "events"
 
 
 class SensorError(RuntimeError):
@@ -149,12 +123,12 @@ class Program:
 
     def _configure(self) -> None:
         config = self.maps["config"]
-        config.set(CFG_DEDUP_NS, self.options.dedup_window_ns)
+        config.set(Cfg.DEDUP_NS, self.options.dedup_window_ns)
         if self.options.cgroup_filter:
             allow = self.maps["cgroup_allow"]
             for cg in self.options.cgroup_filter:
                 allow.set(cg, 1)
-            config.set(CFG_FILTER_CGROUP, 1)
+            config.set(Cfg.FILTER_CGROUP, 1)
         roles, masks = self.maps["syscall_role"], self.maps["ptr_mask"]
         names = {nr: name for name, nr in SYSCALL_NUMBERS.items()}
         for nr, role in self.roles().items():
@@ -163,12 +137,12 @@ class Program:
         excluded = self.maps["excluded"]
         for pid in self.options.exclude_pids:
             excluded.set(pid, 1)
-        config.set(CFG_READY, 1)
+        config.set(Cfg.READY, 1)
 
     def pause(self) -> None:
         """Stop producing records (probes stay attached but return at once), so that a final
         drain of the ring buffer reads everything the kernel ever sent."""
-        self.maps["config"].set(CFG_READY, 0)
+        self.maps["config"].set(Cfg.READY, 0)
 
     def register_pidns(self, cgroup_id: int, pid: int) -> bool:
         """Let the kernel report namespace pids for a container's cgroup (from a live pid)."""
