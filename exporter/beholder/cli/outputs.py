@@ -32,6 +32,28 @@ def default_outputs(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     return ("console", f"otlp-file:{DEFAULT_OTLP_FILE}")
 
 
+def check_writable(path: str, option: str) -> None:
+    """Refuse at start, naming the option, a file the agent could not write later.
+
+    A missing directory is an error, not a tree created without a word; an existing device
+    or FIFO is left to the sink. A file created by the check is removed again.
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise click.BadParameter(f"{path}: directory {target.parent} does not exist", param_hint=option)
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise click.BadParameter(f"{path} is a directory", param_hint=option)
+        return
+    existed = target.exists()
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise click.BadParameter(f"{path}: cannot write: {exc.strerror}", param_hint=option) from None
+    if not existed:
+        target.unlink()
+
+
 def open_stream(path: str | None) -> IO[str]:
     """stdout for no path or `-`; otherwise a 0600 file opened for appending."""
     if not path or path == "-":
@@ -85,6 +107,11 @@ class KubescapeAlertSink:
 def build_sink(spec: str, ctx: OutputContext) -> Sink:
     name, _, path = spec.partition(":")
     target = path or ctx.output_file
+    if name == "otlp-file":
+        target = target or DEFAULT_OTLP_FILE
+    written = path if name == "console" else target
+    if name in OUTPUTS and name != "otlp" and written and written != "-":
+        check_writable(written, "--output" if path or name == "otlp-file" else "--output-file")
     if name == "console":
         return ConsoleSink(open_stream(path or None), ctx.console)
     if name == "kubearmor":
@@ -97,7 +124,7 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
         from beholder.otel.encode import resource_attributes
         from beholder.otel.file_sink import OtlpJsonFileSink
 
-        return OtlpJsonFileSink(Path(target or DEFAULT_OTLP_FILE), resource_attributes(ctx.host))
+        return OtlpJsonFileSink(Path(target), resource_attributes(ctx.host))
     if name == "otlp":
         from beholder.otel.config import ConfigError
         from beholder.otel.otlp_sink import build_otlp_sink

@@ -7,7 +7,7 @@ import json
 import click
 
 from beholder.sensors.catalog import SENSORS
-from beholder.sensors.kernel import missing_tracepoints, probe_features
+from beholder.sensors.kernel import missing_tracepoints, probe_features, tracefs_unreadable
 
 
 @click.command("probe")
@@ -25,8 +25,12 @@ def command(as_json: bool, no_attach: bool) -> None:
     sensors = {}
     for sensor in SENSORS:
         missing = missing_tracepoints(sensor)
+        if tracefs_unreadable():
+            status = "unknown: tracefs is not readable without root"
+        else:
+            status = "will run" if not missing else f"cannot run: {missing[0]} missing"
         sensors[sensor.name] = {
-            "status": "will run" if not missing else f"cannot run: {missing[0]} missing",
+            "status": status,
             "tracepoints": list(sensor.tracepoints),
             "syscalls": sorted(sensor.roles()),
         }
@@ -46,8 +50,8 @@ def command(as_json: bool, no_attach: bool) -> None:
         return
     click.echo("Kernel features:")
     for f in features:
-        mark = "yes" if f.available else "no "
-        click.echo(f"  {f.name:<24} {mark}  {f.detail}")
+        mark = "unknown" if f.available is None else "yes" if f.available else "no"
+        click.echo(f"  {f.name:<24} {mark:<7}  {f.detail}")
     click.echo("Sensors:")
     for name, info in sensors.items():
         syscalls = f", {len(info['syscalls'])} syscalls" if info["syscalls"] else ""

@@ -15,7 +15,14 @@ import click
 
 from beholder.agent import Agent, AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
-from beholder.cli.outputs import OUTPUTS, OutputContext, build_sinks, default_outputs, recorded_files
+from beholder.cli.outputs import (
+    OUTPUTS,
+    OutputContext,
+    build_sinks,
+    check_writable,
+    default_outputs,
+    recorded_files,
+)
 from beholder.cli.params import ByteSize, mib
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.config import config_option
@@ -25,6 +32,7 @@ from beholder.formats.console import CONSOLE_MODES
 from beholder.health import Health
 from beholder.memory import tune_malloc
 from beholder.otel import limits
+from beholder.privileges import missing_for_run
 from beholder.query.server import DEFAULT_SOCKET
 from beholder.redact import Redactor
 from beholder.selfprotect import SelfProtection, agent_files
@@ -218,6 +226,12 @@ def command(
     """
     from beholder.enrich.k8s.watcher import PodWatcher
 
+    why = missing_for_run()
+    if why:
+        raise click.ClickException(why)
+    for path, option in ((stats_file, "--stats-file"), (ready_file, "--ready-file")):
+        if path:
+            check_writable(path, option)
     tune_malloc()  # before any of the agent's threads exist
     if ringbuf_pages & (ringbuf_pages - 1):
         raise click.BadParameter(f"{ringbuf_pages} is not a power of two", param_hint="--ringbuf-pages")

@@ -30,7 +30,7 @@ def tracefs() -> Path | None:
     mount): the loader then refuses every sensor with one `SensorError` line.
     """
     for path in TRACEFS_CANDIDATES:
-        if (path / "events").is_dir():
+        if _is_dir(path / "events"):
             return path
     for path, fstype in ((Path("/sys/kernel/tracing"), "tracefs"), (Path("/sys/kernel/debug"), "debugfs")):
         try:
@@ -40,9 +40,31 @@ def tracefs() -> Path | None:
         except (OSError, subprocess.SubprocessError):
             continue
     for path in TRACEFS_CANDIDATES:
-        if (path / "events").is_dir():
+        if _is_dir(path / "events"):
             return path
     return None
+
+
+def _is_dir(path: Path) -> bool:
+    """`Path.is_dir` that says False where a non-root user may not look (tracefs is 0700)."""
+    try:
+        return path.is_dir()
+    except PermissionError:
+        return False
+
+
+def tracefs_unreadable() -> bool:
+    """True when tracefs is mounted but this user may not read it: whether a tracepoint
+    exists is then unknown, not "no"."""
+    return tracefs() is None and any(_exists_unreadable(p) for p in TRACEFS_CANDIDATES)
+
+
+def _exists_unreadable(path: Path) -> bool:
+    try:
+        (path / "events").is_dir()
+    except PermissionError:
+        return True
+    return False
 
 
 def tracepoint_exists(name: str) -> bool:
@@ -76,8 +98,10 @@ def missing_tracepoints(sensor: Sensor) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Feature:
+    """`available` is None when this process could not check (no permission, no securityfs)."""
+
     name: str
-    available: bool
+    available: bool | None
     detail: str
 
 
@@ -90,36 +114,68 @@ def _attach_check(kind: str) -> Feature:
 
 
 def probe_features(try_attach: bool = True) -> list[Feature]:
-    """The kernel facts that decide which sensors and enforcers can run."""
+    """The kernel facts that decide which sensors and enforcers can run.
+
+    A fact this process cannot check (tracefs as non-root, the LSM list without securityfs,
+    an attach without privileges) is "unknown", never a guessed "no".
+    """
     root = tracefs()
-    lsms = LSM_PATH.read_text().strip() if LSM_PATH.exists() else ""
+    hidden = "tracefs is not readable without root"
+    lsms = _read_lsm_list()
+    is_root = os.geteuid() == 0
     features = [
         Feature("kernel", True, platform.release()),
-        Feature("root", os.geteuid() == 0, "euid 0" if os.geteuid() == 0 else f"euid {os.geteuid()}"),
+        Feature("root", is_root, "euid 0" if is_root else f"euid {os.geteuid()}"),
         Feature(
             "btf", BTF_PATH.exists(), str(BTF_PATH) if BTF_PATH.exists() else "no /sys/kernel/btf/vmlinux"
         ),
-        Feature("tracefs", root is not None, str(root) if root else "not mounted and could not mount"),
+        _tracefs_feature(root, hidden),
         Feature("ringbuf", _kernel_has_symbol("ringbuf_map_alloc"), "BPF_MAP_TYPE_RINGBUF"),
         Feature(
             "capability:cap_capable",
-            tracepoint_exists("capability/cap_capable"),
-            "tracepoint (Linux >= 6.14)",
+            None if tracefs_unreadable() else tracepoint_exists("capability/cap_capable"),
+            hidden if tracefs_unreadable() else "tracepoint (Linux >= 6.14)",
         ),
-        Feature("lsm-list", bool(lsms), lsms or "securityfs not mounted"),
+        Feature("lsm-list", bool(lsms) if lsms is not None else None, lsms or _LSM_UNKNOWN),
     ]
     if try_attach:
+        if not is_root:
+            features += [Feature(k, None, "trying an attach needs root") for k in ("kprobe", "bpf-lsm")]
+            return features
         features.append(_attach_check("kprobe"))
-        lsm = _attach_check("bpf-lsm") if "bpf" in lsms.split(",") else None
-        features.append(lsm or Feature("bpf-lsm", False, "bpf not in the active LSM list"))
+        if lsms is None:
+            features.append(Feature("bpf-lsm", None, _LSM_UNKNOWN))
+        elif "bpf" in lsms.split(","):
+            features.append(_attach_check("bpf-lsm"))
+        else:
+            features.append(Feature("bpf-lsm", False, "bpf not in the active LSM list"))
     return features
 
 
-def _kernel_has_symbol(name: str) -> bool:
-    """Look the symbol up in /proc/kallsyms (readable by root; names show even when addresses are hidden)."""
+_LSM_UNKNOWN = f"{LSM_PATH} not readable (securityfs not mounted?)"
+
+
+def _tracefs_feature(root: Path | None, hidden: str) -> Feature:
+    if root is not None:
+        return Feature("tracefs", True, str(root))
+    if tracefs_unreadable():
+        return Feature("tracefs", None, hidden)
+    return Feature("tracefs", False, "not mounted and could not mount")
+
+
+def _read_lsm_list() -> str | None:
+    """The active LSMs, or None when securityfs is not mounted or not readable."""
+    try:
+        return LSM_PATH.read_text().strip()
+    except OSError:
+        return None
+
+
+def _kernel_has_symbol(name: str) -> bool | None:
+    """Look the symbol up in /proc/kallsyms (names show even when addresses are hidden)."""
     try:
         with open("/proc/kallsyms", "rb") as fh:
             needle = b" " + name.encode()
             return any(line.rstrip().endswith(needle) for line in fh)
     except OSError:
-        return False
+        return None
