@@ -39,7 +39,7 @@ def _params(args: list[str]) -> dict:
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
-        ([], {}, ("default", None, ())),
+        ([], {}, ("", None, ())),
         (["--config", "{file}"], {}, ("from-file", 30.0, ("console", "json:/tmp/events.json"))),
         (["--config", "{file}"], {"BEHOLDER_RUN_CLUSTER_NAME": "from-env"}, ("from-env", 30.0, None)),
         ([], {"BEHOLDER_CONFIG": "{file}", "BEHOLDER_RUN_DURATION": "5"}, ("from-file", 5.0, None)),

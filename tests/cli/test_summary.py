@@ -9,8 +9,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from beholder.events.model import Action, Operation
+from beholder.otel import semconv as sc
 from beholder.summary import Peer, StaticPeers, Summary, SummaryLimits
-from beholder.summary.metrics import ATTR_TABLE, register_summary_metrics
+from beholder.summary.metrics import register_summary_metrics
 from cli.builders import DB, T0, WEB, alert_on, event, exec_of, net, open_of
 
 
@@ -219,7 +220,7 @@ def test_summary_counts_are_exported_as_an_otel_counter():
     summary.add([open_of("/etc/d", container=None)])
     (metric,) = [m for rm in reader.get_metrics_data().resource_metrics
                  for sm in rm.scope_metrics for m in sm.metrics]  # fmt: skip
-    assert metric.name == "beholder.summary.events" and metric.data.is_monotonic
-    points = {(dict(p.attributes).get("k8s.pod.name", ""), p.attributes[ATTR_TABLE]): p.value
+    assert metric.name == sc.METRIC_SUMMARY_EVENT_COUNT and metric.data.is_monotonic
+    points = {(dict(p.attributes).get("k8s.pod.name", ""), p.attributes[sc.BEHOLDER_SUMMARY_TABLE]): p.value
               for p in metric.data.data_points}  # fmt: skip
     assert points[("web-1", "process")] == 1 and points[("web-1", "file")] == 3 and points[("", "file")] == 1

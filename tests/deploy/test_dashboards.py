@@ -25,14 +25,14 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from otel_semconv.samples import ALERTS, EVENTS
+from otel_semconv.samples import ALERTS, EVENTS, record_every_instrument
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.kinds import KIND_BY_SYSCALL
-from beholder.events.model import Action, Alert, Event, Operation
+from beholder.events.model import Action
 from beholder.otel import semconv as sc
 from beholder.otel.encode import LogEncoder, resource_attributes
-from beholder.otel.metrics import LOSS_STAGES, MetricsRuntime, start_metrics
+from beholder.otel.metrics import MetricsRuntime, start_metrics
 from beholder.otel.semconv_gen import load_registry
 from beholder.policy.alerts import DEFAULT_POSTURE, posture_alert
 from conftest import ROOT, require
@@ -272,13 +272,7 @@ def test_security_dashboard_answers(what: str, check) -> None:
 def agent_metrics() -> Iterator[MetricsRuntime]:
     """The agent's own metrics exporter, every instrument recorded at least once."""
     runtime = start_metrics({"service.name": "beholder"}, None, ("127.0.0.1", 0))
-    event = Event(1, Operation.PROCESS, "execve", 0, 1, 1, 0, 0, "sh", 1)
-    runtime.metrics.record_batch([event], [Alert(event, "policy", "p", "p", Action.BLOCK, 5)])
-    for stage in LOSS_STAGES:
-        runtime.metrics.lost(stage, 1)
-    runtime.metrics.suppressed(1)
-    runtime.metrics.queue_changed(1)
-    runtime.metrics.spool_bytes(1)
+    record_every_instrument(runtime.provider, runtime.metrics)
     yield runtime
     runtime.shutdown()
 
@@ -316,10 +310,10 @@ def test_every_promql_label_is_a_semconv_attribute_or_prometheus_own() -> None:
 @pytest.mark.parametrize(
     "metric",
     [
-        "beholder_events_total",
-        "beholder_events_lost_total",
-        "beholder_export_queue_size",
-        "beholder_export_spool_size_bytes",
+        "beholder_event_count_total",
+        "beholder_event_lost_total",
+        "beholder_export_queue_usage",
+        "beholder_export_spool_usage_bytes",
     ],
 )
 def test_health_dashboard_shows(metric: str) -> None:
@@ -331,7 +325,7 @@ def test_health_dashboard_shows(metric: str) -> None:
     [
         ('sum by (a, b) (count_over_time({x="1"} | y != "" [5m]))', {"a", "b", "x", "y"}),
         ('{service_name="beholder"} | k8s_pod_name=~"$pod"', {"service_name", "k8s_pod_name"}),
-        ("rate(beholder_events_total[1m])", set()),
+        ("rate(beholder_event_count_total[1m])", set()),
     ],
 )
 def test_label_extraction_finds_matchers_and_groupings(expr: str, labels: set[str]) -> None:
@@ -342,8 +336,8 @@ def test_label_extraction_finds_matchers_and_groupings(expr: str, labels: set[st
     ("expr", "metrics"),
     [
         (
-            'sum by (beholder_stage) (rate(beholder_events_lost_total{instance=~"$i"}[5m]))',
-            ["beholder_events_lost_total"],
+            'sum by (beholder_stage) (rate(beholder_event_lost_total{instance=~"$i"}[5m]))',
+            ["beholder_event_lost_total"],
         ),
         ("histogram_quantile(0.5, sum by (le) (rate(x_bucket[1m])))", ["x_bucket"]),
     ],

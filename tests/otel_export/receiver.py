@@ -1,4 +1,5 @@
-"""A test collector: OTLP/gRPC (LogsService, MetricsService) and OTLP/HTTP (/v1/logs, /v1/metrics).
+"""A test collector: OTLP/gRPC (LogsService, MetricsService, TraceService) and OTLP/HTTP
+(/v1/logs, /v1/metrics, /v1/traces).
 
 Both servers decode with `opentelemetry-proto` into one `Collector`, which also scripts the
 answers (failures with retry hints, partial success) so tests can drive the exporter's
@@ -23,7 +24,9 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from beholder.otel.config import OtlpConfig
 
@@ -41,6 +44,7 @@ class Failure:
 class Collector:
     logs: list[logs_service_pb2.ExportLogsServiceRequest] = field(default_factory=list)
     metrics: list[metrics_service_pb2.ExportMetricsServiceRequest] = field(default_factory=list)
+    traces: list[trace_service_pb2.ExportTraceServiceRequest] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     http_bodies: list[bytes] = field(default_factory=list)  # as they came over the wire
     failures: deque[Failure] = field(default_factory=deque)
@@ -96,6 +100,22 @@ class Collector:
             self.metrics.append(request)
             self.cond.notify_all()
 
+    def add_traces(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+        with self.cond:
+            self.traces.append(request)
+            self.cond.notify_all()
+
+    def spans(self) -> list[Span]:
+        """Every span received, in arrival order."""
+        with self.cond:
+            return [
+                s
+                for req in self.traces
+                for rs in req.resource_spans
+                for ss in rs.scope_spans
+                for s in ss.spans
+            ]
+
     def records(self) -> list[LogRecord]:
         """Every record received, in arrival order (in `keep` mode: the kept ones)."""
         with self.cond:
@@ -141,7 +161,9 @@ class TlsFiles:
 
 
 class _GrpcServicer(
-    logs_service_pb2_grpc.LogsServiceServicer, metrics_service_pb2_grpc.MetricsServiceServicer
+    logs_service_pb2_grpc.LogsServiceServicer,
+    metrics_service_pb2_grpc.MetricsServiceServicer,
+    trace_service_pb2_grpc.TraceServiceServicer,
 ):
     def __init__(self, collector: Collector) -> None:
         self.collector = collector
@@ -161,6 +183,9 @@ class _GrpcServicer(
         if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
             self.collector.add_metrics(request)
             return metrics_service_pb2.ExportMetricsServiceResponse()
+        if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+            self.collector.add_traces(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
         headers = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
         return _logs_response(self.collector.add_logs(request, headers))
 
@@ -212,6 +237,10 @@ class GrpcReceiver(_Receiver):
             "opentelemetry.proto.collector.metrics.v1.MetricsService": (
                 metrics_service_pb2.ExportMetricsServiceRequest,
                 metrics_service_pb2.ExportMetricsServiceResponse,
+            ),
+            "opentelemetry.proto.collector.trace.v1.TraceService": (
+                trace_service_pb2.ExportTraceServiceRequest,
+                trace_service_pb2.ExportTraceServiceResponse,
             ),
         }
         for service, (request_type, response_type) in handlers.items():
@@ -271,6 +300,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
         elif self.path == "/v1/metrics":
             collector.add_metrics(metrics_service_pb2.ExportMetricsServiceRequest.FromString(body))
             payload = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
+        elif self.path == "/v1/traces":
+            collector.add_traces(trace_service_pb2.ExportTraceServiceRequest.FromString(body))
+            payload = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
         else:
             self.send_error(404)
             return

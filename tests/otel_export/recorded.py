@@ -30,5 +30,9 @@ class RecordedMetrics:
                             )
         return found
 
+    def counted(self, name: str) -> dict[tuple[tuple[str, object], ...], float]:
+        """The points that moved (every counter series exists at 0 from the start)."""
+        return {key: value for key, value in self.points(name).items() if value}
+
     def lost(self, stage: str) -> float:
-        return self.points("beholder.events.lost").get((("beholder.stage", stage),), 0)
+        return self.points("beholder.event.lost").get((("beholder.stage", stage),), 0)

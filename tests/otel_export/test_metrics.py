@@ -39,16 +39,16 @@ BATCH_ALERTS = [alert("policy", Action.BLOCK, 5)] * 2 + [alert("profile", Action
 def test_batch_counts_split_by_attribute(recorded: RecordedMetrics) -> None:
     recorded.metrics.record_batch(BATCH_EVENTS, BATCH_ALERTS, now_ns=2_000_000_000)
     recorded.metrics.record_batch(BATCH_EVENTS[:1], [], now_ns=2_000_000_000)
-    assert recorded.points("beholder.events") == {
+    assert recorded.counted("beholder.event.count") == {
         (("beholder.operation", "Process"),): 4,
         (("beholder.operation", "File"),): 2,
     }
     source, action, severity = "beholder.alert.source", "beholder.policy.action", "beholder.alert.severity"
-    assert recorded.points("beholder.alerts") == {
+    assert recorded.counted("beholder.alert.count") == {
         ((severity, 5), (source, "policy"), (action, "Block")): 2,
         ((severity, 8), (source, "profile"), (action, "Audit")): 1,
     }
-    assert recorded.points("beholder.pipeline.latency") == {(): 2}  # one sample per batch
+    assert recorded.points("beholder.pipeline.duration") == {(): 2}  # one sample per batch
 
 
 def test_latency_sample_is_the_oldest_event_age(recorded: RecordedMetrics) -> None:
@@ -59,7 +59,7 @@ def test_latency_sample_is_the_oldest_event_age(recorded: RecordedMetrics) -> No
         for rm in data.resource_metrics
         for sm in rm.scope_metrics
         for m in sm.metrics
-        if m.name == "beholder.pipeline.latency"
+        if m.name == "beholder.pipeline.duration"
     ]
     assert point.sum == pytest.approx(1.5)
 
@@ -74,15 +74,36 @@ def test_losses_and_suppression_are_counted_by_stage(recorded: RecordedMetrics) 
     ):
         recorded.metrics.lost(stage, n)
     recorded.metrics.suppressed(11)
-    assert recorded.points("beholder.events.lost") == {
+    assert recorded.counted("beholder.event.lost") == {
         (("beholder.stage", "ringbuf"),): 7,
         (("beholder.stage", "export_queue"),): 5,
         (("beholder.stage", "handover"),): 4,
     }
-    assert recorded.points("beholder.events.suppressed") == {(("beholder.reason", "repeat"),): 11}
+    assert recorded.points("beholder.event.suppressed") == {(("beholder.reason", "repeat"),): 11}
     for stage in ("elsewhere", "queue"):  # "queue" named two different queues; it is gone
         with pytest.raises(ValueError, match="unknown loss stage"):
             recorded.metrics.lost(stage, 1)
+
+
+def test_every_counter_series_exists_at_zero_before_anything_happens(recorded: RecordedMetrics) -> None:
+    assert recorded.points("beholder.event.lost") == {(("beholder.stage", s),): 0 for s in LOSS_STAGES}
+    assert recorded.points("beholder.event.suppressed") == {(("beholder.reason", "repeat"),): 0}
+    assert set(recorded.points("beholder.event.count")) == {
+        (("beholder.operation", op.value),) for op in Operation
+    }
+    alerts = recorded.points("beholder.alert.count")
+    assert len(alerts) == 2 * len(Action) * 10 and set(alerts.values()) == {0}
+    assert recorded.points("beholder.export.queue.usage") == {(): 0}
+
+
+def test_limits_and_usage_are_updowncounters_that_follow_the_spool(recorded: RecordedMetrics) -> None:
+    recorded.metrics.spool_limit(1 << 20)
+    recorded.metrics.queue_limit(1000)
+    for size in (300, 900, 100):
+        recorded.metrics.spool_bytes(size)
+    assert recorded.points("beholder.export.spool.usage") == {(): 100}
+    assert recorded.points("beholder.export.spool.limit") == {(): 1 << 20}
+    assert recorded.points("beholder.export.queue.limit") == {(): 1000}
 
 
 def test_loss_stages_are_the_ones_the_semantic_convention_declares() -> None:
@@ -112,9 +133,9 @@ def test_metrics_reach_an_otlp_collector(protocol: str, collector: Collector) ->
         assert runtime.provider.force_flush(10_000)
         runtime.shutdown()
     found = sums(collector)
-    assert found["beholder.events"] == 5 and found["beholder.events:unit"] == "{event}"
-    assert found["beholder.alerts"] == 3 and found["beholder.alerts:unit"] == "{alert}"
-    assert found["beholder.events.lost"] == 4
+    assert found["beholder.event.count"] == 5 and found["beholder.event.count:unit"] == "{event}"
+    assert found["beholder.alert.count"] == 3 and found["beholder.alert.count:unit"] == "{alert}"
+    assert found["beholder.event.lost"] == 4
     resource = {
         kv.key: kv.value.string_value for kv in collector.metrics[0].resource_metrics[0].resource.attributes
     }
@@ -144,9 +165,9 @@ def test_metrics_endpoint_uses_prometheus_names(exposed: MetricsRuntime) -> None
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-    assert samples[("beholder_events_total", "Process")] == 3
-    assert samples[("beholder_events_total", "File")] == 2
-    assert ("beholder_pipeline_latency_seconds_count", None) in samples
+    assert samples[("beholder_event_count_total", "Process")] == 3
+    assert samples[("beholder_event_count_total", "File")] == 2
+    assert ("beholder_pipeline_duration_seconds_count", None) in samples
     assert "{event}" not in text
 
 
@@ -183,9 +204,9 @@ def test_prometheus_server_scrapes_counters_matching_the_batches(
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     expected = {
-        "beholder_events_total": 55.0,
-        "beholder_alerts_total": 10.0,
-        'beholder_events_lost_total{beholder_stage="ringbuf"}': 17.0,
+        "beholder_event_count_total": 55.0,
+        "beholder_alert_count_total": 10.0,
+        'beholder_event_lost_total{beholder_stage="ringbuf"}': 17.0,
     }
     try:
         seen: dict[str, float] = {}

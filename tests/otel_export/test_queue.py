@@ -65,10 +65,10 @@ def test_full_queue_refuses_and_counts_queue_loss(recorded: RecordedMetrics) -> 
     assert transport.entered.wait(10)  # the export thread holds `first`; the queue itself is empty
     assert [queue.put(batch) for batch in rest] == [True, True, False]
     assert recorded.lost("export_queue") == 4
-    assert recorded.points("beholder.export.queue.size") == {(): 8}
+    assert recorded.points("beholder.export.queue.usage") == {(): 8}
     gate.set()
     assert queue.flush(10)
-    assert recorded.points("beholder.export.queue.size") == {(): 0}
+    assert recorded.points("beholder.export.queue.usage") == {(): 0}
     queue.close(5)
 
 
@@ -110,7 +110,7 @@ def test_collector_down_then_up_delivers_every_record_in_order(
         assert queue.put(batch)
     assert queue.flush(30)
     assert queue.pending_records == 500  # all of it waits in the spool
-    assert recorded.points("beholder.export.spool.size")[()] > 0
+    assert recorded.points("beholder.export.spool.usage")[()] > 0
     receiver.start()
     for batch in batches[20:]:
         assert queue.put(batch)
@@ -178,7 +178,7 @@ def test_encoder_failure_costs_only_that_batch(recorded: RecordedMetrics) -> Non
     queue.close(5)
     assert transport.sent == [batch.payload for batch in good]
     assert recorded.lost("export") == 6
-    assert recorded.points("beholder.export.queue.size") == {(): 0}
+    assert recorded.points("beholder.export.queue.usage") == {(): 0}
 
 
 class ExplodingTransport(ScriptedTransport):

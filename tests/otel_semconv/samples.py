@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from opentelemetry.sdk.metrics import MeterProvider
+
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.otel.metrics import LOSS_STAGES, PipelineMetrics
+from beholder.summary import Summary
+from beholder.summary.metrics import register_summary_metrics
 
 T0 = 1_700_000_000_123_456_789
 
@@ -185,3 +190,18 @@ ALERTS = {
         extra={"profile": "replicaset-webapp-mywebapp-67965968bb"},
     ),
 }
+
+
+def record_every_instrument(provider: MeterProvider, metrics: PipelineMetrics) -> None:
+    """Move every instrument the agent registers once, so each one is exported."""
+    metrics.record_batch(list(EVENTS.values()), list(ALERTS.values()))
+    for stage in LOSS_STAGES:
+        metrics.lost(stage, 1)
+    metrics.suppressed(2)
+    metrics.queue_changed(5)
+    metrics.queue_limit(10)
+    metrics.spool_limit(4096)
+    metrics.spool_bytes(1024)
+    summary = Summary()
+    register_summary_metrics(provider, summary)
+    summary.add(list(EVENTS.values()))

@@ -10,7 +10,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from beholder.otel import semconv as sc
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.semconv_check import declared_type
-from otel_semconv.samples import ALERTS, EVENTS
+from otel_semconv.samples import record_every_instrument
 
 INSTRUMENTS = {"counter", "updowncounter", "gauge", "histogram"}
 
@@ -23,14 +23,23 @@ def test_registry_metric_names_and_units_follow_otel_naming_rules():
         assert re.fullmatch(r"\{[a-z]+\}|By|s", unit), unit
 
 
+def test_metric_names_follow_the_naming_guidance():
+    """No name is also a namespace; durations, usages and limits are named and typed as such."""
+    names = set(sc.METRICS)
+    assert [n for n in names if any(other.startswith(f"{n}.") for other in names)] == []
+    for name, (instrument, unit) in sc.METRICS.items():
+        if unit == "s":
+            assert name.endswith(".duration") and instrument == "histogram", name
+        if name.endswith((".usage", ".limit")):
+            assert instrument == "updowncounter", name
+        if instrument == "updowncounter":
+            assert name.endswith((".usage", ".limit")), name
+
+
 def test_every_metric_the_pipeline_exports_is_declared_with_its_unit_and_attributes():
     reader = InMemoryMetricReader()
-    metrics = PipelineMetrics(MeterProvider(metric_readers=[reader]))
-    metrics.record_batch(list(EVENTS.values()), list(ALERTS.values()))
-    metrics.lost("ringbuf", 3)
-    metrics.suppressed(2)
-    metrics.queue_changed(5)
-    metrics.spool_bytes(1024)
+    provider = MeterProvider(metric_readers=[reader])
+    record_every_instrument(provider, PipelineMetrics(provider))
     exported = {}
     for rm in reader.get_metrics_data().resource_metrics:
         for scope in rm.scope_metrics:

@@ -145,7 +145,7 @@ def rss_trend(samples: list[float]) -> RssTrend:
 
 
 def lost_by_stage(requests: list[ExportMetricsServiceRequest]) -> dict[str, int]:
-    """The agent's `beholder.events.lost` counters as last exported (cumulative sums)."""
+    """The agent's `beholder.event.lost` counters as last exported (cumulative sums)."""
     lost: dict[str, int] = {}
     for request in requests:
         for rm in request.resource_metrics:

@@ -47,7 +47,7 @@ def to_kubescape(alert: Alert, host: HostIdentity, lookup: ProcessLookup | None 
             "type": 1 if alert.rule_id in NETWORK_PROFILE_RULES else 0,
         }
     k8s: dict[str, Any] = {
-        "clusterName": host.cluster_name,
+        "clusterName": host.cluster_label,
         "containerName": c.name,
         "hostNetwork": False,
         "image": c.image,

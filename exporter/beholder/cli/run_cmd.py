@@ -152,7 +152,11 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     help="Count each container's syscalls in the kernel (default: on when --profile is given).",
 )
 @click.option("--host-name", default=socket.gethostname, show_default="this host's name")
-@click.option("--cluster-name", default="default", show_default=True)
+@click.option(
+    "--cluster-name",
+    default="",
+    help="Cluster name for k8s.cluster.name (KubeArmor's ClusterName prints `default` without it).",
+)
 @click.option(
     "--spool-dir", default="/var/lib/beholder/spool", show_default=True, help="Disk spool for OTLP."
 )
@@ -235,9 +239,10 @@ def command(
     tune_malloc()  # before any of the agent's threads exist
     if ringbuf_pages & (ringbuf_pages - 1):
         raise click.BadParameter(f"{ringbuf_pages} is not a power of two", param_hint="--ringbuf-pages")
-    node = node_name or os.environ.get("NODE_NAME") or host_name
-    host = HostIdentity(host_name=host_name, node_name=node, cluster_name=cluster_name)
     watcher = PodWatcher.from_environment(node_name, kubeconfig, k8s_api_url)
+    # A node name only when this is known to be a Kubernetes node.
+    node = watcher.node_name if watcher.enabled else node_name or os.environ.get("NODE_NAME", "")
+    host = HostIdentity(host_name=host_name, node_name=node, cluster_name=cluster_name)
     program = ProgramOptions(
         sensors=tuple(s.strip() for s in sensors.split(",") if s.strip()),
         dedup_window_ns=dedup_window_ms * 1_000_000,

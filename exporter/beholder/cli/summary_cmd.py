@@ -103,7 +103,7 @@ def offline_summary(
     summary: Summary | None = None
     for batch in read_recordings(files):
         if summary is None:
-            summary = Summary(cluster=batch[0].host.cluster_name, resolver=peers)
+            summary = Summary(cluster=batch[0].host.cluster_label, resolver=peers)
         events = [r.event for r in batch if r.alert is None]
         summary.add(events, [r.alert for r in batch if r.alert is not None])
     return summary.snapshot(namespace, pod, container) if summary else []

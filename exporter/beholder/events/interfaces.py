@@ -17,8 +17,13 @@ class HostIdentity:
     """Who is observing: KubeArmor's HostName/ClusterName, OTel's host.* and k8s.node.*."""
 
     host_name: str
-    node_name: str = ""
-    cluster_name: str = "default"
+    node_name: str = ""  # "" when not known to be a Kubernetes node
+    cluster_name: str = ""  # "" when not given; KubeArmor's renderings print `default`
+
+    @property
+    def cluster_label(self) -> str:
+        """KubeArmor's ClusterName, which is `default` when the cluster has no name."""
+        return self.cluster_name or "default"
 
 
 class Evaluator(Protocol):

@@ -69,7 +69,7 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     record: dict[str, Any] = {
         "Timestamp": event.timestamp_ns // 1_000_000_000,
         "UpdatedTime": updated_time(event.timestamp_ns),
-        "ClusterName": host.cluster_name,
+        "ClusterName": host.cluster_label,
         "HostName": host.host_name,
     }
     if ctr is not None:

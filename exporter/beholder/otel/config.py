@@ -18,7 +18,7 @@ GRPC = "grpc"
 HTTP_PROTOBUF = "http/protobuf"
 PROTOCOLS = (GRPC, HTTP_PROTOBUF)
 COMPRESSIONS = ("none", "gzip")
-SIGNALS = ("logs", "metrics")
+SIGNALS = ("logs", "metrics", "traces")
 
 _DEFAULT_ENDPOINT = {GRPC: "http://localhost:4317", HTTP_PROTOBUF: "http://localhost:4318"}
 _DEFAULT_TIMEOUT_MS = 10_000
@@ -48,7 +48,7 @@ class OtlpConfig:
 
 
 def from_env(signal: str, env: Mapping[str, str] | None = None) -> OtlpConfig:
-    """Resolve the exporter settings for `signal` ("logs" or "metrics")."""
+    """Resolve the exporter settings for `signal` ("logs", "metrics" or "traces")."""
     if signal not in SIGNALS:
         raise ValueError(f"unknown OTLP signal {signal!r}")
     env = os.environ if env is None else env

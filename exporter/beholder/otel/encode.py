@@ -26,11 +26,11 @@ from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event, LossReport, ProcessInfo
 from beholder.otel import semconv as sc
 from beholder.otel import wire
+from beholder.otel.resource import SCOPE_NAME, identity_attributes
 from beholder.otel.severity import SEVERITY_NAMES, TELEMETRY_SEVERITY, alert_severity
 
 T = TypeVar("T")
 R = TypeVar("R")
-SCOPE_NAME = "beholder"
 BODY_LIMIT = 200
 LOSS_SEVERITY = 13  # WARN: data is missing, the agent goes on
 CACHE_LIMIT = 4096  # per cache; a full cache is cleared (a node runs far fewer live processes)
@@ -561,6 +561,7 @@ def resource_attributes(
         sc.SERVICE_NAME: "beholder",
         sc.SERVICE_VERSION: __version__,
         sc.HOST_NAME: host.host_name,
+        **identity_attributes(host),
     }
     if host.node_name:
         attrs[sc.K8S_NODE_NAME] = host.node_name

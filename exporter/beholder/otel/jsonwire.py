@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 
+from beholder.otel.resource import SCHEMA_URL
 from beholder.otel.wire import text
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -86,4 +87,7 @@ def request(
     resource_json = b'{"attributes":[' + attributes[:-1] + b"]}" if attributes else b"{}"
     scope = b'{"name":%b,"version":%b}' % (string(scope_name), string(scope_version))
     logs = b',"logRecords":[' + b",".join(records) + b"]" if records else b""
-    return b'{"resourceLogs":[{"resource":%b,"scopeLogs":[{"scope":%b%b}]}]}' % (resource_json, scope, logs)
+    schema = string(SCHEMA_URL)
+    scope_logs = b'[{"scope":%b%b,"schemaUrl":%b}]' % (scope, logs, schema)
+    resource_logs = b'{"resource":%b,"scopeLogs":%b,"schemaUrl":%b}' % (resource_json, scope_logs, schema)
+    return b'{"resourceLogs":[%b]}' % resource_logs

@@ -3,7 +3,7 @@
 `put` only appends to a deque under a lock, so the pipeline never waits for the network.
 The bound is an estimate of the memory held (`max_bytes`; live events cost far more than
 their encoded bytes) plus a record count; a batch that would pass either is refused and
-counted (`beholder.events.lost{stage=export_queue}`). The encode thread turns batches into
+counted (`beholder.event.lost{stage=export_queue}`). The encode thread turns batches into
 serialized requests as soon as they arrive, which frees the live objects early. The export
 thread sends one request at a time. When the collector fails, or when encoded requests pile
 up past half the bound (a slow or hung collector), they are spilled, oldest first, to the
@@ -117,7 +117,9 @@ class ExportQueue:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._spool_lock = threading.Lock()  # taken before `_cond`, never while holding it
+        metrics.queue_limit(max_records)
         if spool is not None:
+            metrics.spool_limit(spool.max_bytes)
             metrics.spool_bytes(spool.size_bytes)
         self._encoder = threading.Thread(target=self._encode_loop, name="beholder-otlp-encode", daemon=True)
         self._thread = threading.Thread(target=self._run, name="beholder-otlp-export", daemon=True)

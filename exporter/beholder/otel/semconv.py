@@ -71,6 +71,8 @@ BEHOLDER_RULE_TAGS: Final = "beholder.rule.tags"
 # faster than they are encoded and spilled), export (refused by the collector, or unreachable without a
 # spool), spool (disk spool full or damaged).
 BEHOLDER_STAGE: Final = "beholder.stage"
+# Summary table an event was folded into (process, file, network, syscall, capability).
+BEHOLDER_SUMMARY_TABLE: Final = "beholder.summary.table"
 # A syscall argument no other attribute carries, `beholder.syscall.arg.<name>`, with the name and text
 # KubeArmor's `Data` uses (fd, backlog, userid, sig, flags of mount…).
 BEHOLDER_SYSCALL_ARG: Final = "beholder.syscall.arg"
@@ -103,7 +105,7 @@ CONTAINER_NAME: Final = "container.name"
 CONTAINER_RUNTIME_NAME: Final = "container.runtime.name"
 # Name asked in an outgoing DNS question, as sent (with the trailing dot).
 DNS_QUESTION_NAME: Final = "dns.question.name"
-# Errno name of a failed syscall.
+# Errno name of a failed syscall (an open enum, as upstream declares it).
 ERROR_TYPE: Final = "error.type"
 # New group gid requested by the chown family.
 FILE_GROUP_ID: Final = "file.group.id"
@@ -117,7 +119,7 @@ FILE_PATH: Final = "file.path"
 FILE_SYMBOLIC_LINK_TARGET_PATH: Final = "file.symbolic_link.target_path"
 # Host name of the observing node (KubeArmor's HostName).
 HOST_NAME: Final = "host.name"
-# Cluster name (KubeArmor's ClusterName).
+# Cluster name (KubeArmor's ClusterName); only when given with `--cluster-name`.
 K8S_CLUSTER_NAME: Final = "k8s.cluster.name"
 # Container name from the pod spec.
 K8S_CONTAINER_NAME: Final = "k8s.container.name"
@@ -131,7 +133,7 @@ K8S_DEPLOYMENT_NAME: Final = "k8s.deployment.name"
 K8S_JOB_NAME: Final = "k8s.job.name"
 # Namespace of the pod.
 K8S_NAMESPACE_NAME: Final = "k8s.namespace.name"
-# Kubernetes node name, when running in a cluster.
+# Kubernetes node name; only when known (`--node-name`, NODE_NAME, or the pod watcher on).
 K8S_NODE_NAME: Final = "k8s.node.name"
 # One attribute per pod label, `k8s.pod.label.<key>`.
 K8S_POD_LABEL: Final = "k8s.pod.label"
@@ -189,10 +191,23 @@ SECURITY_RULE_UUID: Final = "security_rule.uuid"
 SERVER_ADDRESS: Final = "server.address"
 # Port a process connected to.
 SERVER_PORT: Final = "server.port"
+# UUIDv5 of the machine id and node name: the same agent on the same node keeps it across restarts, so
+# logs, metrics and traces of one agent join on it.
+SERVICE_INSTANCE_ID: Final = "service.instance.id"
 # Always `beholder` unless OTEL_SERVICE_NAME overrides it.
 SERVICE_NAME: Final = "service.name"
 # Beholder version.
 SERVICE_VERSION: Final = "service.version"
+# Always `beholder`, the distribution that encodes the records.
+TELEMETRY_DISTRO_NAME: Final = "telemetry.distro.name"
+# Beholder version.
+TELEMETRY_DISTRO_VERSION: Final = "telemetry.distro.version"
+# Language of the SDK.
+TELEMETRY_SDK_LANGUAGE: Final = "telemetry.sdk.language"
+# The OpenTelemetry SDK behind the metrics (logs and traces are encoded by Beholder itself).
+TELEMETRY_SDK_NAME: Final = "telemetry.sdk.name"
+# Version of the OpenTelemetry SDK.
+TELEMETRY_SDK_VERSION: Final = "telemetry.sdk.version"
 # Kernel task name (comm) of the calling thread, at most 15 bytes.
 THREAD_NAME: Final = "thread.name"
 
@@ -232,13 +247,16 @@ EVENT_AGENT_LOSS: Final = "beholder.agent.loss"
 
 # --- metrics ---
 
-METRIC_EVENTS: Final = "beholder.events"
-METRIC_ALERTS: Final = "beholder.alerts"
-METRIC_EVENTS_LOST: Final = "beholder.events.lost"
-METRIC_EVENTS_SUPPRESSED: Final = "beholder.events.suppressed"
-METRIC_EXPORT_QUEUE_SIZE: Final = "beholder.export.queue.size"
-METRIC_EXPORT_SPOOL_SIZE: Final = "beholder.export.spool.size"
-METRIC_PIPELINE_LATENCY: Final = "beholder.pipeline.latency"
+METRIC_EVENT_COUNT: Final = "beholder.event.count"
+METRIC_ALERT_COUNT: Final = "beholder.alert.count"
+METRIC_EVENT_LOST: Final = "beholder.event.lost"
+METRIC_EVENT_SUPPRESSED: Final = "beholder.event.suppressed"
+METRIC_EXPORT_QUEUE_USAGE: Final = "beholder.export.queue.usage"
+METRIC_EXPORT_QUEUE_LIMIT: Final = "beholder.export.queue.limit"
+METRIC_EXPORT_SPOOL_USAGE: Final = "beholder.export.spool.usage"
+METRIC_EXPORT_SPOOL_LIMIT: Final = "beholder.export.spool.limit"
+METRIC_PIPELINE_DURATION: Final = "beholder.pipeline.duration"
+METRIC_SUMMARY_EVENT_COUNT: Final = "beholder.summary.event.count"
 
 # Declared value type of every attribute (a template's type is its values' type).
 
@@ -272,6 +290,7 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.resource": "string",
     "beholder.rule.tags": "string[]",
     "beholder.stage": "string",
+    "beholder.summary.table": "string",
     "beholder.syscall.arg": "string",
     "beholder.syscall.name": "string",
     "beholder.syscall.result": "string",
@@ -330,8 +349,14 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "security_rule.uuid": "string",
     "server.address": "string",
     "server.port": "int",
+    "service.instance.id": "string",
     "service.name": "string",
     "service.version": "string",
+    "telemetry.distro.name": "string",
+    "telemetry.distro.version": "string",
+    "telemetry.sdk.language": "string",
+    "telemetry.sdk.name": "string",
+    "telemetry.sdk.version": "string",
     "thread.name": "string",
 }
 TEMPLATE_PREFIXES: Final = frozenset(
@@ -402,6 +427,11 @@ ENUM_VALUES: Final[dict[str, frozenset[str]]] = {
             "ipv6",
         }
     ),
+    "telemetry.sdk.language": frozenset(
+        {
+            "python",
+        }
+    ),
 }
 ALERT_EVENT_BY_SOURCE: Final[dict[str, str]] = {
     "policy": "beholder.policy.alert",
@@ -410,11 +440,14 @@ ALERT_EVENT_BY_SOURCE: Final[dict[str, str]] = {
 
 # Metric name -> (instrument, unit).
 METRICS: Final[dict[str, tuple[str, str]]] = {
-    "beholder.events": ("counter", "{event}"),
-    "beholder.alerts": ("counter", "{alert}"),
-    "beholder.events.lost": ("counter", "{event}"),
-    "beholder.events.suppressed": ("counter", "{event}"),
-    "beholder.export.queue.size": ("updowncounter", "{record}"),
-    "beholder.export.spool.size": ("gauge", "By"),
-    "beholder.pipeline.latency": ("histogram", "s"),
+    "beholder.event.count": ("counter", "{event}"),
+    "beholder.alert.count": ("counter", "{alert}"),
+    "beholder.event.lost": ("counter", "{event}"),
+    "beholder.event.suppressed": ("counter", "{event}"),
+    "beholder.export.queue.usage": ("updowncounter", "{record}"),
+    "beholder.export.queue.limit": ("updowncounter", "{record}"),
+    "beholder.export.spool.usage": ("updowncounter", "By"),
+    "beholder.export.spool.limit": ("updowncounter", "By"),
+    "beholder.pipeline.duration": ("histogram", "s"),
+    "beholder.summary.event.count": ("counter", "{event}"),
 }

@@ -35,6 +35,9 @@ class SemconvError(ValueError):
     """A registry problem, worded as `file: field: what is wrong`."""
 
 
+OPEN_ENUM_MEMBER = "_OTHER"
+
+
 @dataclass(slots=True)
 class Attribute:
     id: str
@@ -49,6 +52,11 @@ class Attribute:
     @property
     def is_template(self) -> bool:
         return self.type.startswith("template[")
+
+    @property
+    def is_open_enum(self) -> bool:
+        """Upstream's `_OTHER` member marks an enum whose values are not a closed list."""
+        return OPEN_ENUM_MEMBER in self.members
 
     @property
     def value_type(self) -> str:
@@ -508,7 +516,7 @@ def render_python(registry: Registry) -> str:
     ]
     out += ["    }", ")", "ENUM_VALUES: Final[dict[str, frozenset[str]]] = {"]
     for a in sorted(registry.attributes.values(), key=lambda a: a.id):
-        if a.members:
+        if a.members and not a.is_open_enum:
             out += [f'    "{a.id}": frozenset(', "        {"]
             out += [f'            "{m}",' for m in a.members]
             out += ["        }", "    ),"]

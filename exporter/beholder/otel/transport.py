@@ -1,8 +1,9 @@
-"""Send already-serialized `ExportLogsServiceRequest` bytes over OTLP/gRPC or OTLP/HTTP.
+"""Send already-serialized `ExportLogsServiceRequest` (or `ExportTraceServiceRequest`) bytes
+over OTLP/gRPC or OTLP/HTTP.
 
 Requests arrive as bytes (built once by the encoder, possibly read back from the disk
 spool), so neither transport re-parses them: the gRPC call uses an identity serializer on
-the LogsService `Export` method and HTTP posts the body as is, gzip-compressed if asked.
+the signal's `Export` method and HTTP posts the body as is, gzip-compressed if asked.
 One `send` is one attempt and says whether a failure is worth retrying (and after how long
 the server asked us to wait); `send_with_retry` and the export queue decide what to do
 with that, so retry policy lives in one place. The HTTP transport also takes bodies that are
@@ -24,16 +25,42 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 import requests
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.exporter.otlp.proto.grpc import _OTLP_GRPC_CHANNEL_OPTIONS
 from opentelemetry.exporter.otlp.proto.http import _OTLP_HTTP_HEADERS
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from beholder.otel.config import GRPC, ConfigError, OtlpConfig
 
 GRPC_HINT = "this looks like an OTLP/gRPC endpoint: set OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
-_LOGS_EXPORT_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    """A signal's gRPC method, response type and partial-success count field."""
+
+    method: str
+    response: type[Message]
+    rejected_field: str
+
+    def rejected(self, response: Message) -> int:
+        return getattr(response.partial_success, self.rejected_field)  # type: ignore[attr-defined]
+
+
+_SERVICES = {
+    "logs": _Service(
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        ExportLogsServiceResponse,
+        "rejected_log_records",
+    ),
+    "traces": _Service(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        ExportTraceServiceResponse,
+        "rejected_spans",
+    ),
+}
 # The spec's retryable gRPC codes; RESOURCE_EXHAUSTED only when the server sends RetryInfo.
 _GRPC_RETRYABLE = frozenset(
     {
@@ -118,15 +145,16 @@ def send_with_retry(
 
 def make_transport(config: OtlpConfig) -> Transport:
     """The transport for `config.protocol`; unreadable TLS files raise `ConfigError`."""
-    if config.signal != "logs":
-        raise ValueError("the batch transports carry logs; metrics use the SDK exporter")
+    if config.signal not in _SERVICES:
+        raise ValueError("the batch transports carry logs and traces; metrics use the SDK exporter")
     return GrpcTransport(config) if config.protocol == GRPC else HttpTransport(config)
 
 
 class GrpcTransport:
-    """LogsService/Export on one long-lived channel, with the official exporter's options."""
+    """The signal's Export method on one long-lived channel, with the official exporter's options."""
 
     def __init__(self, config: OtlpConfig) -> None:
+        self._service = _SERVICES[config.signal]
         compression = (
             grpc.Compression.Gzip if config.compression == "gzip" else grpc.Compression.NoCompression
         )
@@ -138,9 +166,9 @@ class GrpcTransport:
                 config.endpoint, grpc_credentials(config), options, compression
             )
         self._export = self._channel.unary_unary(
-            _LOGS_EXPORT_METHOD,
+            self._service.method,
             request_serializer=None,
-            response_deserializer=ExportLogsServiceResponse.FromString,
+            response_deserializer=self._service.response.FromString,
         )
         self._metadata = tuple(config.headers.items())
 
@@ -149,7 +177,7 @@ class GrpcTransport:
             response = self._export(payload, timeout=timeout_s, metadata=self._metadata)
         except grpc.RpcError as error:
             return _grpc_failure(error)
-        return SendResult(ok=True, rejected=response.partial_success.rejected_log_records)
+        return SendResult(ok=True, rejected=self._service.rejected(response))
 
     def close(self) -> None:
         self._channel.close()
@@ -187,9 +215,10 @@ def _retry_info_delay(error: grpc.RpcError) -> float | None:
 
 
 class HttpTransport:
-    """POST to `/v1/logs` on a `requests` session, as the official HTTP exporter does."""
+    """POST to `/v1/<signal>` on a `requests` session, as the official HTTP exporter does."""
 
     def __init__(self, config: OtlpConfig) -> None:
+        self._service = _SERVICES[config.signal]
         self._url = config.endpoint
         self._gzip = config.compression == "gzip"
         self._session = requests.Session()
@@ -227,7 +256,7 @@ class HttpTransport:
             return SendResult(ok=False, retryable=True, error=error)
         status = response.status_code
         if 200 <= status < 300:
-            return SendResult(ok=True, rejected=_http_rejected(response.content))
+            return SendResult(ok=True, rejected=_http_rejected(self._service, response.content))
         return SendResult(
             ok=False,
             retryable=status in _HTTP_RETRYABLE,
@@ -254,15 +283,15 @@ def _http2_answer(exc: BaseException, depth: int = 0) -> bool:
     return any(_http2_answer(e, depth + 1) for e in inner if e is not None)
 
 
-def _http_rejected(body: bytes) -> int:
+def _http_rejected(service: _Service, body: bytes) -> int:
     if not body:
         return 0
-    response = ExportLogsServiceResponse()
+    response = service.response()
     try:
         response.ParseFromString(body)
     except DecodeError:
         return 0
-    return response.partial_success.rejected_log_records
+    return service.rejected(response)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -16,6 +16,8 @@ from typing import Final
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from beholder.otel.resource import SCHEMA_URL
+
 # LogRecord fields (logs.proto)
 LR_TIME: Final = b"\x09"  # 1, fixed64
 LR_SEVERITY_NUMBER: Final = b"\x10"  # 2, enum
@@ -28,6 +30,7 @@ LR_EVENT_NAME: Final = b"\x62"  # 12, string
 # ScopeLogs.scope/log_records, InstrumentationScope.name/version.
 FIELD_1: Final = b"\x0a"
 FIELD_2: Final = b"\x12"
+FIELD_3: Final = b"\x1a"  # ResourceLogs/ScopeLogs (and ResourceSpans/ScopeSpans).schema_url
 # AnyValue fields (common.proto); KeyValue.key is FIELD_1 and KeyValue.value is FIELD_2.
 AV_STRING: Final = b"\x0a"
 AV_BOOL_TRUE: Final = b"\x10\x01"
@@ -137,10 +140,16 @@ def _any_value(value: object) -> AnyValue:
 
 
 def request(
-    resource: Mapping[str, object], scope_name: str, scope_version: str, records: list[bytes]
+    resource: Mapping[str, object],
+    scope_name: str,
+    scope_version: str,
+    records: list[bytes],
+    schema_url: str = SCHEMA_URL,
 ) -> bytes:
-    """A serialized ExportLogsServiceRequest: one ResourceLogs holding one ScopeLogs."""
+    """A serialized Export{Logs,Trace}ServiceRequest: one Resource{Logs,Spans} holding one
+    Scope{Logs,Spans}, both declaring `schema_url` (the two messages share field numbers)."""
     res = Resource(attributes=[KeyValue(key=k, value=_any_value(v)) for k, v in resource.items()])
     scope = delimited(FIELD_1, delimited(FIELD_1, text(scope_name)) + delimited(FIELD_2, text(scope_version)))
-    scope_logs = delimited(FIELD_2, scope + b"".join(records))
-    return delimited(FIELD_1, delimited(FIELD_1, res.SerializeToString()) + scope_logs)
+    schema = delimited(FIELD_3, text(schema_url))
+    scope_records = delimited(FIELD_2, scope + b"".join(records) + schema)
+    return delimited(FIELD_1, delimited(FIELD_1, res.SerializeToString()) + scope_records + schema)

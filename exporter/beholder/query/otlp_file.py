@@ -220,7 +220,7 @@ def _host(resource: Any) -> HostIdentity:
     return HostIdentity(
         host_name=_s(attrs, sc.HOST_NAME),
         node_name=_s(attrs, sc.K8S_NODE_NAME),
-        cluster_name=_s(attrs, sc.K8S_CLUSTER_NAME) or "default",
+        cluster_name=_s(attrs, sc.K8S_CLUSTER_NAME),
     )
 
 

@@ -82,7 +82,7 @@ class QueryServer:
             raise ValueError(f"query HTTP must bind a loopback address, not {http_host}")
         self.socket_path = socket_path
         self.host = host
-        self.summary = summary or Summary(cluster=host.cluster_name)
+        self.summary = summary or Summary(cluster=host.cluster_label)
         self.http_address = (http_host, http_port) if http_port is not None else None
         self.follower_batches = follower_batches
         self.dropped_for_followers = 0

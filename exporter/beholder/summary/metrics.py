@@ -13,15 +13,14 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from beholder import __version__
 from beholder.otel import semconv as sc
+from beholder.otel.resource import SCHEMA_URL
 from beholder.summary.aggregate import Summary
-
-ATTR_TABLE = "beholder.summary.table"
 
 
 def _observations(summary: Summary) -> list[Observation]:
     out = []
     for (namespace, pod, container, table), count in summary.totals().items():
-        attributes = {ATTR_TABLE: table}
+        attributes = {sc.BEHOLDER_SUMMARY_TABLE: table}
         for name, value in (
             (sc.K8S_NAMESPACE_NAME, namespace),
             (sc.K8S_POD_NAME, pod),
@@ -34,14 +33,14 @@ def _observations(summary: Summary) -> list[Observation]:
 
 
 def register_summary_metrics(provider: MeterProvider, summary: Summary) -> None:
-    """`beholder.summary.events`: events folded into each container's summary table."""
-    meter = provider.get_meter("beholder.summary", __version__)
+    """`beholder.summary.event.count`: events folded into each container's summary table."""
+    meter = provider.get_meter("beholder.summary", __version__, schema_url=SCHEMA_URL)
 
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         return _observations(summary)
 
     meter.create_observable_counter(
-        "beholder.summary.events",
+        sc.METRIC_SUMMARY_EVENT_COUNT,
         callbacks=[observe],
         unit="{event}",
         description="Events counted in the application-behaviour summary, by container and table.",
