@@ -15,8 +15,7 @@ from beholder.events.model import ContainerInfo, Event
 from bob import builders as b
 from conftest import REFERENCE, require
 
-RULES_YAML = REFERENCE / "kubescape" / "rules" / "default-rules.yaml"
-NOT_IN_UPSTREAM = {"R0040"}
+RULES_YAML = REFERENCE / "kubescape" / "rules" / "node-agent-default-rules.yaml"
 
 
 def upstream_rules() -> dict[str, dict]:
@@ -27,11 +26,9 @@ def upstream_rules() -> dict[str, dict]:
 
 def test_catalogue_matches_kubescape_default_rules_field_by_field() -> None:
     upstream = upstream_rules()
-    wanted = [f"R{n:04d}" for n in (*range(1, 12), *range(1000, 1013), 1015, 1030) if n != 1003]
-    assert {s.id for s in ALL_SPECS} - NOT_IN_UPSTREAM == set(wanted)
+    wanted = [f"R{n:04d}" for n in (*range(1, 12), 40, *range(1000, 1013), 1015, 1030) if n != 1003]
+    assert {s.id for s in ALL_SPECS} == set(wanted)
     for spec in ALL_SPECS:
-        if spec.id in NOT_IN_UPSTREAM:
-            continue
         u = upstream[spec.id]
         ours = (spec.name, spec.severity, spec.enabled, spec.tactic, spec.technique, list(spec.tags))
         theirs = (u["name"], u["severity"], u["enabled"], u["mitreTactic"], u["mitreTechnique"], u["tags"])
@@ -256,8 +253,11 @@ def test_r0009_needs_a_successful_prog_load_outside_the_profile() -> None:
 
 
 def test_default_off_rules_stay_off_unless_enabled() -> None:
-    eng = ProfileEngine(load_text(PROFILE))
-    assert eng.evaluate([b.open_event(WEB, "/etc/hosts"), b.connect_event(WEB, "1.1.1.1", 80)]) == []
+    event = b.open_event(WEB, "/etc/hosts")  # R0002 is off upstream; R0011 and R0040 are on now
+    assert ProfileEngine(load_text(PROFILE)).evaluate([event]) == []
+    assert [a.rule_id for a in ProfileEngine(load_text(PROFILE), enabled={"R0002"}).evaluate([event])] == [
+        "R0002"
+    ]
 
 
 def test_repeated_anomaly_alerts_once_per_container() -> None:

@@ -1,7 +1,7 @@
 """The Kubescape node-agent anomaly rule catalogue, evaluated over Beholder events.
 
-Ids, names, severities, MITRE ids, tags and default on/off follow Kubescape's
-`default-rules.yaml` (a test compares them field by field). The CEL expressions there
+Ids, names, severities, MITRE ids, tags and default on/off follow node-agent's current
+`node-agent-default-rules.yaml` (a test compares them field by field). The CEL expressions there
 are re-expressed as small Python predicates over one `Facts` view of the event.
 
 Limits of what the kernel sensors give us, stated where they matter:
@@ -18,9 +18,8 @@ Limits of what the kernel sensors give us, stated where they matter:
 - R1011 (LD_PRELOAD) sees writes to `/etc/ld.so.preload`; the exec half needs the
   process environment, which the sensors do not read.
 - R1030 (io_uring) sees `io_uring_setup`, not individual submitted opcodes.
-- R0040 (unexpected exec arguments) is not in the upstream catalogue, so it is off by
-  default; it is the `was_executed_with_args` check (args `⋯`, `⋯⋯`, `argsRequired`) that
-  BoB profiles carry.
+- R0040 (unexpected exec arguments) is the `was_executed_with_args` check (args `⋯`,
+  `⋯⋯`, `argsRequired`) that BoB profiles carry.
 """
 
 from __future__ import annotations
@@ -422,17 +421,17 @@ _K8S = "context:kubernetes"
 _HOST = "context:host"
 CATALOGUE: tuple[Rule, ...] = (
     Rule(_spec("R0001", "Unexpected process launched", 1, True, "TA0002", "T1059", 0,
-               f"{_K8S},anomaly,process,exec,applicationprofile"),
+               f"{_K8S},context:container,anomaly,process,exec,applicationprofile"),
          frozenset({"exec"}), _unexpected_exec, lambda f: f"{f.comm}_{f.exec_path}"),
     Rule(_spec("R0002", "Files Access Anomalies in container", 1, False, "TA0009", "T1005", 0,
-               f"{_K8S},anomaly,file,open,applicationprofile"),
+               f"{_K8S},context:container,anomaly,file,open,applicationprofile"),
          frozenset({"open"}), _unexpected_open, lambda f: f"{f.comm}_{f.path}"),
     Rule(_spec("R0004", "Linux Capabilities Anomalies in container", 1, True, "TA0002", "T1059", 0,
-               f"{_K8S},anomaly,capabilities,applicationprofile"),
+               f"{_K8S},context:container,anomaly,capabilities,applicationprofile"),
          frozenset({"capabilities"}), _unexpected_capability,
          lambda f: f"{f.comm}_{f.event.data.get('capability', '')}"),
     Rule(_spec("R0005", "DNS Anomalies in container", 1, True, "TA0011", "T1071.004", 0,
-               f"{_K8S},dns,anomaly,networkprofile"),
+               f"{_K8S},context:container,dns,anomaly,networkprofile"),
          frozenset({"dns"}), _unexpected_domain, lambda f: f"{f.comm}_{f.domain}"),
     Rule(_spec("R0006", "Unexpected service account token access", 5, True, "TA0006", "T1528", 0,
                f"{_K8S},anomaly,serviceaccount,applicationprofile"),
@@ -442,40 +441,40 @@ CATALOGUE: tuple[Rule, ...] = (
          frozenset({"exec", "network"}), _kubernetes_client,
          lambda f: f"exec_{f.comm}" if f.kind == "exec" else f"network_{f.address}"),
     Rule(_spec("R0008", "Read Environment Variables from procfs", 5, True, "TA0006", "T1552.001", 0,
-               f"{_K8S},anomaly,procfs,environment,applicationprofile"),
+               f"{_K8S},context:container,anomaly,procfs,environment,applicationprofile"),
          frozenset({"open"}), _environ_read),
     Rule(_spec("R0009", "eBPF Program Load", 5, True, "TA0005", "T1218", 1,
                f"{_K8S},{_HOST},bpf,ebpf,applicationprofile"),
          frozenset({"bpf"}), _bpf_load, lambda f: f"{f.comm}_bpf_{f.event.data.get('cmd', '')}"),
     Rule(_spec("R0010", "Unexpected Sensitive File Access", 5, True, "TA0006", "T1005", 1,
-               f"{_K8S},{_HOST},files,anomaly,applicationprofile"),
+               f"{_K8S},context:container,{_HOST},files,anomaly,applicationprofile"),
          frozenset({"open"}), _sensitive_open, lambda f: f"{f.comm}_{f.path}"),
-    Rule(_spec("R0011", "Unexpected Egress Network Traffic", 5, False, "TA0010", "T1041", 0,
-               f"{_K8S},whitelisted,network,anomaly,networkprofile"),
+    Rule(_spec("R0011", "Unexpected Egress Network Traffic", 5, True, "TA0010", "T1041", 0,
+               f"{_K8S},context:container,whitelisted,network,anomaly,networkprofile"),
          frozenset({"network"}), _unexpected_egress, lambda f: f"{f.address}_{f.port}_{f.protocol}"),
-    Rule(_spec("R0040", "Unexpected process arguments", 1, False, "TA0002", "T1059", 0,
-               f"{_K8S},anomaly,process,exec,applicationprofile"),
+    Rule(_spec("R0040", "Unexpected process arguments", 3, True, "TA0002", "T1059", 0,
+               f"{_K8S},context:container,anomaly,process,exec,applicationprofile"),
          frozenset({"exec"}), _unexpected_args, lambda f: f"{f.exec_path}_{' '.join(f.event.argv)}"),
-    Rule(_spec("R1000", "Process executed from malicious source", 8, True, "TA0002", "T1059", 2,
+    Rule(_spec("R1000", "Process Executed from /dev/shm", 8, True, "TA0002", "T1059", 2,
                f"{_K8S},{_HOST},exec,signature,malicious"),
          frozenset({"exec"}), _malicious_source, lambda f: f"{f.comm}_{f.exec_path}_{f.pcomm}"),
     Rule(_spec("R1001", "Drifted process executed", 8, True, "TA0005", "T1036", 1,
-               f"{_K8S},exec,malicious,binary,base image,applicationprofile"),
+               f"{_K8S},context:container,exec,malicious,binary,base image,applicationprofile"),
          frozenset({"exec"}), _drifted, lambda f: f"{f.comm}_{f.exec_path}_{f.pcomm}"),
     Rule(_spec("R1002", "Process tries to load a kernel module", 10, True, "TA0005", "T1547.006", 2,
                f"{_K8S},{_HOST},kmod,kernel,module,load"),
          frozenset({"kmod"}), _kernel_module, lambda f: f"{f.comm}_{f.event.syscall}"),
     Rule(_spec("R1004", "Process executed from mount", 5, True, "TA0002", "T1059", 1,
-               f"{_K8S},exec,mount,applicationprofile"),
+               f"{_K8S},context:container,exec,mount,applicationprofile"),
          frozenset({"exec"}), _exec_from_mount),
     Rule(_spec("R1005", "Fileless execution detected", 8, True, "TA0005", "T1055", 2,
                f"{_K8S},{_HOST},fileless,execution,malicious"),
          frozenset({"exec"}), _fileless, lambda f: f"{f.comm}_{f.exec_path}_{f.pcomm}"),
-    Rule(_spec("R1006", "Process tries to escape container", 5, True, "TA0004", "T1611", 1,
-               f"{_K8S},unshare,escape,unshare,anomaly,applicationprofile"),
+    Rule(_spec("R1006", "Unexpected unshare Syscall in Container", 5, True, "TA0004", "T1611", 1,
+               f"{_K8S},context:container,unshare,escape,unshare,anomaly,applicationprofile"),
          frozenset({"unshare"}), _escape, lambda f: f"{f.comm}_unshare"),
     Rule(_spec("R1007", "Crypto miner launched", 10, True, "TA0040", "T1496", 2,
-               f"{_K8S},crypto,miners,malicious"),
+               f"{_K8S},context:container,crypto,miners,malicious"),
          frozenset({"randomx"}), _miner, lambda f: f"{f.exec_path}_{f.comm}"),
     Rule(_spec("R1008", "Crypto Mining Domain Communication", 10, True, "TA0011", "T1071.004", 2,
                f"{_K8S},{_HOST},network,crypto,miners,malicious,dns"),
@@ -486,24 +485,24 @@ CATALOGUE: tuple[Rule, ...] = (
     Rule(_spec("R1010", "Soft link created over sensitive file", 5, True, "TA0006", "T1005", 1,
                f"{_K8S},{_HOST},anomaly,symlink,applicationprofile", True),
          frozenset({"symlink"}), _link_over_sensitive("Symlink", "->"), lambda f: f"{f.comm}_{f.path}"),
-    Rule(_spec("R1011", "ld_preload hooks technique detected", 5, False, "TA0005", "T1574.006", 1,
-               f"{_K8S},exec,malicious,applicationprofile", True),
+    Rule(_spec("R1011", "ld_preload Mechanism Use or ld.so.preload Modification", 5, False, "TA0005",
+               "T1574.006", 1, f"{_K8S},exec,malicious,applicationprofile", True),
          frozenset({"open"}), _ld_preload, lambda f: f"open_{f.path}"),
     Rule(_spec("R1012", "Hard link created over sensitive file", 5, True, "TA0006", "T1005", 1,
                f"{_K8S},files,malicious,applicationprofile", True),
          frozenset({"hardlink"}), _link_over_sensitive("Hardlink", "-"), lambda f: f"{f.comm}_{f.path}"),
-    Rule(_spec("R1015", "Malicious Ptrace Usage", 5, True, "TA0005", "T1622", 2,
+    Rule(_spec("R1015", "Unexpected Ptrace Syscall Usage", 5, True, "TA0005", "T1622", 2,
                f"{_K8S},{_HOST},process,malicious"),
          frozenset({"ptrace"}), _ptrace, lambda f: f"{f.exec_path}_{f.comm}"),
     Rule(_spec("R1030", "Unexpected io_uring Operation Detected", 5, True, "TA0002", "T1218", 0,
-               f"{_K8S},syscalls,io_uring,applicationprofile", True),
+               f"{_K8S},context:container,syscalls,io_uring,applicationprofile", True),
          frozenset({"iouring"}), _io_uring, lambda f: f"setup_{f.comm}"),
 )  # fmt: skip
 
 # R0003 reads the per-cgroup syscall set (engine.observe_syscalls), not events.
 R0003 = _spec(
     "R0003", "Syscalls Anomalies in container", 1, True, "TA0002", "T1059", 0,
-    f"{_K8S},anomaly,syscall,applicationprofile",
+    f"{_K8S},context:container,anomaly,syscall,applicationprofile",
 )  # fmt: skip
 
 ALL_SPECS: tuple[RuleSpec, ...] = tuple(sorted([r.spec for r in CATALOGUE] + [R0003], key=lambda s: s.id))
