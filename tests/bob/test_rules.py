@@ -108,7 +108,12 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
     ("profiled open under a trailing star", lambda c: [b.open_event(c, "/etc/nginx/conf.d/x.conf")], []),
     ("unprofiled open under /etc", lambda c: [b.open_event(c, "/etc/hosts")], ["R0002"]),
     ("unprofiled open outside watched prefixes", lambda c: [b.open_event(c, "/usr/lib/libc.so")], []),
-    ("failed open", lambda c: [b.open_event(c, "/etc/hosts", retval=-13)], []),
+    (
+        "open the kernel refused is an attempt",
+        lambda c: [b.open_event(c, "/etc/hosts", retval=-13)],
+        ["R0002"],
+    ),
+    ("open of nothing is not", lambda c: [b.open_event(c, "/etc/hosts", retval=-2)], []),
     ("/proc/self/environ is watched", lambda c: [b.open_event(c, "/proc/self/environ")], ["R0002"]),
     # R0004 capabilities with and without the CAP_ prefix in the profile
     (
@@ -150,14 +155,33 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
     ("bpf prog load in a profile that lists bpf", lambda c: [b.syscall_event(c, "bpf", cmd="5")], []),
     # R0010 sensitive files
     ("shadow read", lambda c: [b.open_event(c, "/etc/shadow")], ["R0002", "R0010"]),
-    ("shadow read refused by the kernel", lambda c: [b.open_event(c, "/etc/shadow", retval=-13)], []),
+    (
+        "shadow read refused by the kernel",
+        lambda c: [b.open_event(c, "/etc/shadow", retval=-13)],
+        ["R0002", "R0010"],
+    ),
     # R0011 egress (off by default)
     ("public egress not in profile", lambda c: [b.connect_event(c, "1.1.1.1", 80)], ["R0011"]),
     ("private egress", lambda c: [b.connect_event(c, "10.1.2.3", 80)], []),
     ("egress still connecting", lambda c: [b.connect_event(c, "1.1.1.1", 80, retval=-115)], ["R0011"]),
-    ("egress refused", lambda c: [b.connect_event(c, "1.1.1.1", 80, retval=-111)], []),
+    (
+        "egress the remote refused still left",
+        lambda c: [b.connect_event(c, "1.1.1.1", 80, retval=-111)],
+        ["R0011"],
+    ),
+    ("egress on a bad socket", lambda c: [b.connect_event(c, "1.1.1.1", 80, retval=-9)], []),
     # R1000 malicious source
     ("exec from /dev/shm", lambda c: [b.exec_event(c, "/dev/shm/x", ("/dev/shm/x",))], ["R0001", "R1000"]),
+    (
+        "exec refused by a noexec /dev/shm",  # the caller's image stays: judged by the event's file
+        lambda c: [b.exec_event(c, "/dev/shm/x", ("/dev/shm/x",), exe="/bin/sh", retval=-13)],
+        ["R0001", "R1000"],
+    ),
+    (
+        "exec of nothing ($PATH walk)",
+        lambda c: [b.exec_event(c, "/usr/local/bin/ls", ("ls",), retval=-2)],
+        [],
+    ),
     (
         "exec with cwd /dev/shm",
         lambda c: [b.exec_event(c, "/usr/sbin/nginx", ("nginx", "-g", "x"), cwd="/dev/shm")],
@@ -290,13 +314,27 @@ def test_unexpected_syscalls_come_from_the_per_cgroup_set() -> None:
     assert sorted(a.event.syscall for a in first) == ["mount", "ptrace"]
     assert {a.rule_id for a in first} == {"R0003"}
     assert eng.observe_syscalls(WEB, {"read", "ptrace"}) == []  # already reported
+    assert first[0].event.timestamp_ns > 0  # when the kernel's set first showed it
 
 
-def test_profile_without_syscalls_cannot_judge_them() -> None:
+def test_a_refused_attempt_says_so_in_its_alert() -> None:
+    (alert,) = [
+        a for a in engine().evaluate([b.open_event(WEB, "/etc/shadow", retval=-13)]) if a.rule_id == "R0010"
+    ]
+    assert alert.message.endswith("(refused: EACCES)")
+
+
+def test_a_name_is_judged_once_even_with_the_cooldown_off() -> None:
+    eng = engine(cooldown=CooldownSettings(duration_s=0))
+    assert [a.event.syscall for a in eng.observe_syscalls(WEB, {"read", "mount"})] == ["mount"]
+    assert [a.event.syscall for a in eng.observe_syscalls(WEB, {"read", "mount", "ptrace"})] == ["ptrace"]
+
+
+def test_profile_without_syscalls_expects_none_as_node_agent() -> None:
     eng = ProfileEngine(
         load_text(PROFILE.replace("syscalls: [read, write, openat, execve, bpf]", "syscalls: null"))
     )
-    assert eng.observe_syscalls(WEB, {"ptrace"}) == []
+    assert [a.event.syscall for a in eng.observe_syscalls(WEB, {"ptrace"})] == ["ptrace"]
 
 
 def test_alert_carries_rule_profile_and_mitre_facts() -> None:

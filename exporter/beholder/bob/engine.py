@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from beholder.bob.rules import (
     RuleSpec,
     default_enabled,
     facts_of,
+    refusal,
     rules_by_kind,
 )
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
@@ -70,6 +72,7 @@ class ProfileEngine:
         self._contexts: dict[str, Context] = {}
         self._unbound: dict[str, tuple[object, ...]] = {}
         self.cooldown = Cooldown(cooldown or CooldownSettings())
+        self._judged: dict[str, set[str]] = {}  # container id -> syscall names R0003 has judged
 
     @classmethod
     def load(
@@ -146,6 +149,7 @@ class ProfileEngine:
         self._contexts.pop(container_id, None)
         self._bound.pop(container_id, None)
         self._unbound.pop(container_id, None)
+        self._judged.pop(container_id, None)
 
     # --- evaluation --------------------------------------------------------------------
     def evaluate(self, events: list[Event]) -> list[Alert]:
@@ -174,22 +178,28 @@ class ProfileEngine:
                 unique = rule.unique(facts)
                 if not self._may_alert(container, spec.id, unique):
                     continue
-                alerts.append(make_alert(event, spec, message, b, facts, unique))
+                alerts.append(make_alert(event, spec, message + refusal(event), b, facts, unique))
         return alerts
 
     def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> list[Alert]:
-        """R0003 over the kernel's per-cgroup syscall set: one alert per new unexpected name."""
+        """R0003 over the kernel's per-cgroup syscall set, which only grows: each name is
+        judged once per container, when first seen, and its alert carries that moment.
+        As node-agent, a profile that recorded no syscalls expects none."""
         if R0003.id not in self.enabled:
             return []
         b = self.behaviour_for(container)
-        if b is None or not b.syscalls:  # a profile that recorded no syscalls cannot judge them
+        if b is None:
             return []
+        judged = self._judged.setdefault(container.container_id, set())
+        fresh = syscall_names - judged
+        judged |= fresh
         alerts = []
-        for name in sorted(syscall_names - b.syscalls):
+        now = time.time_ns()
+        for name in sorted(fresh - b.syscalls):
             if b.policy_allows(R0003.id, "") or not self._may_alert(container, R0003.id, name):
                 continue
             event = Event(
-                timestamp_ns=0, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,
+                timestamp_ns=now, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,
                 host_tid=0, uid=0, gid=0, comm="", cgroup_id=0, container=container,
             )  # fmt: skip
             alerts.append(make_alert(event, R0003, f"Unexpected system call detected: {name}", b, None, name))

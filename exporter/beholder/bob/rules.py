@@ -18,12 +18,19 @@ Limits of what the kernel sensors give us, stated where they matter:
 - R1011 (LD_PRELOAD) sees writes to `/etc/ld.so.preload`; the exec half needs the
   process environment, which the sensors do not read.
 - R1030 (io_uring) sees `io_uring_setup`, not individual submitted opcodes.
+- Attempts: an exec, open, connect, bpf() or module load the kernel refused (EPERM,
+  EACCES: a noexec mount, file modes, a firewall) is judged exactly as one it allowed,
+  and the alert's message ends with the refusal (`(refused: EACCES)`). A connect the
+  remote refused or that timed out also left the container. Calls that found nothing
+  (ENOENT, ENOTDIR: `execvp` walking $PATH, the loader probing library paths) are not
+  attempts on anything and are not judged.
 - R0040 (unexpected exec arguments) is the `was_executed_with_args` check (args `⋯`,
   `⋯⋯`, `argsRequired`) that BoB profiles carry.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -34,6 +41,9 @@ from beholder.bob.behaviour import Behaviour
 from beholder.events.model import Event, Operation
 
 EXEC_SYSCALLS = frozenset({"execve", "execveat"})
+REFUSED = frozenset({-errno.EPERM, -errno.EACCES})
+CONNECT_ATTEMPTS = REFUSED | {0, -errno.EINPROGRESS, -errno.ECONNREFUSED, -errno.ETIMEDOUT,
+                              -errno.ENETUNREACH, -errno.EHOSTUNREACH}  # fmt: skip
 OPEN_SYSCALLS = frozenset({"open", "openat", "openat2", "creat"})
 SYSCALL_KINDS = {
     "bpf": "bpf",
@@ -162,7 +172,8 @@ def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None
     )
     data = event.data
     if kind == "exec":
-        exe = proc.exe if proc and proc.exe else ""
+        # a refused exec leaves the caller's image in place: its path is the event's file
+        exe = proc.exe if proc and proc.exe and event.retval >= 0 else ""
         f.path = event.resource
         f.exec_path = exe or event.resource or (event.argv[0] if event.argv else "") or f.comm
         if f.exec_path == SELF_EXE and proc and proc.parent_exe:
@@ -186,10 +197,10 @@ def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None
 def _kind(event: Event) -> str | None:
     op, name = event.operation, event.syscall
     if op is Operation.PROCESS:
-        return "exec" if name in EXEC_SYSCALLS and event.retval >= 0 else None
+        return "exec" if name in EXEC_SYSCALLS and attempted(event) else None
     if op is Operation.FILE:
         if name in OPEN_SYSCALLS:
-            return "open" if event.retval >= 0 else None
+            return "open" if attempted(event) else None
         if name in ("symlink", "symlinkat"):
             return "symlink"
         if name in ("link", "linkat"):
@@ -198,10 +209,22 @@ def _kind(event: Event) -> str | None:
     if op is Operation.NETWORK:
         if "qname" in event.data:
             return "dns"
-        return "network" if name == "connect" and event.retval in (0, -115) else None  # -EINPROGRESS
+        return "network" if name == "connect" and event.retval in CONNECT_ATTEMPTS else None
     if op is Operation.CAPABILITY:
         return "capabilities"
     return SYSCALL_KINDS.get(name)
+
+
+def attempted(event: Event) -> bool:
+    """It succeeded, or the kernel refused it: either way the process tried (module doc)."""
+    return event.retval >= 0 or event.retval in REFUSED
+
+
+def refusal(event: Event) -> str:
+    """` (refused: EACCES)` for a refused attempt, "" otherwise: said in the alert."""
+    if event.retval >= 0:
+        return ""
+    return f" (refused: {errno.errorcode.get(-event.retval, str(event.retval))})"
 
 
 def _int(text: str) -> int:
@@ -288,7 +311,7 @@ def _environ_read(f: Facts, c: Context) -> str | None:
 
 
 def _bpf_load(f: Facts, c: Context) -> str | None:
-    if f.event.data.get("cmd") != BPF_PROG_LOAD or f.event.retval < 0:
+    if f.event.data.get("cmd") != BPF_PROG_LOAD or not attempted(f.event):
         return None
     if c.behaviour and c.behaviour.was_syscall_used("bpf"):
         return None
