@@ -42,6 +42,9 @@ ATTACKS = [
     ["nslookup", "evil-c2.example.com", "127.0.0.1"],
 ]
 SEED_RULES = {"R0001", "R0002", "R0003", "R0005", "R0006"}
+# node-agent now runs R0040 by default: the attacked loop's own command (25 rounds) has an
+# argument the learned runs (8 rounds) never had, a true finding the 2023 seed predates
+NOW_DEFAULT = {"R0040"}
 LEARN_RUNS = 3  # the seed's advice: learn a superset BoB across runs
 
 
@@ -192,7 +195,7 @@ def test_the_seed_attacks_raise_the_seed_rule_ids(recorded: dict) -> None:
         by_rule.setdefault(a.rule_id, []).append(a.message)
     # R0003 needs a syscall the benign runs never made; the seed's came from apache's side
     # effects, here it depends on what runc and busybox happen to call, so it may or may not fire.
-    assert {"R0001", "R0002", "R0005", "R0006"} <= set(by_rule) <= SEED_RULES, by_rule
+    assert {"R0001", "R0002", "R0005", "R0006"} <= set(by_rule) <= SEED_RULES | NOW_DEFAULT, by_rule
     assert any("evil-c2.example.com" in m for m in by_rule["R0005"])
     assert any("/var/www/html" in m for m in by_rule["R0002"])
     assert any(f"/{TOKEN}" in m for m in by_rule["R0006"])
