@@ -1,0 +1,289 @@
+"""End-to-end pipeline benchmark: events per CPU-second of `beholder run`, and where the time goes.
+
+Run as root: `make bench` (or `.venv/bin/python bench/bench_pipeline.py`). The agent runs
+with every default sensor, a host policy and the reference Kubescape profile, as its own
+process; the workload is distinct failing opens (nothing for the kernel to fold) at a fixed
+rate, in a cgroup of its own that the agent is told to trace (`--cgroup-id`): other work
+on a shared machine is neither counted nor paid for. Three runs:
+
+1. OTLP/protobuf over gRPC to a loopback receiver in this (another) process: the target
+   path. Events per CPU-second of the agent, and the books: kernel seen = sent + folded +
+   lost, every record decoded, every event and alert exported or counted lost by stage.
+2. The embedded default output (`make run`: console + OTLP/JSON file): the same figure, and
+   its CPU cost per event as a ratio of run 1's.
+3. Run 1 again under `py-spy` (sampling from outside, the thread holding the GIL): the
+   share of samples per pipeline stage, by the innermost Beholder module on each stack,
+   and the hottest functions.
+
+The machine is shared and noisy: `uptime` is printed with the figures, and run 2 is a ratio
+against run 1 measured in the same invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_sensors import Tracer, build_workload, wait_idle  # noqa: E402
+from otel_export.receiver import Collector, GrpcReceiver  # noqa: E402
+from reliability.harness import lost_by_stage, otlp_env  # noqa: E402
+from reliability.scenarios import Books  # noqa: E402
+
+from beholder.otel.spool import Spool  # noqa: E402
+
+NODE = "bench-node"
+PROFILE = (
+    ROOT.parent / "shared" / "reference" / "kubescape" / "profiles" / "log4j-sbobs__ap-chain-backend.yaml"
+)
+POLICY = f"""apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: bench-audit
+spec:
+  nodeSelector:
+    matchLabels:
+      kubernetes.io/hostname: {NODE}
+  severity: 3
+  process:
+    matchPaths:
+    - path: /usr/bin/true
+  file:
+    matchDirectories:
+    - dir: /etc/ssh/
+  action: Audit
+"""
+# Innermost Beholder module on a sampled stack -> pipeline stage. First match wins.
+STAGES = (
+    ("sensors/reader.py", "ring buffer read"),
+    ("sensors/bpfmaps.py", "ring buffer read"),
+    ("sensors/decode", "decode"),
+    ("events/", "decode"),
+    ("enrich/", "enrich"),
+    ("policy/", "evaluate (policy)"),
+    ("bob/", "evaluate (profile)"),
+    ("redact", "redact"),
+    ("otel/jsonwire.py", "OTLP/JSON text"),
+    ("otel/file_sink.py", "OTLP/JSON file sink"),
+    ("otel/encode", "OTLP encode"),
+    ("otel/wire.py", "OTLP encode"),
+    ("otel/queue.py", "export queue"),
+    ("otel/transport.py", "export (gRPC)"),
+    ("otel/otlp_sink.py", "export (gRPC)"),
+    ("otel/spool.py", "spool"),
+    ("otel/metrics.py", "metrics"),
+    ("formats/console.py", "console"),
+    ("formats/", "other formats"),
+    ("agent.py", "agent loop"),
+)
+
+
+@dataclass
+class Workload:
+    """`loops open-unique N RATE`, run inside the bench's own cgroup."""
+
+    loops: Path
+    n: int
+    rate: int
+    cgroup_id: int
+    procs: Path  # the cgroup's cgroup.procs
+
+    def run(self) -> None:
+        script = 'echo $$ > "$1" && exec "$2" open-unique "$3" "$4"'
+        argv = [str(self.procs), str(self.loops), str(self.n), str(self.rate)]
+        subprocess.run(["/bin/sh", "-c", script, "sh", *argv], check=True)
+
+
+@dataclass
+class Run:
+    books: Books
+    cpu_s: float
+    produce_s: float
+
+    @property
+    def rate(self) -> float:
+        """Decoded events per second of the agent's CPU time."""
+        return self.books.agent["decoded"] / self.cpu_s if self.cpu_s else float("nan")
+
+
+def agent_args(workdir: Path) -> list[str]:
+    policy = workdir / "bench-policy.yaml"
+    policy.write_text(POLICY)
+    return ["--policy", str(policy), "--profile", str(PROFILE), "--host-name", NODE, "--node-name", NODE,
+            "--spool-dir", str(workdir / "spool")]  # fmt: skip
+
+
+@contextmanager
+def sampled(pid: int, out: Path) -> Iterator[None]:
+    """py-spy samples `pid` from outside while the block runs: the thread holding the GIL
+    (waiting threads are not work; C code that releases the GIL is missed). It stops the
+    process for each sample: this run's rate is not a figure, only its shares are."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    proc = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--format", "raw", "--threads", "--rate", "250",
+         "--gil", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def run_once(workdir: Path, workload: Workload, outputs: list[str], profile_to: Path | None = None) -> Run:
+    """One agent, `n` distinct opens at `rate` per second, the books once it has drained and stopped."""
+    workdir.mkdir()
+    stats_path, ready = workdir / "stats.json", workdir / "ready"
+    argv = [sys.executable, "-m", "beholder.cli", "run", "--stats-file", str(stats_path), "--ready-file",
+            str(ready), "--query-socket", "", "--cgroup-id", str(workload.cgroup_id),
+            *agent_args(workdir)]  # fmt: skip
+    collector = Collector(keep=lambda _record: False)  # count, keep nothing
+    with GrpcReceiver(collector) as receiver:
+        env = otlp_env(receiver.url) if "otlp" in outputs else {}
+        output_args = [arg for output in outputs for arg in ("--output", output)]
+        with mock.patch.dict(os.environ, env), Tracer([*argv, *output_args], ready, settle_s=1.0) as tracer:
+            assert tracer.proc is not None
+            before = tracer.cpu()
+            with sampled(tracer.proc.pid, profile_to) if profile_to else _nothing():
+                start = time.perf_counter()
+                workload.run()
+                produce_s = time.perf_counter() - start
+                cpu = wait_idle(tracer) - before
+        stats = json.loads(stats_path.read_text())
+        spooled = Spool(workdir / "spool", max_bytes=1 << 40).pending_records
+        exported = collector.total if "otlp" in outputs else _file_records(workdir / "events.otlp.jsonl")
+        books = Books(stats, exported, lost_by_stage(collector.metrics), spooled)
+    return Run(books, cpu, produce_s)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def own_cgroup() -> Iterator[tuple[int, Path]]:
+    """A cgroup v2 for the workload: the agent traces only it (`--cgroup-id`), so the other
+    work on a shared machine is neither counted nor paid for."""
+    root = next(
+        r for r in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")) if (r / "cgroup.procs").exists()
+    )
+    path = root / f"beholder-bench-{os.getpid()}"
+    path.mkdir()
+    try:
+        yield path.stat().st_ino, path / "cgroup.procs"
+    finally:
+        path.rmdir()
+
+
+def _file_records(path: Path) -> int:
+    """Log records in an OTLP/JSON file and its rotated predecessors."""
+    total = 0
+    for part in path.parent.glob(path.name + "*"):
+        with part.open("rb") as lines:
+            for line in lines:
+                for rl in json.loads(line).get("resourceLogs", []):
+                    total += sum(len(sl.get("logRecords", [])) for sl in rl.get("scopeLogs", []))
+    return total
+
+
+def show(name: str, run: Run, n: int) -> None:  # n: opens the workload made
+    k, a = run.books.kernel, run.books.agent
+    print(f"   {name}: {a['decoded']:,} events in {run.cpu_s:.2f} agent CPU-s = {run.rate:,.0f} events/CPU-s")
+    print(
+        f"      workload: {n:,} opens in {run.produce_s:.2f}s; kernel seen {k['seen']:,}"
+        f" = sent {k['emitted']:,} + folded {k['suppressed']:,} + lost {k['lost']:,};"
+        f" hand-over dropped {a['queue_dropped_records']:,};"
+        f" alerts {a['alerts']:,}; exported {run.books.exported:,}; lost by stage {run.books.lost or '{}'};"
+        f" books {'balanced' if run.books.balanced() else 'UNBALANCED'}"
+        + ("" if run.books.lost else " (the file sink reports no losses; its rotation keeps 4 x 64 MiB)")
+    )
+
+
+def breakdown(raw: Path) -> list[tuple[str, float]]:
+    """Share of samples per stage (py-spy raw lines: `frame;frame;... count`)."""
+    counts: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        counts[_stage(stack.split(";"))] += int(count)
+    total = sum(counts.values()) or 1
+    return [(stage, n / total) for stage, n in counts.most_common()]
+
+
+def hottest(raw: Path, top: int = 15) -> list[tuple[str, float]]:
+    """Share of samples per leaf function (self time, all its lines), the hottest `top`."""
+    counts: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            leaf = stack.rsplit(";", 1)[-1]
+            counts[leaf.rsplit(":", 1)[0] + ")"] += int(count)
+    total = sum(counts.values()) or 1
+    return [(frame, n / total) for frame, n in counts.most_common(top)]
+
+
+def _stage(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        if "beholder/" not in frame:
+            continue
+        for marker, stage in STAGES:
+            if marker in frame:
+                return stage
+        return "other beholder"
+    return "outside beholder (interpreter, grpc, threads)"
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        sys.exit("bench_pipeline: run as root (BPF)")
+    n = int(os.environ.get("BENCH_PIPELINE_EVENTS", "200000"))
+    rate = int(os.environ.get("BENCH_PIPELINE_RATE", "40000"))
+    print(f"== pipeline: {n:,} distinct failing opens at {rate:,}/s; default sensors, policy, profile")
+    print(f"   load before: {uptime()}")
+    with tempfile.TemporaryDirectory() as tmpdir, own_cgroup() as (cgroup_id, procs):
+        tmp = Path(tmpdir)
+        load = Workload(build_workload(tmp), n, rate, cgroup_id, procs)
+        otlp = run_once(tmp / "otlp", load, ["otlp"])
+        show("OTLP/gRPC to a receiver in another process", otlp, n)
+        file_path = tmp / "default" / "events.otlp.jsonl"
+        default = run_once(tmp / "default", load, ["console:/dev/null", f"otlp-file:{file_path}"])
+        show("embedded default (console + OTLP/JSON file)", default, n)
+        print(f"   default output CPU per event / OTLP path's: {otlp.rate / default.rate:.2f}x")
+        profile = tmp / "profile.txt"
+        run_once(tmp / "profiled", load, ["otlp"], profile_to=profile)
+        if profile.exists():
+            print("   profile of the OTLP run (py-spy, GIL holder, share of samples):")
+            for stage, share in breakdown(profile):
+                print(f"      {stage:<46} {share:6.1%}")
+            print("   hottest functions (self time):")
+            for frame, share in hottest(profile):
+                print(f"      {share:6.1%}  {frame}")
+        else:
+            print("   profile: py-spy is not installed (.venv/bin/pip install py-spy)")
+    print(f"   load after: {uptime()}")
+
+
+if __name__ == "__main__":
+    main()
