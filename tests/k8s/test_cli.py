@@ -57,3 +57,29 @@ def test_pods_fails_with_one_line(args: list[str], message: str) -> None:
     error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1
     assert message in error_lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        (["--k8s-api-url", "http://127.0.0.1:1", "--wait", "3600"], "Error: no pod list from api-url http://127.0.0.1:1: "),
+        (["--kubeconfig", "{bad}"], "Error: Kubernetes is not configured: kubeconfig {bad}:2:1: expected"),
+    ],
+    ids=["connection refused", "bad kubeconfig yaml"],
+)
+def test_real_cli_fails_fast_with_exactly_one_line(tmp_path, args: list[str], first: str) -> None:
+    """A real process: the watcher's own warnings must not repeat the error on stderr."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("clusters: [\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "beholder.cli", "k8s", "pods", *(a.format(bad=bad) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=300,  # far below --wait 3600: the refused connection, not the wait, ends the command
+    )
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(first.format(bad=bad))

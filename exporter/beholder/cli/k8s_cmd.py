@@ -8,6 +8,7 @@ command that starts a pod watcher (`run` can reuse it).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -54,6 +55,8 @@ def pods(
       beholder k8s pods --node-name worker-1
       beholder k8s pods --k8s-api-url http://127.0.0.1:8001 --json | jq .workload_name
     """
+    # The command reports the failure itself, once: the watcher's own warnings would repeat it.
+    logging.getLogger("beholder.k8s").setLevel(logging.ERROR)
     watcher = PodWatcher.from_environment(node_name, kubeconfig, k8s_api_url)
     if not watcher.enabled:
         reason = (
@@ -63,14 +66,15 @@ def pods(
         raise click.ClickException(f"Kubernetes is not configured: {reason}")
     watcher.start()
     deadline = time.monotonic() + wait_s
-    while watcher.stats().lists == 0 and time.monotonic() < deadline:
+    # The first failed list ends the wait: a refused connection will not heal in 10 s, and a
+    # diagnostic command should say so at once (the agent itself keeps retrying).
+    while watcher.stats().lists == 0 and watcher.stats().errors == 0 and time.monotonic() < deadline:
         time.sleep(_POLL_S)
     watcher.stop()
     stats = watcher.stats()
     if stats.lists == 0:
-        raise click.ClickException(
-            f"no pod list from {watcher.source} within {wait_s:g}s: {stats.last_error}"
-        )
+        why = stats.last_error or f"no answer within {wait_s:g}s"
+        raise click.ClickException(f"no pod list from {watcher.source}: {why}")
     records = sorted(watcher.cache.live_containers(), key=lambda r: (r.namespace, r.pod_name, r.name))
     if as_json:
         for record in records:

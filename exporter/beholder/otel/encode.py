@@ -11,6 +11,7 @@ the finished protobuf batch once in the C runtime to hand back the message objec
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import time
@@ -526,26 +527,32 @@ def encode_logs(
 # --- resource --------------------------------------------------------------------------------
 
 
-class ResourceAttributeError(ValueError):
-    """OTEL_RESOURCE_ATTRIBUTES could not be decoded; the spec says to discard all of it."""
+def parse_resource_env(value: str) -> tuple[dict[str, str], list[str]]:
+    """`k1=v1,k2=v2` with percent-encoded values (OTel SDK environment-variable spec).
 
-
-def parse_resource_env(value: str) -> dict[str, str]:
-    """`k1=v1,k2=v2` with percent-encoded values (OTel SDK environment-variable spec)."""
+    A broken entry is left out and named in the problems; the valid pairs are kept, as
+    the Python SDK's own detector does.
+    """
     out: dict[str, str] = {}
+    problems: list[str] = []
     for item in value.split(","):
         if not item.strip():
             continue
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ResourceAttributeError(
-                f"OTEL_RESOURCE_ATTRIBUTES: entry {item.strip()[:60]!r} is not key=value"
-            )
+            problems.append(f"entry {item.strip()[:60]!r} is not key=value")
+            continue
         try:
             out[key.strip()] = urllib.parse.unquote(raw.strip(), errors="strict")
         except UnicodeDecodeError as exc:
-            raise ResourceAttributeError(f"OTEL_RESOURCE_ATTRIBUTES: {key.strip()}: {exc.reason}") from None
-    return out
+            problems.append(f"{key.strip()}: {exc.reason}")
+    return out, problems
+
+
+@functools.cache
+def _report_once(message: str) -> None:
+    """Every sink and the metrics build the resource: say a problem once, not once each."""
+    logging.getLogger("beholder.otel").error("%s", message)
 
 
 def resource_attributes(
@@ -553,8 +560,8 @@ def resource_attributes(
 ) -> dict[str, str | int | bool]:
     """The agent's resource: ours, then OTEL_RESOURCE_ATTRIBUTES, then `extra`, then OTEL_SERVICE_NAME.
 
-    An undecodable OTEL_RESOURCE_ATTRIBUTES is discarded as a whole (per the spec) and
-    reported once on the `beholder.otel` logger.
+    Broken entries of OTEL_RESOURCE_ATTRIBUTES are left out and reported once, in one line,
+    on the `beholder.otel` logger; its valid pairs are kept.
     """
     env = os.environ if environ is None else environ
     attrs: dict[str, str | int | bool] = {
@@ -567,10 +574,10 @@ def resource_attributes(
         attrs[sc.K8S_NODE_NAME] = host.node_name
     if host.cluster_name:
         attrs[sc.K8S_CLUSTER_NAME] = host.cluster_name
-    try:
-        attrs.update(parse_resource_env(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
-    except ResourceAttributeError as exc:
-        logging.getLogger("beholder.otel").error("%s; ignoring the variable", exc)
+    parsed, problems = parse_resource_env(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+    attrs.update(parsed)
+    if problems:
+        _report_once(f"OTEL_RESOURCE_ATTRIBUTES: {'; '.join(problems)}; ignoring those entries")
     attrs.update(extra or {})
     service = env.get("OTEL_SERVICE_NAME", "").strip()
     if service:

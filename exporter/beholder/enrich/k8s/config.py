@@ -14,6 +14,10 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import yaml
+
+from beholder.policy.yamlsafe import error_line
+
 if TYPE_CHECKING:  # imported only when Kubernetes is asked for (the client costs ~38 MiB)
     from kubernetes import client
 
@@ -56,7 +60,9 @@ def resolve_api_source(kubeconfig: str | None, api_url: str | None) -> ApiSource
     if path:
         try:
             config.load_kube_config(config_file=path, client_configuration=cfg, persist_config=False)
-        except Exception as exc:  # yaml, I/O and client errors all mean "this file is unusable"
+        except yaml.YAMLError as exc:
+            raise KubernetesConfigError(f"kubeconfig {error_line(path, exc)}") from exc
+        except Exception as exc:  # I/O and client errors also mean "this file is unusable"
             raise KubernetesConfigError(f"kubeconfig {path}: {_one_line(exc)}") from exc
         return ApiSource(cfg, f"kubeconfig {path}")
     if os.environ.get(_IN_CLUSTER_ENV):
