@@ -62,7 +62,10 @@ def test_pods_fails_with_one_line(args: list[str], message: str) -> None:
 @pytest.mark.parametrize(
     ("args", "first"),
     [
-        (["--k8s-api-url", "http://127.0.0.1:1", "--wait", "3600"], "Error: no pod list from api-url http://127.0.0.1:1: "),
+        (
+            ["--k8s-api-url", "http://127.0.0.1:1", "--wait", "3600"],
+            "Error: no pod list from api-url http://127.0.0.1:1: ",
+        ),
         (["--kubeconfig", "{bad}"], "Error: Kubernetes is not configured: kubeconfig {bad}:2:1: expected"),
     ],
     ids=["connection refused", "bad kubeconfig yaml"],
