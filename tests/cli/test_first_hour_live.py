@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import require
-from support.agent_process import AgentProcess
+from support.agent_process import BEHOLDER, AgentProcess
 from support.kernel import kernel_ready
 
 pytestmark = pytest.mark.kernel
@@ -45,3 +45,17 @@ def test_default_console_shows_the_exec_but_not_the_file_opens(agent) -> None:
     assert any(" execve " in line and "/bin/cat" in line for line in lines)
     assert any(" exit " in line and "exit_code=7" in line for line in lines)
     assert not any(str(marker) in line for line in lines if " execve " not in line)
+
+
+def test_a_second_agent_on_the_same_output_file_refuses_in_one_line(agent) -> None:
+    proc, _console, _marker = agent
+    path = proc.paths["kubearmor"]
+    second = subprocess.run(
+        [*BEHOLDER, "run", "--query-socket", "", "--output", f"kubearmor:{path}", "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 2
+    assert f"{path} is already being written by another beholder agent" in second.stderr
+    assert "Traceback" not in second.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +68,23 @@ def test_the_check_leaves_no_file_behind(tmp_path: Path) -> None:
 
     check_writable(str(tmp_path / "stats.json"), "--stats-file")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_file_for_two_outputs_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "events.json"
+    code, err = _run("--output", f"json:{out}", "--output", f"kubearmor:{out}")
+    assert code == 2
+    assert f"{out} is already being written by another beholder agent or output" in err
+
+
+def test_a_file_another_agent_holds_is_refused(tmp_path: Path) -> None:
+    from beholder.cli.outputs import claim
+
+    out = tmp_path / "beholder-events.otlp.jsonl"
+    held = claim(str(out), "--output")
+    try:
+        code, err = _run("--output", f"otlp-file:{out}")
+    finally:
+        os.close(held)
+    assert code == 2
+    assert f"Invalid value for --output: {out} is already being written" in err

@@ -7,10 +7,11 @@ default becomes the OTLP exporter instead of the file.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -54,6 +55,26 @@ def check_writable(path: str, option: str) -> None:
         target.unlink()
 
 
+def claim(path: str, option: str) -> int:
+    """Hold an exclusive lock on `<path>.lock` for the agent's lifetime.
+
+    Two agents appending to one file would interleave and duplicate every event without a
+    word; the second refuses to start instead. The lock sits beside the file, not on it,
+    so that it survives the file's rotation; the kernel drops it when the agent exits.
+    """
+    lock = f"{path}.lock"
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise click.BadParameter(
+            f"{path} is already being written by another beholder agent or output (lock {lock})",
+            param_hint=option,
+        ) from None
+    return fd
+
+
 def open_stream(path: str | None) -> IO[str]:
     """stdout for no path or `-`; otherwise a 0600 file opened for appending."""
     if not path or path == "-":
@@ -72,6 +93,7 @@ class OutputContext:
     spool_max_bytes: int = limits.SPOOL_MAX_BYTES
     export_queue_bytes: int = limits.EXPORT_QUEUE_BYTES
     console: str = "watched"  # formats.console.CONSOLE_MODES
+    locks: list[int] = field(default_factory=list)  # fds holding the output files' locks
 
 
 class KubescapeAlertSink:
@@ -111,7 +133,10 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
         target = target or DEFAULT_OTLP_FILE
     written = path if name == "console" else target
     if name in OUTPUTS and name != "otlp" and written and written != "-":
-        check_writable(written, "--output" if path or name == "otlp-file" else "--output-file")
+        option = "--output" if path or name == "otlp-file" else "--output-file"
+        check_writable(written, option)
+        if not Path(written).exists() or Path(written).is_file():
+            ctx.locks.append(claim(written, option))
     if name == "console":
         return ConsoleSink(open_stream(path or None), ctx.console)
     if name == "kubearmor":
