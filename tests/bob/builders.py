@@ -6,6 +6,7 @@ import itertools
 import os
 
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 
 _pids = itertools.count(1000)
 _clock = itertools.count(1_751_923_318_287_348_855, 1_000_000)
@@ -17,20 +18,22 @@ def container(name: str = "app", namespace: str = "default", **kwargs: object) -
 
 
 def _event(op: Operation, syscall: str, c: ContainerInfo, proc: ProcessInfo, **kw: object) -> Event:
-    return Event(
-        timestamp_ns=next(_clock),
-        operation=op,
-        syscall=syscall,
-        retval=int(kw.pop("retval", 0)),
-        host_pid=proc.pid,
-        host_tid=proc.pid,
-        uid=proc.uid,
-        gid=proc.gid,
-        comm=proc.comm,
-        cgroup_id=7,
-        process=proc,
-        container=c,
-        **kw,
+    return with_facts(
+        Event(
+            timestamp_ns=next(_clock),
+            operation=op,
+            syscall=syscall,
+            retval=int(kw.pop("retval", 0)),
+            host_pid=proc.pid,
+            host_tid=proc.pid,
+            uid=proc.uid,
+            gid=proc.gid,
+            comm=proc.comm,
+            cgroup_id=7,
+            process=proc,
+            container=c,
+            **kw,
+        )
     )
 
 

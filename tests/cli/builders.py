@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from beholder.events.decoding import address_resource
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.query.otlp_file import SOCKADDR_ORDER
 
 WEB = ContainerInfo("c0ffee" * 10, name="web", pod_name="web-1", namespace="dvwa", labels={"app": "web"})
@@ -25,22 +26,24 @@ def event(
     ts: int = T0,
 ) -> Event:
     proc = ProcessInfo(pid=pid, exe=exe, parent_exe=parent, comm=exe.rsplit("/", 1)[-1], container=container)
-    return Event(
-        timestamp_ns=ts,
-        operation=operation,
-        syscall=syscall,
-        retval=retval,
-        host_pid=pid,
-        host_tid=pid,
-        uid=0,
-        gid=0,
-        comm=proc.comm,
-        cgroup_id=7,
-        resource=resource,
-        data=dict(data or {}),
-        argv=(resource,) if syscall == "execve" else (),
-        process=proc,
-        container=container,
+    return with_facts(
+        Event(
+            timestamp_ns=ts,
+            operation=operation,
+            syscall=syscall,
+            retval=retval,
+            host_pid=pid,
+            host_tid=pid,
+            uid=0,
+            gid=0,
+            comm=proc.comm,
+            cgroup_id=7,
+            resource=resource,
+            data=dict(data or {}),
+            argv=(resource,) if syscall == "execve" else (),
+            process=proc,
+            container=container,
+        )
     )
 
 
@@ -62,4 +65,8 @@ def net(syscall: str, fd: str = "3", resource: str = "", **fields: str) -> Event
 
 
 def alert_on(ev: Event, action: Action = Action.BLOCK, rule: str = "block-cat") -> Alert:
-    return Alert(event=ev, source="policy", rule_id=rule, rule_name=rule, action=action, severity=5)
+    """A rule's alert; a Block comes from an enforcer (BPF-LSM), as only an enforcer blocks."""
+    enforcer = "BPFLSM" if action is Action.BLOCK else "eBPF Monitor"
+    return Alert(
+        event=ev, source="policy", rule_id=rule, rule_name=rule, action=action, severity=5, enforcer=enforcer
+    )

@@ -7,6 +7,7 @@ killed. Synthetic, so the tmux test does not need the kernel.
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ def main() -> None:
     while True:
         n += 1
         ts = T0 + n * 1_000_000
-        evil = exec_of(HOSTILE_EXEC, parent="/bin/sh", ts=ts)
+        evil = exec_of(HOSTILE_EXEC, parent="/bin/sh", ts=ts, retval=-errno.EPERM)  # blocked
         server.on_batch([open_of(f"/srv/app/page{n}.html", ts=ts), evil], [alert_on(evil, Action.BLOCK)])
         time.sleep(0.2)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -26,7 +27,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def recording(tmp_path, request):
-    cat = exec_of("/bin/cat", parent="/bin/dash")
+    cat = exec_of("/bin/cat", parent="/bin/dash", retval=-errno.EPERM)  # blocked by the enforcer
     events = [
         cat,
         exec_of("/bin/ls", parent="/bin/bash"),

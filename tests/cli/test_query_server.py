@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -46,7 +47,7 @@ def test_socket_is_owner_only_in_an_owner_only_directory(server):
 
 
 def test_summary_request_returns_the_fed_tables(server):
-    ev = exec_of("/bin/cat", parent="/bin/dash")
+    ev = exec_of("/bin/cat", parent="/bin/dash", retval=-errno.EPERM)  # blocked by the enforcer
     server.on_batch(
         [ev, open_of("/etc/a"), open_of("/etc/b"), exec_of("/bin/ls", container=DB)], [alert_on(ev)]
     )

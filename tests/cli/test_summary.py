@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import errno
+import json
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from beholder.events.model import Action, Operation
+from beholder.events.interfaces import HostIdentity
+from beholder.events.model import Action, Alert, Operation
+from beholder.formats.kubearmor import to_kubearmor
+from beholder.formats.kubearmor_in import ReadReport, read_records
+from beholder.otel import jsonwire
 from beholder.otel import semconv as sc
+from beholder.otel.encode import LogEncoder
+from beholder.policy.alerts import posture_alert
+from beholder.query.otlp_file import read_otlp_lines
 from beholder.summary import Peer, StaticPeers, Summary, SummaryLimits
 from beholder.summary.metrics import register_summary_metrics
 from cli.builders import DB, T0, WEB, alert_on, event, exec_of, net, open_of
@@ -80,8 +88,40 @@ def test_replayed_alert_record_counts_its_event_once():
     telemetry, replayed = exec_of("/bin/cat", parent="/bin/dash"), exec_of("/bin/cat", parent="/bin/dash")
     summary.add([telemetry], [alert_on(replayed, Action.AUDIT)])
     assert _rows(summary, "process") == [("/bin/dash", "/bin/cat", "Audit", 1)]
-    summary.add([], [alert_on(exec_of("/bin/cat", parent="/bin/dash", ts=T0 + 1))])
+    summary.add([], [alert_on(exec_of("/bin/cat", parent="/bin/dash", ts=T0 + 1, retval=-errno.EPERM))])
     assert ("/bin/dash", "/bin/cat", "Block", 1) in _rows(summary, "process")
+
+
+def _monitor_only_block() -> Alert:
+    """A Block rule matched an exec on a node that only monitors: the program ran."""
+    return posture_alert(exec_of("/bin/cat", parent="/bin/dash"), "block", lsm_enforcing=False)
+
+
+def _through_kubearmor_json(alert: Alert) -> Alert:
+    line = json.dumps(to_kubearmor(alert.event, HostIdentity(host_name="n"), alert))
+    (record,) = [r for r, _host in read_records([line], "ka.json", ReadReport())]
+    assert isinstance(record, Alert)
+    return record
+
+
+def _through_otlp_file(alert: Alert) -> Alert:
+    line = LogEncoder(jsonwire).encode([], [alert], {"host.name": "n"}).decode()
+    (record,) = read_otlp_lines([line], "otlp.json", ReadReport())
+    assert record.alert is not None
+    return record.alert
+
+
+@pytest.mark.parametrize("source", ["live", "kubearmor json", "otlp file"])
+def test_status_of_a_monitor_only_block_is_audit_from_every_source(source):
+    alert = _monitor_only_block()
+    read = {
+        "live": alert,
+        "kubearmor json": _through_kubearmor_json(alert),
+        "otlp file": _through_otlp_file(alert),
+    }
+    summary = Summary()
+    summary.add([], [read[source]])
+    assert _rows(summary, "process") == [("/bin/dash", "/bin/cat", "Audit", 1)]
 
 
 def test_process_rows_count_and_keep_the_latest_time():

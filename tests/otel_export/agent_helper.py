@@ -17,25 +17,28 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Event, Operation
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.otlp_sink import build_otlp_sink
 
 
 def exec_event(n: int) -> Event:
-    return Event(
-        timestamp_ns=1_700_000_000_000_000_000 + n,
-        operation=Operation.PROCESS,
-        syscall="execve",
-        retval=0,
-        host_pid=n,
-        host_tid=n,
-        uid=0,
-        gid=0,
-        comm="true",
-        cgroup_id=1,
-        resource="/bin/true",
-        data={"argv": ""},
-        argv=("/bin/true",),
+    return with_facts(
+        Event(
+            timestamp_ns=1_700_000_000_000_000_000 + n,
+            operation=Operation.PROCESS,
+            syscall="execve",
+            retval=0,
+            host_pid=n,
+            host_tid=n,
+            uid=0,
+            gid=0,
+            comm="true",
+            cgroup_id=1,
+            resource="/bin/true",
+            data={"argv": ""},
+            argv=("/bin/true",),
+        )
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from beholder.events.model import Action, Alert, Event, Operation
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel import semconv as sc
 from beholder.otel.metrics import LOSS_STAGES, MetricsRuntime, start_metrics
 from conftest import require
@@ -25,7 +26,7 @@ from otel_export.recorded import RecordedMetrics
 
 
 def event(operation: Operation, ts: int = 1_000_000_000) -> Event:
-    return Event(ts, operation, "x", 0, 1, 1, 0, 0, "c", 0)
+    return with_facts(Event(ts, operation, "x", 0, 1, 1, 0, 0, "c", 0))
 
 
 def alert(source: str, action: Action, severity: int) -> Alert:

@@ -7,6 +7,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel import semconv as sc
 from beholder.otel.otlp_sink import build_otlp_sink
 from beholder.otel.semconv_check import check_attributes
@@ -23,21 +24,23 @@ def plain(value: AnyValue) -> object:
 def open_event() -> Event:
     process = ProcessInfo(pid=42, ppid=1, comm="cat", exe="/usr/bin/cat", cmdline="cat /etc/shadow")
     container = ContainerInfo("c0ffee", runtime="containerd", name="web", namespace="prod", pod_name="web-1")
-    return Event(
-        timestamp_ns=1_763_000_000_123_456_789,
-        operation=Operation.FILE,
-        syscall="openat",
-        retval=-13,
-        host_pid=42,
-        host_tid=42,
-        uid=1000,
-        gid=1000,
-        comm="cat",
-        cgroup_id=7,
-        resource="/etc/shadow",
-        data={"fd": "-100", "flags": "O_RDONLY"},
-        process=process,
-        container=container,
+    return with_facts(
+        Event(
+            timestamp_ns=1_763_000_000_123_456_789,
+            operation=Operation.FILE,
+            syscall="openat",
+            retval=-13,
+            host_pid=42,
+            host_tid=42,
+            uid=1000,
+            gid=1000,
+            comm="cat",
+            cgroup_id=7,
+            resource="/etc/shadow",
+            data={"fd": "-100", "flags": "O_RDONLY"},
+            process=process,
+            container=container,
+        )
     )
 
 

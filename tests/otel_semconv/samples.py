@@ -5,6 +5,7 @@ from __future__ import annotations
 from opentelemetry.sdk.metrics import MeterProvider
 
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel.metrics import LOSS_STAGES, PipelineMetrics
 from beholder.summary import Summary
 from beholder.summary.metrics import register_summary_metrics
@@ -59,7 +60,7 @@ def event(operation: Operation, syscall: str, resource: str = "", data: dict | N
         container=NGINX,
     )
     fields.update(kw)
-    return Event(**fields)
+    return with_facts(Event(**fields))
 
 
 EVENTS = {

@@ -14,6 +14,7 @@ import pytest
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.policy import PolicyEngine
 
 USER1 = 1000
@@ -37,20 +38,22 @@ def _event(
     op: Operation, syscall: str, resource: str, exe: str, parent: str, uid: int, **kw: object
 ) -> Event:
     proc = ProcessInfo(pid=4242, ppid=4241, exe=exe, parent_exe=parent, uid=uid, cmdline=exe)
-    return Event(
-        timestamp_ns=1,
-        operation=op,
-        syscall=syscall,
-        retval=kw.pop("retval", 0),  # type: ignore[arg-type]
-        host_pid=4242,
-        host_tid=4242,
-        uid=uid,
-        gid=uid,
-        comm=exe.rsplit("/", 1)[-1],
-        cgroup_id=7,
-        resource=resource,
-        process=proc,
-        **kw,  # type: ignore[arg-type]
+    return with_facts(
+        Event(
+            timestamp_ns=1,
+            operation=op,
+            syscall=syscall,
+            retval=kw.pop("retval", 0),  # type: ignore[arg-type]
+            host_pid=4242,
+            host_tid=4242,
+            uid=uid,
+            gid=uid,
+            comm=exe.rsplit("/", 1)[-1],
+            cgroup_id=7,
+            resource=resource,
+            process=proc,
+            **kw,  # type: ignore[arg-type]
+        )
     )
 
 

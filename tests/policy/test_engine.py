@@ -10,6 +10,7 @@ import pytest
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, ContainerInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.policy import PolicyEngine, Posture
 
 from .conftest import container, owner_of
@@ -183,10 +184,29 @@ def test_network_events_without_a_protocol_are_not_judged(ev, engine_from) -> No
     from dataclasses import replace
 
     engine = engine_from(ksp("p", "  network: {matchProtocols: [{protocol: all}]}\n  action: Allow\n"))
-    connect = replace(
-        ev.socket("SOCK_STREAM", 0, "/bin/nc", WEB), syscall="connect", resource="sa_family=AF_INET"
+    socket = ev.socket("SOCK_STREAM", 0, "/bin/nc", WEB)
+    connect = with_facts(
+        replace(
+            socket, syscall="connect", resource="sa_family=AF_INET", kind="", facts=None, data={"fd": "3"}
+        )
     )
     assert engine.evaluate([connect]) == []
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp", "raw", "icmp"])
+@pytest.mark.parametrize(
+    ("kind", "number"), [("SOCK_STREAM", 0), ("SOCK_DGRAM", 0), ("SOCK_RAW", 0), ("SOCK_SEQPACKET", 0)]
+)
+def test_inet_protocols_never_match_unix_or_netlink_sockets(protocol, kind, number, ev, engine_from) -> None:
+    """tcp/udp/icmp/raw are inet/inet6 protocols: nscd's AF_UNIX stream socket is not tcp."""
+    engine = engine_from(
+        ksp("p", f"  network: {{matchProtocols: [{{protocol: {protocol}}}]}}\n  action: Audit\n")
+    )
+    for family in ("AF_UNIX", "AF_NETLINK"):
+        assert engine.evaluate([ev.socket(kind, number, "/usr/bin/curl", WEB, family)]) == []
+    inet = {"tcp": "SOCK_STREAM", "udp": "SOCK_DGRAM"}.get(protocol)
+    if inet == kind:  # the same socket in AF_INET6 does match
+        assert len(engine.evaluate([ev.socket(kind, number, "/usr/bin/curl", WEB, "AF_INET6")])) == 1
 
 
 SYSCALLS = """  action: Block

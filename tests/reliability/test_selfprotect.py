@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from beholder.events.model import Action, Event, Operation
+from beholder.formats.kubearmor_in import with_facts
 from beholder.selfprotect import RULE_BPF, RULE_FILE, RULE_PTRACE, RULE_SIGNAL, SelfProtection, agent_files
 
 AGENT = 4242
@@ -17,7 +18,9 @@ SUPERVISOR = 4141  # the process that started the agent (container shim, systemd
 
 
 def event(op: Operation, syscall: str, resource: str = "", actor: int = OTHER, **data: str) -> Event:
-    return Event(1, op, syscall, 0, actor, actor, 0, 0, "attacker", 1, resource=resource, data=dict(data))
+    return with_facts(
+        Event(1, op, syscall, 0, actor, actor, 0, 0, "attacker", 1, resource=resource, data=dict(data))
+    )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from beholder.events import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 from beholder.events.interfaces import HostIdentity
 from beholder.formats.kubearmor import to_kubearmor
+from beholder.formats.kubearmor_in import with_facts
 
 HOST = HostIdentity(host_name="aks-agentpool-16128849-vmss000000", cluster_name="default")
 
@@ -45,22 +46,24 @@ def vault_exec() -> Event:
     proc = ProcessInfo(
         pid=2514068, ppid=2514065, ns_pid=3552620, ns_ppid=2514065, exe="/bin/sh", parent_exe="/usr/bin/runc"
     )
-    return Event(
-        timestamp_ns=1_686_491_023_289_380_000,
-        operation=Operation.PROCESS,
-        syscall="execve",
-        retval=0,
-        host_pid=2514068,
-        host_tid=2514068,
-        uid=100,
-        gid=1000,
-        comm="sh",
-        cgroup_id=1,
-        resource="/bin/sh",
-        data={"argv": "-ec vault status -tls-skip-verify"},
-        argv=("/bin/sh", "-ec", "vault", "status", "-tls-skip-verify"),
-        process=proc,
-        container=ctr,
+    return with_facts(
+        Event(
+            timestamp_ns=1_686_491_023_289_380_000,
+            operation=Operation.PROCESS,
+            syscall="execve",
+            retval=0,
+            host_pid=2514068,
+            host_tid=2514068,
+            uid=100,
+            gid=1000,
+            comm="sh",
+            cgroup_id=1,
+            resource="/bin/sh",
+            data={"argv": "-ec vault status -tls-skip-verify"},
+            argv=("/bin/sh", "-ec", "vault", "status", "-tls-skip-verify"),
+            process=proc,
+            container=ctr,
+        )
     )
 
 

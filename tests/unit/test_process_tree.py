@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from beholder.enrich.enricher import Enricher
 from beholder.enrich.process_tree import ProcessTree
 from beholder.events import Event, Operation
+from beholder.formats.kubearmor_in import with_facts
 
 
 def event(op: Operation, syscall: str, pid: int, resource: str = "", **data: str) -> Event:
-    return Event(1, op, syscall, 0, pid, pid, 0, 0, "comm", 7, resource=resource, data=dict(data))
+    return with_facts(Event(1, op, syscall, 0, pid, pid, 0, 0, "comm", 7, resource=resource, data=dict(data)))
 
 
 def fake_proc(root: Path, pid: int, ppid: int, exe: str, cwd: str) -> None:
@@ -71,3 +73,47 @@ def test_tree_is_bounded(tmp_path: Path) -> None:
     for pid in range(1, 1000):
         tree.get(pid)
     assert len(tree.processes) <= 100
+
+
+def test_relative_paths_become_absolute_when_the_dirfd_or_the_process_is_gone(tmp_path: Path) -> None:
+    """file.path is always absolute: an unreadable dirfd falls back to the cwd, an unknown cwd to /."""
+    fake_proc(tmp_path, 200, 1, "/usr/bin/app", "/srv")
+    enricher = Enricher(tree=ProcessTree(proc=tmp_path))
+    enricher.containers.proc = tmp_path
+    at_gone_dirfd = event(Operation.FILE, "openat", 200, "data/x", fd="7", flags="O_RDONLY")
+    renamed = event(Operation.FILE, "renameat2", 200, "a", fd="-100", newpath="b")
+    unknown_process = event(Operation.FILE, "openat", 300, "y", fd="-100", flags="O_RDONLY")
+    enricher.enrich([at_gone_dirfd, renamed, unknown_process])
+    assert at_gone_dirfd.resource == at_gone_dirfd.facts.path == "/srv/data/x"
+    assert (renamed.facts.path, renamed.facts.new_path, renamed.data["newpath"]) == (
+        "/srv/a",
+        "/srv/b",
+        "/srv/b",
+    )
+    assert unknown_process.resource == unknown_process.facts.path == "/y"
+
+
+def test_command_lines_read_from_proc_are_redacted_on_every_path(tmp_path: Path) -> None:
+    """A process first seen after start (no exec seen) still has its secrets masked everywhere."""
+    from beholder.events.interfaces import HostIdentity
+    from beholder.formats.kubearmor import to_kubearmor
+    from beholder.otel import jsonwire
+    from beholder.otel.encode import LogEncoder
+    from beholder.redact import Redactor
+
+    enricher = Enricher(tree=ProcessTree(proc=tmp_path), redactor=Redactor())
+    enricher.containers.proc = tmp_path
+    enricher.start()
+    fake_proc(tmp_path, 400, 1, "/usr/bin/app", "/")
+    (tmp_path / "400" / "cmdline").write_bytes(b'app\0"--password=hunter2"\0')
+    fake_proc(tmp_path, 401, 1, "/usr/bin/app", "/")
+    (tmp_path / "401" / "cmdline").write_bytes(b"app\0--token=hunter2\0")
+    opened = event(Operation.FILE, "openat", 400, "/etc/hosts", fd="-100", flags="O_RDONLY")
+    argvless_exec = Event(
+        1, Operation.PROCESS, "execve", 0, 401, 401, 0, 0, "app", 7, resource="/usr/bin/app"
+    )
+    enricher.enrich([opened, argvless_exec])
+    for ev in (opened, argvless_exec):
+        assert "hunter2" not in ev.process.cmdline and "[REDACTED]" in ev.process.cmdline
+        assert "hunter2" not in json.dumps(to_kubearmor(ev, HostIdentity(host_name="n")))
+        assert b"hunter2" not in LogEncoder(jsonwire).encode([ev], [], {})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
-from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, bounded_lines
+from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, bounded_lines, with_facts
 from beholder.query.offline import read_batches
 
 BATCH = 1024
@@ -88,7 +88,7 @@ def parse_line(doc: Any) -> Event | None:
 
 def _native(d: dict[str, Any]) -> Event:
     proc, ctr = d.get("process"), d.get("container")
-    return Event(
+    event = Event(
         timestamp_ns=int(d["timestamp_ns"]),
         operation=Operation(d["operation"]),
         syscall=str(d["syscall"]),
@@ -105,3 +105,4 @@ def _native(d: dict[str, Any]) -> Event:
         process=ProcessInfo(**proc) if isinstance(proc, dict) else None,
         container=ContainerInfo(**ctr) if isinstance(ctr, dict) else None,
     )
+    return with_facts(event)

@@ -11,10 +11,11 @@ import os
 
 from beholder.enrich.containers import ContainerRegistry
 from beholder.enrich.process_tree import ProcessTree, resolve_path
-from beholder.events import Event, Operation, ProcessInfo
+from beholder.events import Event, Operation, ProcessInfo, kinds
+from beholder.events.decoding import AT_FDCWD
+from beholder.events.facts import Exec, FileAccess, Fork
 from beholder.redact import Redactor
 
-_RELATIVE_FILE_KEYS = ("newpath", "target")
 _FD_IS_TARGET = ("fchmod", "fchown", "fchdir")  # fd names the file itself, not a directory
 
 
@@ -28,14 +29,12 @@ class Enricher:
         self.tree = tree or ProcessTree()
         self.containers = containers or ContainerRegistry()
         self.redactor = redactor
+        if redactor is not None:  # every command line the tree learns, from any source
+            self.tree.redact = redactor.redact_cmdline
 
     def start(self) -> int:
         """Load the processes already running; their containers resolve lazily."""
-        found = self.tree.bootstrap()
-        if self.redactor is not None:
-            for info in self.tree.processes.values():
-                info.cmdline = self.redactor.redact_cmdline(info.cmdline)
-        return found
+        return self.tree.bootstrap()
 
     def enrich(self, events: list[Event]) -> None:
         tree = self.tree
@@ -65,11 +64,13 @@ class Enricher:
 
     def _process_event(self, ev: Event) -> ProcessInfo:
         tree = self.tree
-        if ev.syscall == "fork":
-            parent, child = int(ev.data["parent_pid"]), int(ev.data["child_pid"])
-            tree.on_fork(parent, child, ev)
-            return tree.get(parent, ev)
-        if ev.syscall == "exit":
+        kind = ev.kind
+        if kind == kinds.PROCESS_FORK:
+            fork = ev.facts
+            assert isinstance(fork, Fork)
+            tree.on_fork(fork.parent_pid, fork.child_pid, ev)
+            return tree.get(fork.parent_pid, ev)
+        if kind == kinds.PROCESS_EXIT:
             proc = tree.get(ev.host_pid, ev)
             tree.on_exit(ev.host_pid)
             return proc
@@ -79,11 +80,17 @@ class Enricher:
             proc = tree.on_exec(ev)
             proc.container = self.containers.resolve(ev.host_pid, ev.cgroup_id) or proc.container
             proc.cgroup_id = ev.cgroup_id
-            ev.resource = proc.exe
+            self._exec_path(ev, proc.exe)
             return proc
         proc = tree.get(ev.host_pid, ev)
-        ev.resource = resolve_path(ev.resource, proc.cwd)
+        self._exec_path(ev, resolve_path(ev.resource, proc.cwd))
         return proc
+
+    @staticmethod
+    def _exec_path(ev: Event, path: str) -> None:
+        ev.resource = path
+        if isinstance(ev.facts, Exec):
+            ev.facts.path = path
 
     def _redact(self, ev: Event) -> None:
         argv = self.redactor.redact_argv(ev.argv)  # type: ignore[union-attr]
@@ -92,18 +99,32 @@ class Enricher:
             ev.data["argv"] = " ".join(argv[1:])
 
     def _file_event(self, ev: Event, cwd: str) -> None:
-        fd = ev.data.get("fd", "-100")
-        base = cwd if fd == "-100" or ev.syscall in _FD_IS_TARGET else self._dirfd_path(ev.host_pid, fd)
-        ev.resource = resolve_path(ev.resource, base)
-        for key in _RELATIVE_FILE_KEYS:
-            if key in ev.data:
-                ev.data[key] = resolve_path(ev.data[key], base)
-        if ev.syscall in ("chdir", "fchdir") and ev.retval == 0:
-            self.tree.on_chdir(ev.host_pid, ev.resource)
+        """Make every path of a file event absolute, as KubeArmor does and OTel's `file.path` means.
 
-    def _dirfd_path(self, pid: int, fd: str) -> str:
+        A path is relative to the *at() call's directory fd, else to the cwd; when neither can
+        be known (the process is gone) it is joined with the cwd /proc still shows, or with "/".
+        """
+        access = ev.facts
+        if not isinstance(access, FileAccess):
+            return
+        dirfd = access.dirfd
+        base = ""
+        if dirfd is not None and dirfd != AT_FDCWD and ev.syscall not in _FD_IS_TARGET:
+            base = self._dirfd_path(ev.host_pid, dirfd)
+        base = base or cwd or self.tree.live_cwd(ev.host_pid) or "/"
+        path = access.path = resolve_path(access.path, base)
+        ev.resource = path
+        data = ev.data
+        if access.new_path:
+            access.new_path = data["newpath"] = resolve_path(access.new_path, base)
+        if access.target:
+            access.target = data["target"] = resolve_path(access.target, base)
+        if ev.kind == kinds.FILE_CHDIR and ev.retval == 0:
+            self.tree.on_chdir(ev.host_pid, path)
+
+    def _dirfd_path(self, pid: int, fd: int) -> str:
         """Directory an *at() call was relative to (racy by nature: best effort)."""
         try:
-            return os.readlink(self.tree.proc / str(pid) / "fd" / fd)
+            return os.readlink(self.tree.proc / str(pid) / "fd" / str(fd))
         except OSError:
             return ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from beholder.events import Event, ProcessInfo
@@ -82,12 +83,25 @@ class ProcessTree:
         self.max_size = max_size
         self.processes: dict[int, ProcessInfo] = {}
         self._dead: OrderedDict[int, float] = OrderedDict()
+        # Applied to every command line read from /proc, whichever path reads it (the
+        # enricher sets the redactor here), so no unredacted text enters the tree.
+        self.redact: Callable[[str], str] | None = None
+
+    def _read_proc(self, pid: int) -> ProcessInfo | None:
+        info = read_proc(pid, self.proc)
+        if info is not None and self.redact is not None and info.cmdline:
+            info.cmdline = self.redact(info.cmdline)
+        return info
+
+    def live_cwd(self, pid: int) -> str:
+        """The process's cwd as /proc shows it now ("" when it is gone)."""
+        return _readlink(self.proc / str(pid) / "cwd")
 
     def bootstrap(self) -> int:
         """Load every live process; returns how many were found."""
         for entry in self.proc.iterdir():
             if entry.name.isdigit():
-                info = read_proc(int(entry.name), self.proc)
+                info = self._read_proc(int(entry.name))
                 if info:
                     self.processes[info.pid] = info
         for info in self.processes.values():
@@ -100,7 +114,7 @@ class ProcessTree:
         """The process, learning it from /proc (or the event alone) on first sight."""
         info = self.processes.get(pid)
         if info is None:
-            info = read_proc(pid, self.proc) or ProcessInfo(pid=pid, ns_pid=pid)
+            info = self._read_proc(pid) or ProcessInfo(pid=pid, ns_pid=pid)
             if event is not None and not info.comm:
                 info.comm, info.uid, info.gid = event.comm, event.uid, event.gid
             self._link_parent(info)
@@ -164,7 +178,7 @@ class ProcessTree:
         info.comm = event.comm
         info.uid, info.gid = event.uid, event.gid
         info.start_ns = info.start_ns or event.timestamp_ns
-        fresh = read_proc(event.host_pid, self.proc)
+        fresh = self._read_proc(event.host_pid)
         if fresh is not None and fresh.exe and _names_no_file(info.exe):
             # execveat(fd, "", AT_EMPTY_PATH) or /proc/self/exe (runc, busybox applets):
             # the file itself is only known to the live process.

@@ -121,6 +121,49 @@ def socket_type(value: int) -> str:
     return "|".join(names)
 
 
+def open_flags_value(text: str) -> int:
+    """The flags word of `O_RDONLY|O_CLOEXEC` style text (the inverse of `open_flags`)."""
+    value = 0
+    for name in text.split("|"):
+        if name.startswith("0x"):
+            value |= int(name, 16)
+        else:
+            value |= _OPEN_VALUES.get(name, 0)
+    return value
+
+
+def socket_type_value(text: str) -> int:
+    """The type word of `SOCK_STREAM|SOCK_CLOEXEC` style text (the inverse of `socket_type`)."""
+    value = 0
+    for name in text.split("|"):
+        value |= _TYPE_VALUES.get(name, int(name) if name.isdigit() else 0)
+    return value
+
+
+def family_number(name: str) -> int:
+    """`AF_INET` → 2; `AF_24` → 24; unknown text → 0 (AF_UNSPEC)."""
+    number = _FAMILY_VALUES.get(name)
+    if number is None:
+        tail = name.removeprefix("AF_")
+        number = int(tail) if tail.isdigit() else 0
+    return number
+
+
+def protocol_number(text: str) -> int:
+    """`6` or KubeArmor's `TCP` → 6; unknown text → 0."""
+    if text.isdigit():
+        return int(text)
+    return _PROTOCOL_VALUES.get(text.upper(), 0)
+
+
+def capability_number(name: str) -> int:
+    """`NET_RAW` or `CAP_NET_RAW` → 13; `CAP_50` → 50; unknown → -1."""
+    bare = name.removeprefix("CAP_")
+    if bare.isdigit():
+        return int(bare)
+    return _CAPABILITY_VALUES.get(bare, -1)
+
+
 def family_name(family: int) -> str:
     return ADDRESS_FAMILIES.get(family, f"AF_{family}")
 
@@ -134,6 +177,14 @@ def syscall_name(nr: int) -> str:
 
 
 SYSCALL_NUMBERS = {name: nr for nr, name in X86_64_SYSCALLS.items()}
+_OPEN_VALUES = {name: bit for bit, name in _OPEN_BITS} | {name: v for v, name in _OPEN_ACCESS.items()}
+_TYPE_VALUES = {name: v for v, name in SOCKET_TYPES.items()} | {
+    "SOCK_NONBLOCK": _SOCK_NONBLOCK,
+    "SOCK_CLOEXEC": _SOCK_CLOEXEC,
+}
+_FAMILY_VALUES = {name: v for v, name in ADDRESS_FAMILIES.items()}
+_PROTOCOL_VALUES = {name.upper(): v for v, name in IP_PROTOCOLS.items() if v}
+_CAPABILITY_VALUES = {name: i for i, name in enumerate(CAPABILITIES)}
 
 
 def endpoint_fields(ep: Endpoint | None) -> dict[str, str]:

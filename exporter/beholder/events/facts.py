@@ -81,6 +81,7 @@ class SocketCall:
     endpoint: Endpoint | None = None
     new_fd: int | None = None  # accept's returned fd
     backlog: int | None = None  # listen
+    transport: str = ""  # TCP/UDP when the source named it (KubeArmor's kprobe records)
 
 
 @dataclass(slots=True)

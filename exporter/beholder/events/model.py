@@ -118,6 +118,9 @@ class Event:
         return self.container is not None
 
 
+MONITOR_ENFORCER = "eBPF Monitor"  # KubeArmor's name for "observed, not enforced"
+
+
 @dataclass(slots=True)
 class Alert:
     """An event that matched a policy rule or broke a behaviour profile."""
@@ -130,13 +133,24 @@ class Alert:
     severity: int  # KubeArmor 1-10; profile rules map their severity onto this scale
     message: str = ""
     tags: tuple[str, ...] = ()
-    enforcer: str = "eBPF Monitor"
+    enforcer: str = MONITOR_ENFORCER
     policy_type: str = ""  # MatchedPolicy / MatchedHostPolicy for KubeArmor alerts
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def result(self) -> str:
         return self.event.result
+
+    @property
+    def outcome(self) -> Action:
+        """What happened to the call: Block only when an enforcer really refused it.
+
+        A Block rule on a node that only monitors (KubeArmor's "Audit (Block)", enforcer
+        `eBPF Monitor`) let the call run, so its outcome is Audit, from every source.
+        """
+        if self.action is Action.BLOCK and (self.enforcer == MONITOR_ENFORCER or self.event.retval >= 0):
+            return Action.AUDIT
+        return self.action
 
 
 @dataclass(frozen=True, slots=True)

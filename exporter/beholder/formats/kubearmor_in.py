@@ -19,6 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
+from beholder.events import facts as f
+from beholder.events import kinds
+from beholder.events.decoding import (
+    TCP_STATES,
+    capability_number,
+    family_number,
+    open_flags_value,
+    protocol_number,
+    socket_type_value,
+)
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 
@@ -221,6 +231,120 @@ def _syscall_and_data(doc: dict[str, Any], operation: Operation) -> tuple[str, d
     return syscall, data, resource
 
 
+# --- KubeArmor-shaped arguments back into typed facts (the only place that parses them) -------
+
+
+def _number(text: str | None, base: int = 10) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text, base)
+    except ValueError:
+        return None
+
+
+def endpoint_from_data(data: dict[str, str]) -> f.Endpoint | None:
+    """The sockaddr fields (`sa_family`, `sin_addr`, `sin_port`, `sun_path`, …) as an Endpoint."""
+    family = data.get("sa_family")
+    if family is None:
+        return None
+    number = family_number(family)
+    if "sin_addr" in data or "sin6_addr" in data:
+        six = "6" if "sin6_addr" in data else ""
+        return f.Endpoint(number, data[f"sin{six}_addr"], _number(data.get(f"sin{six}_port")))
+    if "sun_path" in data:
+        return f.Endpoint(number, path=data["sun_path"])
+    return f.Endpoint(number, nl_pid=_number(data.get("nl_pid")), nl_groups=_number(data.get("nl_groups")))
+
+
+def _file_facts(syscall: str, resource: str, data: dict[str, str]) -> f.FileAccess:
+    access = f.FileAccess(resource, dirfd=_number(data.get("fd")), mode=_number(data.get("mode"), 8))
+    flags = data.get("flags")
+    if flags and flags.startswith("O_"):
+        access.flags = open_flags_value(flags)
+    access.remove_dir = flags == "AT_REMOVEDIR"
+    access.new_path, access.target = data.get("newpath", ""), data.get("target", "")
+    access.owner_uid, access.owner_gid = _number(data.get("uid")), _number(data.get("gid"))
+    return access
+
+
+def _socket_facts(resource: str, data: dict[str, str]) -> f.Socket:
+    fields = _pairs(resource)
+    family = fields.get("domain") or data.get("domain") or data.get("sa_family", "")
+    return f.Socket(
+        family_number(family),
+        socket_type_value(fields.get("type") or data.get("type", "")),
+        protocol_number(fields.get("protocol") or data.get("protocol", "0")),
+        _number(data.get("fd")),
+    )
+
+
+def _dns_facts(data: dict[str, str]) -> f.DnsQuestion:
+    return f.DnsQuestion(
+        _number(data.get("fd")) or 0, data.get("qname"), data.get("qtype", ""), endpoint_from_data(data)
+    )
+
+
+def _tcp_state_facts(data: dict[str, str]) -> f.TcpState:
+    family = family_number(data.get("sa_family", "AF_INET"))
+    states = {name: number for number, name in TCP_STATES.items()}
+    return f.TcpState(
+        f.Endpoint(family, data.get("saddr", ""), _number(data.get("sport"))),
+        f.Endpoint(family, data.get("daddr", ""), _number(data.get("dport"))),
+        states.get(data.get("oldstate", ""), 0),
+        states.get(data.get("newstate", ""), 0),
+    )
+
+
+def _syscall_facts(syscall: str, data: dict[str, str]) -> f.Credentials | f.SyscallArgs:
+    if "ids" in data or "userid" in data or "groupid" in data:
+        text = data.get("ids") or data.get("userid") or data.get("groupid", "")
+        return f.Credentials(tuple(_number(i) or 0 for i in text.split(",")), "gid" in syscall)
+    values: dict[str, int | str] = {}
+    for key, value in data.items():
+        number = _number(value, 16 if value.startswith("0x") else 10) if value else None
+        values[key] = value if number is None or key in ("source", "params") else number
+    return f.SyscallArgs(values)
+
+
+def facts_from_data(kind: str, syscall: str, resource: str, data: dict[str, str]) -> f.Facts | None:
+    """Typed facts of an event read back from KubeArmor-shaped text (a recording, a log file)."""
+    if kind == kinds.PROCESS_EXEC:
+        return f.Exec(resource, _number(data.get("fd")))
+    if kind == kinds.PROCESS_FORK:
+        return f.Fork(_number(data.get("parent_pid")) or 0, _number(data.get("child_pid")) or 0)
+    if kind == kinds.PROCESS_EXIT:
+        return f.Exit(_number(data.get("exit_code")))
+    if kind.startswith("beholder.file."):
+        return _file_facts(syscall, resource, data)
+    if kind == kinds.NETWORK_SOCKET:
+        return _socket_facts(resource, data)
+    if kind == kinds.NETWORK_DNS:
+        return _dns_facts(data)
+    if kind == kinds.NETWORK_TCP_STATE:
+        return _tcp_state_facts(data)
+    if kind.startswith("beholder.network."):
+        return f.SocketCall(
+            _number(data.get("fd")) or 0,
+            endpoint_from_data(data),
+            new_fd=_number(data.get("newfd")),
+            backlog=_number(data.get("backlog")),
+            transport=data.get("protocol", "") if not data.get("protocol", "").isdigit() else "",
+        )
+    if kind == kinds.CAPABILITY_CHECK:
+        return f.Capability(capability_number(data.get("capability") or resource))
+    if kind.startswith("beholder.syscall."):
+        return _syscall_facts(syscall, data)
+    return None
+
+
+def with_facts(event: Event) -> Event:
+    """`event` with its facts filled from its KubeArmor-shaped `data` and `resource`."""
+    if event.facts is None:
+        event.facts = facts_from_data(event.kind, event.syscall, event.resource, event.data)
+    return event
+
+
 def _retval(result: str) -> int:
     if result in ("", "Passed"):
         return 0
@@ -237,7 +361,8 @@ def parse_record(doc: Any) -> Event | Alert:
         raise RecordError(f"field Operation: unknown value {op_name[:40]!r}")
     syscall, data, resource = _syscall_and_data(doc, operation)
     argv: tuple[str, ...] = ()
-    is_exec = operation is Operation.PROCESS and (not syscall or syscall.startswith("execve"))
+    kind = kinds.kind_of(operation.value, syscall or "execve")
+    is_exec = kind == kinds.PROCESS_EXEC
     if is_exec:  # Resource is the command line; the executable is its first word
         syscall = syscall or "execve"
         argv = tuple(resource.split())
@@ -274,14 +399,16 @@ def parse_record(doc: Any) -> Event | Alert:
         argv=argv,
         process=process,
         container=container,
+        kind=kind,
+        facts=facts_from_data(kind, syscall, resource, data),
     )
-    kind = _text(doc, "Type")
-    if kind not in _ALERT_TYPES and "PolicyName" not in doc:
+    record_type = _text(doc, "Type")
+    if record_type not in _ALERT_TYPES and "PolicyName" not in doc:
         return event
-    return _alert(doc, event, kind)
+    return _alert(doc, event, record_type)
 
 
-def _alert(doc: dict[str, Any], event: Event, kind: str) -> Alert:
+def _alert(doc: dict[str, Any], event: Event, record_type: str) -> Alert:
     action_text = _text(doc, "Action", "Audit")
     action = next((a for a in Action if action_text.startswith(a.value)), None)
     if action is None:
@@ -300,6 +427,6 @@ def _alert(doc: dict[str, Any], event: Event, kind: str) -> Alert:
         message=_text(doc, "Message"),
         tags=tuple(str(t) for t in tags),
         enforcer=_text(doc, "Enforcer"),
-        policy_type=kind,
+        policy_type=record_type,
         extra={"kubearmor.action": action_text, "kubearmor.result": _text(doc, "Result", "Passed")},
     )

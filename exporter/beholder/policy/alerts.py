@@ -9,11 +9,11 @@ Block rule on a node where it cannot enforce.
 
 from __future__ import annotations
 
-from beholder.events.model import Action, Alert, Event
+from beholder.events.model import MONITOR_ENFORCER, Action, Alert, Event
 from beholder.policy.model import Rule
 
 DEFAULT_POSTURE = "DefaultPosture"
-MONITOR = "eBPF Monitor"
+MONITOR = MONITOR_ENFORCER
 BPFLSM = "BPFLSM"
 AUDIT_BLOCK = "Audit (Block)"
 

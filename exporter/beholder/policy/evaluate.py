@@ -31,6 +31,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from beholder.events import kinds
+from beholder.events.facts import (
+    INET_FAMILIES,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    Capability,
+    FileAccess,
+    Socket,
+)
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
 from beholder.policy.alerts import posture_alert, rule_alert
@@ -81,25 +92,30 @@ def file_owner(event: Event, path: str) -> int | None:
     return None
 
 
-@lru_cache(maxsize=1024)
-def socket_protocols(resource: str) -> frozenset[str]:
-    """Protocol names a socket() resource answers to (KubeArmor's fetchProtocol, as a set).
+_TYPE_NAMES = {1: "stream", 2: "dgram", 3: "raw", 4: "rdm", 5: "seqpacket", 6: "dccp", 10: "packet"}
+_INET_PROTOCOLS = {IPPROTO_ICMP: "icmp", IPPROTO_ICMPV6: "icmpv6", 132: "sctp"}
 
-    Only socket events name a type and protocol; other network events have none and are
-    not subject to protocol rules (KubeArmor skips "unknown" protocols the same way).
+
+@lru_cache(maxsize=1024)
+def socket_protocols(family: int, kind: int, protocol: int) -> frozenset[str]:
+    """Protocol names a socket() answers to (KubeArmor's fetchProtocol, as a set).
+
+    tcp, udp, icmp and raw are inet/inet6 protocols (AppArmor's `network inet tcp`): an
+    AF_UNIX stream socket is `stream`, never `tcp`. Only socket events name a type and a
+    protocol; other network events are not subject to protocol rules (KubeArmor skips
+    "unknown" protocols the same way).
     """
-    fields = dict(part.partition("=")[::2] for part in resource.split())
-    kind = fields.get("type", "")
-    if not kind:
-        return frozenset()
-    types = {t.removeprefix("SOCK_").lower() for t in kind.split("|")}
-    proto = fields.get("protocol", "")
-    names = {t for t in types if t in ("stream", "dgram", "raw", "rdm", "seqpacket", "dccp", "packet")}
-    if proto in ("6", "TCP") or ("stream" in types and proto in ("0", "")):
+    base = _TYPE_NAMES.get(kind & 0xF)
+    names = {base} if base else set()
+    if family not in INET_FAMILIES:
+        names.discard("raw")
+        return frozenset(names)
+    if protocol == IPPROTO_TCP or (base == "stream" and protocol == 0):
         names.add("tcp")
-    if proto in ("17", "UDP") or ("dgram" in types and proto in ("0", "")):
+    if protocol == IPPROTO_UDP or (base == "dgram" and protocol == 0):
         names.add("udp")
-    names.update({"1": {"icmp"}, "ICMP": {"icmp"}, "58": {"icmpv6"}, "132": {"sctp"}}.get(proto, ()))
+    if protocol in _INET_PROTOCOLS:
+        names.add(_INET_PROTOCOLS[protocol])
     return frozenset(names)
 
 
@@ -264,7 +280,7 @@ class PolicyEngine:
         exe = proc.exe if proc is not None else ""
         found: list[Rule] = []
         if op is Operation.PROCESS:
-            if not event.syscall.startswith("execve"):  # fork and exit are not executions
+            if event.kind != kinds.PROCESS_EXEC:  # fork and exit are not executions
                 return None
             path = event.resource or exe
             rules.process.lookup(path, False, found)
@@ -277,8 +293,11 @@ class PolicyEngine:
             sources = ("", exe)
             allow_list = rules.file_allow_list
         elif op is Operation.NETWORK:
+            sock = event.facts
+            if not isinstance(sock, Socket):
+                return None
             path = event.resource
-            protocols = socket_protocols(path)
+            protocols = socket_protocols(sock.family, sock.type, sock.protocol)
             if not protocols:
                 return None
             for name in (*protocols, "all"):
@@ -287,7 +306,8 @@ class PolicyEngine:
             allow_list = rules.network_allow_list
         elif op is Operation.CAPABILITY:
             path = event.resource
-            found.extend(rules.capabilities.get(event.data.get("capability") or path, ()))
+            cap = event.facts
+            found.extend(rules.capabilities.get(cap.name if isinstance(cap, Capability) else path, ()))
             sources = ("", exe)
             allow_list = rules.capabilities_allow_list
         elif op is Operation.SYSCALL:
@@ -321,8 +341,10 @@ class PolicyEngine:
 
     def _permitted(self, event: Event, rule: Rule, path: str) -> bool:
         """Does the access stay inside the rule's readOnly/ownerOnly limits?"""
-        if rule.read_only and "O_RDONLY" not in event.data.get("flags", ""):
-            return False
+        if rule.read_only:
+            access = event.facts
+            if not (isinstance(access, FileAccess) and access.read_only):
+                return False
         if rule.owner_only:
             owner = self.owner_of(event, path)
             return owner is None or owner == event.uid  # unknown owner: no claim either way

@@ -15,8 +15,9 @@ from typing import Any
 
 from beholder.events.decoding import address_resource
 from beholder.events.interfaces import HostIdentity
+from beholder.events.kinds import PROCESS_EXEC, kind_of
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
-from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, RecordError
+from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, RecordError, facts_from_data
 from beholder.otel import semconv as sc
 from beholder.query.records import Record
 
@@ -150,7 +151,8 @@ def log_record(raw: Any) -> Event | Alert:
     if operation is None:
         raise RecordError(f"attribute {sc.BEHOLDER_OPERATION}: missing or unknown")
     syscall = _s(attrs, sc.BEHOLDER_SYSCALL_NAME)
-    is_exec = operation is Operation.PROCESS and syscall.startswith("execve")
+    kind = kind_of(operation.value, syscall)
+    is_exec = kind == PROCESS_EXEC
     exe = _s(attrs, sc.PROCESS_EXECUTABLE_PATH)
     resource = next((_s(attrs, k) for k in _RESOURCE_KEYS if k in attrs), exe if is_exec else "")
     data = _data(attrs)
@@ -192,6 +194,8 @@ def log_record(raw: Any) -> Event | Alert:
         repeat_count=_i(attrs, sc.BEHOLDER_EVENT_REPEAT_COUNT),
         process=process,
         container=container,
+        kind=kind,
+        facts=facts_from_data(kind, syscall, resource, data),
     )
     if sc.SECURITY_RULE_UUID not in attrs:
         return event

@@ -5,7 +5,8 @@ of dictionary updates per batch under one lock; `snapshot()` copies the tables o
 query endpoint. Everything is bounded: containers, rows per table and remembered sockets
 each have a limit, and the least recently updated entry is evicted first.
 
-Status of a row: the action of the alert raised on that event (Allow/Audit/Block), else
+Status of a row: the outcome of the alert raised on that event (Allow/Audit, Block only
+when an enforcer refused the call, whatever source the alert came from), else
 `Deny` when the call failed with EPERM/EACCES, else `Allow`. An exec that failed for another
 reason (a shell trying each `$PATH` entry gets ENOENT) ran nothing and is left out.
 """
@@ -83,9 +84,9 @@ class Summary:
         with self._lock:
             for event in events:
                 alert = actions.pop(_observed(event), None) if actions else None
-                self._add(event, alert.action.value if alert else None, pending)
+                self._add(event, alert.outcome.value if alert else None, pending)
             for alert in actions.values():  # alerts whose event is not in this batch
-                self._add(alert.event, alert.action.value, pending)
+                self._add(alert.event, alert.outcome.value, pending)
             for (_, table, source, destination, status), (container, count, last_ns) in pending.items():
                 work = self._workload(container)
                 if table == "file":
