@@ -39,7 +39,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_sensors import Tracer, build_workload, wait_idle  # noqa: E402
+from bench_sensors import Tracer, build_workload, uptime, wait_idle  # noqa: E402
 from otel_export.receiver import Collector, GrpcReceiver  # noqa: E402
 from reliability.harness import lost_by_stage, otlp_env  # noqa: E402
 from reliability.scenarios import Books  # noqa: E402
@@ -249,10 +249,6 @@ def _stage(frames: list[str]) -> str:
                 return stage
         return "other beholder"
     return "outside beholder (interpreter, grpc, threads)"
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:

@@ -36,6 +36,11 @@ def build_workload(tmp: Path) -> Path:
     return binary
 
 
+def uptime() -> str:
+    """The machine's load, printed beside figures measured on a shared machine."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK

@@ -33,6 +33,7 @@ HOST_PATHS = {
     "/sys/kernel/btf": True,
     "/sys/kernel/security": True,
     "/var/lib/beholder/spool": False,
+    "/var/lib/beholder/bpf-cache": False,
 }
 READ_ONLY_VERBS = {"get", "list", "watch"}
 RBAC_RESOURCES = {

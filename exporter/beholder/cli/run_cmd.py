@@ -36,6 +36,7 @@ from beholder.privileges import missing_for_run
 from beholder.query.server import DEFAULT_SOCKET
 from beholder.redact import Redactor
 from beholder.selfprotect import SelfProtection, agent_files
+from beholder.sensors import bpfcache
 from beholder.sensors.catalog import SENSOR_NAMES
 from beholder.sensors.kernel import probe_features
 from beholder.sensors.program import ProgramOptions, SensorError
@@ -151,6 +152,12 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     default=None,
     help="Count each container's syscalls in the kernel (default: on when --profile is given).",
 )
+@click.option(
+    "--bpf-cache-dir",
+    default=str(bpfcache.CACHE_DIR),
+    show_default=True,
+    help="Where the compiled BPF program is kept so a restart skips the compiler; '' compiles every start.",
+)
 @click.option("--host-name", default=socket.gethostname, show_default="this host's name")
 @click.option(
     "--cluster-name",
@@ -204,6 +211,7 @@ def command(
     ringbuf_pages: int,
     cgroup_ids: tuple[int, ...],
     syscall_counts: bool | None,
+    bpf_cache_dir: str,
     host_name: str,
     cluster_name: str,
     spool_dir: str,
@@ -249,6 +257,7 @@ def command(
         ringbuf_pages=ringbuf_pages,
         syscall_counts=bool(profiles) if syscall_counts is None else syscall_counts,
         cgroup_filter=cgroup_ids,
+        bpf_cache_dir=Path(bpf_cache_dir) if bpf_cache_dir else None,
     )
     health = Health()
     metrics_runtime = _start_metrics(host, metrics_addr, health)

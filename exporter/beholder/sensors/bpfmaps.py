@@ -23,7 +23,7 @@ class MapError(RuntimeError):
 
 
 @cache
-def _lib() -> ctypes.CDLL:
+def bpf_lib() -> ctypes.CDLL:
     lib = ctypes.CDLL("libbcc_bpf.so.0", use_errno=True)
     ptr, fd = ctypes.c_void_p, ctypes.c_int
     for name, args in (
@@ -34,6 +34,14 @@ def _lib() -> ctypes.CDLL:
         ("bpf_poll_ringbuf", [ptr, ctypes.c_int]),
         ("bpf_consume_ringbuf", [ptr]),
         ("bpf_close_perf_event_fd", [fd]),
+    ):
+        getattr(lib, name).argtypes = args
+        getattr(lib, name).restype = ctypes.c_int
+    uint, text = ctypes.c_uint, ctypes.c_char_p
+    for name, args in (  # what a warm start from the compile cache needs (bpfcache)
+        ("bcc_create_map", [ctypes.c_int, text, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
+        ("bcc_prog_load", [ctypes.c_int, text, text, ctypes.c_int, text, uint, ctypes.c_int, ptr, uint]),
+        ("bpf_attach_tracepoint", [fd, text, text]),
     ):
         getattr(lib, name).argtypes = args
         getattr(lib, name).restype = ctypes.c_int
@@ -74,7 +82,7 @@ class BpfMap:
     def lookup_raw(self, key: object) -> bytes | None:
         buf = ctypes.create_string_buffer(self._value_bytes)
         k = self._key(key)
-        if _lib().bpf_lookup_elem(self.fd, ctypes.byref(k), buf) < 0:
+        if bpf_lib().bpf_lookup_elem(self.fd, ctypes.byref(k), buf) < 0:
             return None
         return buf.raw
 
@@ -96,14 +104,14 @@ class BpfMap:
     def set(self, key: object, value: object, only_new: bool = False) -> None:
         v = value if isinstance(value, self.value_type) else self.value_type(value)
         flags = 1 if only_new else 0  # BPF_NOEXIST
-        if _lib().bpf_update_elem(self.fd, ctypes.byref(self._key(key)), ctypes.byref(v), flags) < 0:
+        if bpf_lib().bpf_update_elem(self.fd, ctypes.byref(self._key(key)), ctypes.byref(v), flags) < 0:
             err = ctypes.get_errno()
             if only_new and err == 17:  # EEXIST: someone else added it first, which is what we wanted
                 return
             raise MapError(f"map {self.name}: update failed: {os.strerror(err)}")
 
     def keys(self) -> Iterator[object]:
-        lib, key = _lib(), self.key_type()
+        lib, key = bpf_lib(), self.key_type()
         previous = None
         while (
             lib.bpf_get_next_key(
@@ -128,22 +136,22 @@ class RingBuffer:
 
     def __init__(self, fd: int, on_record: Callable[[int, int, int], int]) -> None:
         self._callback = RingCallback(on_record)  # kept alive as long as the manager
-        self._manager = _lib().bpf_new_ringbuf(fd, self._callback, None)
+        self._manager = bpf_lib().bpf_new_ringbuf(fd, self._callback, None)
         if not self._manager:
             raise MapError(f"ring buffer: cannot open: {os.strerror(ctypes.get_errno())}")
 
     def poll(self, timeout_ms: int) -> None:
-        _lib().bpf_poll_ringbuf(self._manager, timeout_ms)
+        bpf_lib().bpf_poll_ringbuf(self._manager, timeout_ms)
 
     def consume(self) -> None:
-        _lib().bpf_consume_ringbuf(self._manager)
+        bpf_lib().bpf_consume_ringbuf(self._manager)
 
     def close(self) -> None:
         if self._manager:
-            _lib().bpf_free_ringbuf(self._manager)
+            bpf_lib().bpf_free_ringbuf(self._manager)
             self._manager = None
 
 
 def detach_tracepoint(fd: int) -> None:
     """Disable and close one tracepoint attachment (a perf event fd)."""
-    _lib().bpf_close_perf_event_fd(fd)
+    bpf_lib().bpf_close_perf_event_fd(fd)

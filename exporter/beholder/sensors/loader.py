@@ -8,6 +8,10 @@ back over a unix socket (SCM_RIGHTS) and exits with `os._exit`, skipping bcc's c
 nothing is detached. The agent holds the attachments from then on; closing them (or the
 agent dying) detaches the program as before.
 
+A cold compile takes seconds to tens of seconds; the child therefore also records the
+compiled object in the compile cache (`bpfcache`), and the next start with the same
+program, kernel and headers loads that in this process instead, without spawning anything.
+
 The same child answers "can this kernel attach a kprobe / a BPF-LSM program?" for
 `beholder probe` and `beholder run`, for the same reason.
 """
@@ -15,6 +19,7 @@ The same child answers "can this kernel attach a kprobe / a BPF-LSM program?" fo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -22,7 +27,12 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from beholder.sensors import bpfcache
+from beholder.sensors.kernel_headers import HeadersMissing, ensure_bcc_kernel_source
+
+log = logging.getLogger("beholder.sensors.loader")
 LOAD_TIMEOUT_S = 180.0  # a cold compile on a loaded 2-CPU node takes tens of seconds
 _MAX_REPLY = 1 << 16
 _MAX_FDS = 64
@@ -89,9 +99,31 @@ def _spawn(args: list[str], request: dict[str, object]) -> tuple[dict[str, objec
     return reply, fds
 
 
-def load_program(source: str, cflags: Sequence[str], map_names: Sequence[str]) -> LoadedProgram:
-    """Compile and attach `source` in a child; the maps in `map_names` that exist come back."""
-    reply, fds = _spawn(["load"], {"source": source, "cflags": list(cflags), "maps": list(map_names)})
+def load_program(
+    source: str, cflags: Sequence[str], map_names: Sequence[str], cache_dir: Path | None = bpfcache.CACHE_DIR
+) -> LoadedProgram:
+    """Attach `source` from the compile cache, or compile it in a child (which fills the
+    cache); the maps in `map_names` that exist come back. `cache_dir` None: always compile."""
+    try:
+        key = bpfcache.cache_key(source, list(cflags), ensure_bcc_kernel_source())
+    except HeadersMissing as exc:
+        raise LoadError(str(exc)) from exc
+    cached = bpfcache.read(cache_dir, key) if cache_dir is not None else None
+    if cached is not None:
+        try:
+            maps, attachments = bpfcache.load(cached, list(map_names))
+            return LoadedProgram(
+                {name: MapInfo(fd, spec.key_size, spec.value_size) for name, (fd, spec) in maps.items()},
+                attachments,
+            )
+        except bpfcache.CacheStale as exc:
+            log.warning("compiled BPF cache not usable (%s); compiling", exc)
+    request = {"source": source, "cflags": list(cflags), "maps": list(map_names)}
+    if cache_dir is not None:
+        request["cache"] = [str(cache_dir), key]
+    reply, fds = _spawn(["load"], request)
+    if "cache_error" in reply:
+        log.warning("%s", reply["cache_error"])
     maps = {
         name: MapInfo(fds[spec["fd"]], spec["key_size"], spec["value_size"])
         for name, spec in reply["maps"].items()
@@ -113,8 +145,6 @@ def attach_check(kind: str) -> tuple[bool, str]:
 # --- the child ---------------------------------------------------------------------------
 def _compile_and_attach(request: dict) -> tuple[dict[str, object], list[int]]:
     import ctypes
-
-    from beholder.sensors.kernel_headers import ensure_bcc_kernel_source
 
     ensure_bcc_kernel_source()
     try:
@@ -144,12 +174,17 @@ def _compile_and_attach(request: dict) -> tuple[dict[str, object], list[int]]:
     for tp, fd in [*bpf.tracepoint_fds.items(), *bpf.raw_tracepoint_fds.items()]:
         attachments[tp.decode() if isinstance(tp, bytes) else str(tp)] = len(fds)
         fds.append(fd)
-    return {"maps": maps, "attachments": attachments}, fds
+    reply: dict[str, object] = {"maps": maps, "attachments": attachments}
+    if "cache" in request and not bpf.raw_tracepoint_fds:  # the cache replays tracepoints only
+        directory, key = request["cache"]
+        try:
+            bpfcache.write(Path(directory), key, bpfcache.capture(bpf))
+        except OSError as exc:  # a read-only /var/lib: the next start compiles again, that is all
+            reply["cache_error"] = f"BPF compile cache not written: {exc}"
+    return reply, fds
 
 
 def _attach_check_here(kind: str) -> dict[str, object]:
-    from beholder.sensors.kernel_headers import ensure_bcc_kernel_source
-
     try:
         ensure_bcc_kernel_source()
         from bcc import BPF

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from beholder.events.abi import MAP_LAYOUTS, RING_BUFFER, STAT_NAMES, Cfg, NsId, SyscallCounts
 from beholder.events.decoding import SYSCALL_NUMBERS
+from beholder.sensors import bpfcache
 from beholder.sensors.bpfmaps import BpfMap, RingBuffer, detach_tracepoint
 from beholder.sensors.catalog import SENSORS, TRACEPOINT_NAMES, Sensor
 from beholder.sensors.kernel import missing_tracepoints, pointer_arg_mask, tracepoint_exists
@@ -41,6 +42,7 @@ class ProgramOptions:
     syscall_counts: bool = False  # per-container syscall counting (bpf/syscall_counts.c)
     cgroup_filter: tuple[int, ...] = ()
     exclude_pids: tuple[int, ...] = field(default_factory=lambda: (os.getpid(),))
+    bpf_cache_dir: Path | None = bpfcache.CACHE_DIR  # None: compile at every start
 
 
 def build_source(sensors: list[Sensor], ringbuf_pages: int, syscall_counts: bool) -> tuple[str, list[str]]:
@@ -85,7 +87,9 @@ class Program:
         counting = options.syscall_counts and tracepoint_exists(SYSCALL_COUNT_TRACEPOINT)
         source, defines = build_source(self.sensors, options.ringbuf_pages, counting)
         try:
-            self._loaded = load_program(source, [*CFLAGS, *defines], [RING_BUFFER, *MAP_LAYOUTS])
+            self._loaded = load_program(
+                source, [*CFLAGS, *defines], [RING_BUFFER, *MAP_LAYOUTS], options.bpf_cache_dir
+            )
         except LoadError as exc:
             raise SensorError(str(exc)) from exc
         self.maps = self._open_maps(self._loaded)
