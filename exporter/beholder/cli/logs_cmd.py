@@ -25,7 +25,7 @@ from beholder.formats.kubearmor_in import ReadReport
 from beholder.formats.safe_text import safe
 from beholder.query.client import QueryClientError, follow_logs
 from beholder.query.offline import read_batches
-from beholder.query.records import LOG_FILTERS, OPERATIONS, Record, RecordFilter, kubearmor_dict
+from beholder.query.records import LOG_FILTERS, LOG_TYPES, OPERATIONS, Record, RecordFilter, kubearmor_dict
 from beholder.query.server import DEFAULT_SOCKET
 
 EXIT_NO_RECORDS = 3
@@ -68,6 +68,14 @@ def read_recordings(paths: Iterable[str]) -> Iterator[list[Record]]:
         sys.exit(EXIT_NO_RECORDS)
 
 
+def _what(record: dict[str, Any]) -> str:
+    """The Resource, or `exit <code>` for a process exit (whose Resource is empty)."""
+    data = record.get("EventData")
+    if not record.get("Resource") and isinstance(data, dict) and data.get("syscall") == "exit":
+        return f"exit {data.get('exit_code', 'unknown')}"
+    return str(record.get("Resource", ""))
+
+
 def log_text(record: dict[str, Any]) -> Text:
     """One KubeArmor record as a line: time, kind, where, operation, who → what, result."""
     where = "/".join(
@@ -81,7 +89,7 @@ def log_text(record: dict[str, Any]) -> Text:
     line.append(f"{safe(str(record.get('Operation', ''))):<12} ")
     line.append(safe(str(record.get("ProcessName") or record.get("Source", ""))))
     line.append(" -> ")
-    line.append(safe(str(record.get("Resource", ""))), style="bold")
+    line.append(safe(_what(record)), style="bold")
     line.append(f" {safe(str(record.get('Result', '')))}")
     if alert:
         action = safe(str(record.get("Action", "")))
@@ -126,12 +134,29 @@ def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--logFilter",
     "log_filter",
-    type=click.Choice(LOG_FILTERS),
+    type=click.Choice(LOG_FILTERS, case_sensitive=False),
     default="policy",
     show_default=True,
     help="policy: alerts; system: telemetry; all: both.",
 )
-@click.option("--operation", type=click.Choice(tuple(OPERATIONS)), help="Only this kind of operation.")
+@click.option(
+    "--operation",
+    type=click.Choice(tuple(OPERATIONS), case_sensitive=False),
+    help="Only this kind of operation (karmor's `Process` works too).",
+)
+@click.option(
+    "--logType",
+    "log_type",
+    type=click.Choice(LOG_TYPES, case_sensitive=False),
+    help="Only container records (ContainerLog) or only host records (HostLog).",
+)
+@click.option("--resource", default="", help="Only records whose Resource contains this text.")
+@click.option(
+    "--source", default="", help="Only records whose Source (the acting process) contains this text."
+)
+@click.option(
+    "-l", "--labels", default="", metavar="K=V[,K=V]", help="Only containers with all these labels."
+)
 @click.option("--json", "as_json", is_flag=True, help="KubeArmor JSON, one record per line.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="Stop after N records (0: no limit).")
 @click.option(
@@ -148,6 +173,10 @@ def command(
     container: str,
     log_filter: str,
     operation: str | None,
+    log_type: str | None,
+    resource: str,
+    source: str,
+    labels: str,
     as_json: bool,
     limit: int,
     backlog: int,
@@ -162,12 +191,18 @@ def command(
       beholder logs -n default --logFilter all --operation process --json
       beholder logs --logFilter system --limit 20     twenty telemetry records
       beholder logs --file kubearmor.json --pod nginx-8f458dc5b-fl42t
+      beholder logs --logFilter all --logType ContainerLog -l app=web --source /bin/sh
 
     \b
     Exit codes: 0 done, 1 agent unreachable or error, 2 bad usage,
     3 the recordings held no readable record, 130 interrupted.
     """
-    wanted = RecordFilter(namespace, pod, container, log_filter, operation or "")
+    try:
+        wanted = RecordFilter(
+            namespace, pod, container, log_filter, operation or "", log_type or "", resource, source, labels
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     if files:
         records = _offline(files, wanted, limit)
     else:

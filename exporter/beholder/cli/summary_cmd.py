@@ -39,6 +39,8 @@ _SECTIONS = (  # title, table, column titles, row keys
     ("Egress connections", "egress", _PEER_HEADS, _PEER),
     ("Bind Points", "bind", ("PROTOCOL", "COMMAND", "BIND PORT", "BIND ADDRESS"), _BIND),
 )  # fmt: skip
+# `--type` (karmor's spelling) picks tables; `network` stands for ingress, egress and bind.
+TYPES = {"process": ("process",), "file": ("file",), "network": ("ingress", "egress", "bind")}
 _STATUS_STYLE = {"Allow": "green", "Audit": "yellow", "Block": "bold red", "Deny": "bold red"}
 
 
@@ -49,6 +51,23 @@ def clock(ts_ns: int) -> str:
 
 def _cell(value: Any, style: str = "") -> Text:
     return Text(safe(str(value)), style=style)
+
+
+def _tables(value: str) -> tuple[str, ...]:
+    """`process,file` into table keys; an unknown type is a usage error naming it."""
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in TYPES]
+    if unknown:
+        raise click.BadParameter(
+            f"{unknown[0]!r} is not one of {', '.join(TYPES)} (comma-separated)", param_hint="--type"
+        )
+    return tuple(table for name in names for table in TYPES[name])
+
+
+def only_tables(workloads: list[dict[str, Any]], tables: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each workload with the tables not asked for removed (the header stays)."""
+    dropped = {key for _, key, _, _ in _SECTIONS} - set(tables)
+    return [{k: v for k, v in w.items() if k not in dropped} for w in workloads]
 
 
 def render(workloads: list[dict[str, Any]], out: Console) -> None:
@@ -111,7 +130,24 @@ def offline_summary(
 
 @click.command("summary")
 @workload_options
-@click.option("--json", "as_json", is_flag=True, help="The tables as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="The tables as JSON (same as -o json).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Choice(("table", "json"), case_sensitive=False),
+    default="table",
+    show_default=True,
+    help="Output format, as karmor's `-o json`.",
+)
+@click.option(
+    "--type",
+    "types",
+    default=",".join(TYPES),
+    show_default=True,
+    metavar="TYPE[,TYPE]",
+    help="Tables to show: process, file, network (ingress, egress and bind).",
+)
 @source_options
 @click.option(
     "--peers",
@@ -124,6 +160,8 @@ def command(
     pod: str,
     container: str,
     as_json: bool,
+    output: str,
+    types: str,
     socket_path: str,
     files: tuple[str, ...],
     peers: str | None,
@@ -133,7 +171,8 @@ def command(
     \b
     Examples:
       beholder summary -n dvwa
-      beholder summary --pod nginx-8f458dc5b-fl42t --json
+      beholder summary --pod nginx-8f458dc5b-fl42t -o json
+      beholder summary --type process,network
       beholder summary --file beholder-events.otlp.jsonl
       beholder summary --file events.json --peers <(kubectl get pods,services -A -o json)
 
@@ -141,6 +180,7 @@ def command(
     Exit codes: 0 done, 1 agent unreachable or error, 2 bad usage,
     3 the recordings held no readable record, 4 nothing matched the filters.
     """
+    tables = _tables(types)
     try:
         if files:
             workloads = offline_summary(files, namespace, pod, container, load_peers(peers))
@@ -148,7 +188,8 @@ def command(
             workloads = fetch_summary(socket_path, namespace, pod, container)
     except QueryClientError as exc:
         raise click.ClickException(str(exc)) from None
-    if as_json:
+    workloads = only_tables(workloads, tables)
+    if as_json or output == "json":
         click.echo(json.dumps({"workloads": workloads}, indent=2))
     else:
         render(workloads, console())

@@ -15,6 +15,7 @@ from beholder.events.model import Alert, Event, Operation
 from beholder.formats.kubearmor import to_kubearmor
 
 LOG_FILTERS = ("policy", "system", "all")
+LOG_TYPES = ("ContainerLog", "HostLog")
 OPERATIONS = {
     "process": Operation.PROCESS,
     "file": Operation.FILE,
@@ -38,21 +39,46 @@ def kubearmor_dict(record: Record) -> dict[str, Any]:
     return to_kubearmor(record.event, record.host, record.alert)
 
 
+_FIELDS = (
+    "namespace",
+    "pod",
+    "container",
+    "log_filter",
+    "operation",
+    "log_type",
+    "resource",
+    "source",
+    "labels",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
-    """karmor's filters: namespace, pod, container, policy/system/all, operation."""
+    """karmor's filters: namespace, pod, container, policy/system/all, operation, container or
+    host records (`log_type`), text in Resource or Source, and `k=v,k2=v2` labels."""
 
     namespace: str = ""
     pod: str = ""
     container: str = ""
     log_filter: str = "policy"
     operation: str = ""
+    log_type: str = ""
+    resource: str = ""
+    source: str = ""
+    labels: str = ""
 
     def __post_init__(self) -> None:
         if self.log_filter not in LOG_FILTERS:
             raise ValueError(f"logFilter: {self.log_filter!r} is not one of {', '.join(LOG_FILTERS)}")
         if self.operation and self.operation not in OPERATIONS:
             raise ValueError(f"operation: {self.operation!r} is not one of {', '.join(OPERATIONS)}")
+        if self.log_type and self.log_type not in LOG_TYPES:
+            raise ValueError(f"logType: {self.log_type!r} is not one of {', '.join(LOG_TYPES)}")
+        if any("=" not in pair for pair in self._label_pairs()):
+            raise ValueError(f"labels: {self.labels!r} is not key=value[,key=value]")
+
+    def _label_pairs(self) -> list[str]:
+        return [p.strip() for p in self.labels.split(",") if p.strip()]
 
     @classmethod
     def from_dict(cls, raw: Any) -> RecordFilter:
@@ -60,7 +86,7 @@ class RecordFilter:
         if not isinstance(raw, Mapping):
             raise ValueError("filter: expected an object")
         values = {}
-        for name in ("namespace", "pod", "container", "log_filter", "operation"):
+        for name in _FIELDS:
             value = raw.get(name, "" if name != "log_filter" else "policy")
             if not isinstance(value, str) or len(value) > 253:
                 raise ValueError(f"filter.{name}: expected a short string")
@@ -87,5 +113,16 @@ class RecordFilter:
             ):
                 return False
             if self.container and self.container not in (ctr.name, ctr.container_id, ctr.container_id[:12]):
+                return False
+        if self.log_type and (self.log_type == "HostLog") != (event.container is None):
+            return False
+        if self.labels:
+            labels = event.container.labels if event.container else {}
+            wanted = dict(pair.split("=", 1) for pair in self._label_pairs())
+            if any(labels.get(k.strip()) != v.strip() for k, v in wanted.items()):
+                return False
+        if self.resource or self.source:
+            shown = kubearmor_dict(record)
+            if self.resource not in shown["Resource"] or self.source not in shown["Source"]:
                 return False
         return True
