@@ -36,6 +36,7 @@ class AgentStats:
     queue_dropped_batches: int = 0
     queue_dropped_records: int = 0
     alerts: int = 0
+    hidden: int = 0  # events evaluated but not exported: their visibility excludes them
     unenriched: int = 0  # container events sent without pod identity while Kubernetes was asked for
     evaluator_errors: int = 0
     sink_errors: int = 0
@@ -84,6 +85,7 @@ class Agent:
         on_batch: Callable[[list[Event], list[Alert]], None] | None = None,
         metrics: Metrics | None = None,
         health: Health | None = None,
+        telemetry: Callable[[list[Event]], list[Event]] | None = None,
     ) -> None:
         self.options = options
         self.sinks = sinks
@@ -92,6 +94,7 @@ class Agent:
         self.on_batch = on_batch
         self.metrics = metrics
         self.health = health or Health()
+        self.telemetry = telemetry  # which evaluated events leave as telemetry (visibility)
         self.stats = AgentStats()
         self._reported: dict[str, int] = {}  # counters already pushed to metrics
         self._loss_reported: dict[str, int] = {}  # loss totals already reported to the sinks
@@ -202,7 +205,9 @@ class Agent:
         stats.alerts += len(alerts)
         if self.options.expect_pods:
             stats.unenriched += sum(1 for ev in events if ev.container and not ev.container.pod_name)
-        self._deliver(events, alerts)
+        shown = events if self.telemetry is None else self.telemetry(events)
+        stats.hidden += len(events) - len(shown)
+        self._deliver(shown, alerts)
 
     def _deliver(self, events: list[Event], alerts: list[Alert]) -> None:
         for sink in self.sinks:

@@ -1,10 +1,13 @@
-"""A stand-in kube-apiserver for the pod watcher, serving the hand-written JSON in fixtures/.
+"""A stand-in kube-apiserver for the agent's watchers, serving real-shaped JSON.
 
-It answers `GET /api/v1/pods` the way the real server does for the two requests the
-watcher makes: a (paged) list filtered by `fieldSelector=spec.nodeName=…` with the list's
-resourceVersion, and a watch (`watch=true&resourceVersion=N`) streaming newline-delimited
-events newer than N and holding the connection open until `timeoutSeconds`. Tests push
-events, compact history (so an old resourceVersion gets a `410` ERROR event), inject HTTP
+It answers the two requests every watcher makes, for pods (`/api/v1/pods`, the fixtures
+in fixtures/), namespaces, the three KubeArmor policy CRDs and the three Kubescape profile
+kinds, the way the real server does: a (paged) list with the list's resourceVersion (pods
+filtered by `fieldSelector=spec.nodeName=…`), and a watch (`watch=true&resourceVersion=N`)
+streaming newline-delimited events newer than N and holding the connection open until
+`timeoutSeconds`. One resourceVersion counter runs across all resources, as etcd's does.
+Tests `apply`/`remove` objects like kubectl (ADDED/MODIFIED/DELETED), push raw events,
+compact history (an old resourceVersion then gets a `410` ERROR event), inject HTTP
 failures or a hanging request, and take the whole server down and up again on the same
 port (connection refused, then recovery).
 
@@ -18,6 +21,7 @@ import copy
 import json
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +31,26 @@ from urllib.parse import parse_qs, urlsplit
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NODE = "node-a"
+PODS = "/api/v1/pods"
+NAMESPACES = "/api/v1/namespaces"
+KSP = "/apis/security.kubearmor.com/v1/kubearmorpolicies"
+HSP = "/apis/security.kubearmor.com/v1/kubearmorhostpolicies"
+CSP = "/apis/security.kubearmor.com/v1/kubearmorclusterpolicies"
+APPLICATION_PROFILES = "/apis/spdx.softwarecomposition.kubescape.io/v1beta1/applicationprofiles"
+CONTAINER_PROFILES = "/apis/spdx.softwarecomposition.kubescape.io/v1beta1/containerprofiles"
+NETWORK_NEIGHBORHOODS = "/apis/spdx.softwarecomposition.kubescape.io/v1beta1/networkneighborhoods"
+# path -> (apiVersion, kind) of the items the path lists
+RESOURCES = {
+    PODS: ("v1", "Pod"),
+    NAMESPACES: ("v1", "Namespace"),
+    KSP: ("security.kubearmor.com/v1", "KubeArmorPolicy"),
+    HSP: ("security.kubearmor.com/v1", "KubeArmorHostPolicy"),
+    CSP: ("security.kubearmor.com/v1", "KubeArmorClusterPolicy"),
+    APPLICATION_PROFILES: ("spdx.softwarecomposition.kubescape.io/v1beta1", "ApplicationProfile"),
+    CONTAINER_PROFILES: ("spdx.softwarecomposition.kubescape.io/v1beta1", "ContainerProfile"),
+    NETWORK_NEIGHBORHOODS: ("spdx.softwarecomposition.kubescape.io/v1beta1", "NetworkNeighborhood"),
+}
+PATH_OF_KIND = {kind: path for path, (_, kind) in RESOURCES.items()}
 
 
 def load_fixture(name: str) -> Any:
@@ -62,15 +86,28 @@ def make_pod(
     return pod
 
 
-class FakeKubeApi:
-    """Pods of a cluster, their change history, and scripted faults, behind an HTTP server."""
+def _key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return meta.get("uid") or f"{meta.get('namespace', '')}/{meta['name']}"
 
-    def __init__(self, pods: list[dict[str, Any]], resource_version: str, page_size: int = 500) -> None:
+
+class FakeKubeApi:
+    """A cluster's objects, their change history, and scripted faults, behind an HTTP server."""
+
+    def __init__(
+        self,
+        pods: list[dict[str, Any]],
+        resource_version: str,
+        page_size: int = 500,
+        served: tuple[str, ...] = tuple(RESOURCES),
+    ) -> None:
         self.requests: list[dict[str, str]] = []
-        self._pods = {p["metadata"]["uid"]: p for p in pods}
+        self.paths: list[str] = []  # the path of each request, in order
+        self._objects: dict[str, dict[str, dict[str, Any]]] = {path: {} for path in served}
+        self._objects[PODS] = {p["metadata"]["uid"]: p for p in pods}
         self._rv = int(resource_version)
         self._oldest = self._rv  # watches from before this get 410
-        self._history: list[tuple[int, bytes, str]] = []  # (resourceVersion, line, node)
+        self._history: list[tuple[int, bytes, str, str]] = []  # (resourceVersion, line, node, path)
         self._faults: deque[int] = deque()  # HTTP status per upcoming request; 0 = hang
         self._page_size = page_size
         self._cond = threading.Condition()
@@ -119,24 +156,60 @@ class FakeKubeApi:
 
     # -- what the cluster does ------------------------------------------------------------------
 
-    def push(self, event: dict[str, Any]) -> None:
-        """Apply one watch event to the pods and stream it to open watches."""
+    def push(self, event: dict[str, Any], path: str = PODS) -> None:
+        """Apply one watch event to the objects at `path` and stream it to open watches."""
         obj = event["object"]
         rv = int(obj["metadata"]["resourceVersion"])
         with self._cond:
             if event["type"] in ("ADDED", "MODIFIED"):
-                self._pods[obj["metadata"]["uid"]] = obj
+                self._objects[path][_key(obj)] = obj
             elif event["type"] == "DELETED":
-                self._pods.pop(obj["metadata"]["uid"], None)
+                self._objects[path].pop(_key(obj), None)
             self._rv = max(self._rv, rv)
-            node = obj.get("spec", {}).get("nodeName", "")
-            self._history.append((rv, json.dumps(event).encode() + b"\n", node))
+            node = obj.get("spec", {}).get("nodeName", "") if path == PODS else ""
+            self._history.append((rv, json.dumps(event).encode() + b"\n", node, path))
             self._cond.notify_all()
 
-    def push_raw(self, line: bytes) -> None:
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """`kubectl apply`: create or update the object (by its kind) and stream ADDED/MODIFIED.
+
+        The stored object gets what the server adds: a uid, the next resourceVersion, a
+        generation, a creationTimestamp and kubectl's last-applied annotation.
+        """
+        path = PATH_OF_KIND[obj["kind"]]
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        with self._cond:
+            old = next((o for o in self._objects[path].values() if _same(o, meta)), None)
+            self._rv += 1
+            rv = self._rv
+        applied = json.dumps({k: v for k, v in obj.items() if k != "status"}, sort_keys=True)
+        meta.setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = applied
+        old_meta = old["metadata"] if old else {}
+        meta.update(
+            uid=old_meta.get("uid") or str(uuid.uuid4()),
+            resourceVersion=str(rv),
+            generation=old_meta.get("generation", 0) + 1,
+            creationTimestamp=old_meta.get("creationTimestamp") or "2026-12-02T12:00:00Z",
+        )
+        self.push({"type": "MODIFIED" if old else "ADDED", "object": obj}, path)
+        return obj
+
+    def remove(self, kind: str, name: str, namespace: str = "") -> None:
+        """`kubectl delete`: stream DELETED with the object's last state and a new resourceVersion."""
+        path = PATH_OF_KIND[kind]
+        meta = {"name": name, "namespace": namespace}
+        with self._cond:
+            old = next(o for o in self._objects[path].values() if _same(o, meta))
+            self._rv += 1
+            gone = copy.deepcopy(old)
+            gone["metadata"]["resourceVersion"] = str(self._rv)
+        self.push({"type": "DELETED", "object": gone}, path)
+
+    def push_raw(self, line: bytes, path: str = PODS) -> None:
         """Stream an arbitrary line (garbage) to open watches."""
         with self._cond:
-            self._history.append((self._rv, line + b"\n", ""))
+            self._history.append((self._rv, line + b"\n", "", path))
             self._cond.notify_all()
 
     def compact(self) -> None:
@@ -169,19 +242,21 @@ class FakeKubeApi:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                api.requests.append(query)
-                fault = api._next_fault()
-                if url.path != "/api/v1/pods":
+                if url.path not in api._objects:
                     self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
-                elif fault == 0:
+                    return
+                api.requests.append(query)
+                api.paths.append(url.path)
+                fault = api._next_fault()
+                if fault == 0:
                     api._hang()
                 elif fault is not None:
                     name = "status-410.json" if fault == 410 else "status-500.json"
                     self._send(fault, load_fixture(name) | {"code": fault})
                 elif query.get("watch") in ("true", "1"):
-                    self._watch(query)
+                    self._watch(query, url.path)
                 else:
-                    self._send(200, api._list(query))
+                    self._send(200, api._list(query, url.path))
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -191,14 +266,14 @@ class FakeKubeApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _watch(self, query: dict[str, str]) -> None:
+            def _watch(self, query: dict[str, str], path: str) -> None:
                 self.close_connection = True
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 try:
-                    for line in api._stream(query):
+                    for line in api._stream(query, path):
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
@@ -216,19 +291,23 @@ class FakeKubeApi:
             generation = self._generation
             self._cond.wait_for(lambda: self._generation != generation)
 
-    def _list(self, query: dict[str, str]) -> dict[str, Any]:
-        node = _node_of(query)
+    def _list(self, query: dict[str, str], path: str) -> dict[str, Any]:
+        node = _node_of(query) if path == PODS else ""
         with self._cond:
-            pods = [p for p in self._pods.values() if not node or p["spec"].get("nodeName") == node]
+            items = [p for p in self._objects[path].values() if not node or p["spec"].get("nodeName") == node]
             rv = self._rv
+        if path == NAMESPACES:  # the real server leaves kind/apiVersion out of core list items
+            items = [{k: v for k, v in i.items() if k not in ("kind", "apiVersion")} for i in items]
         start = int(query.get("continue") or 0)
-        limit = min(int(query.get("limit") or len(pods) or 1), self._page_size)
+        limit = min(int(query.get("limit") or len(items) or 1), self._page_size)
         meta: dict[str, str] = {"resourceVersion": str(rv)}
-        if start + limit < len(pods):
+        if start + limit < len(items):
             meta["continue"] = str(start + limit)
-        return {"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": pods[start : start + limit]}
+        api_version, kind = RESOURCES[path]
+        page = items[start : start + limit]
+        return {"kind": f"{kind}List", "apiVersion": api_version, "metadata": meta, "items": page}
 
-    def _stream(self, query: dict[str, str]) -> Any:
+    def _stream(self, query: dict[str, str], path: str = PODS) -> Any:
         """Yield the watch's lines: history newer than resourceVersion, then live ones."""
         node = _node_of(query)
         since = int(query.get("resourceVersion") or 0)
@@ -239,7 +318,7 @@ class FakeKubeApi:
                 gone = {"type": "ERROR", "object": load_fixture("status-410.json")}
                 yield json.dumps(gone).encode() + b"\n"
                 return
-            cursor = next((i for i, (rv, _, _) in enumerate(self._history) if rv > since), len(self._history))
+            cursor = next((i for i, (rv, *_) in enumerate(self._history) if rv > since), len(self._history))
         while True:
             with self._cond:
                 self._cond.wait_for(
@@ -249,9 +328,14 @@ class FakeKubeApi:
                     return  # ended by the test, or timeoutSeconds passed
                 pending = self._history[cursor:]
                 cursor = len(self._history)
-            for _, line, line_node in pending:
-                if not node or not line_node or line_node == node:
+            for _, line, line_node, line_path in pending:
+                if line_path == path and (not node or not line_node or line_node == node):
                     yield line
+
+
+def _same(obj: dict[str, Any], meta: dict[str, Any]) -> bool:
+    have = obj["metadata"]
+    return have["name"] == meta["name"] and have.get("namespace", "") == meta.get("namespace", "")
 
 
 def _node_of(query: dict[str, str]) -> str:

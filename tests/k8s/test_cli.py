@@ -1,4 +1,4 @@
-"""`beholder k8s pods` against the fake API server, and its one-line failures."""
+"""`beholder k8s` and `beholder k8s pods` against the fake API server, and their one-line failures."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from beholder.cli.main import cli
 from tests.k8s.fakeapi import NODE, FakeKubeApi
+from tests.k8s.objects import application_profile, audit_exec, ksp, namespace
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +87,25 @@ def test_real_cli_fails_fast_with_exactly_one_line(tmp_path, args: list[str], fi
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith(first.format(bad=bad))
+
+
+def test_k8s_shows_policies_postures_visibility_and_bound_profiles(api: FakeKubeApi) -> None:
+    api.apply(ksp("audit-cat", "shop", audit_exec("/bin/cat", {"app": "web"})))
+    api.apply(namespace("shop", kubearmor_file_posture="block", kubearmor_visibility="none"))
+    api.apply(
+        application_profile("web", "shop", "nginx", ["/usr/sbin/nginx"], workload=("Deployment", "web"))
+    )
+    args = ["k8s", "--node-name", NODE, "--k8s-api-url", api.url, "--defaultNetworkPosture", "block"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "  shop/web-7d9c6b5f8d-x2lqp  nginx  containerd://c842e7e9efb6  profile web" in lines
+    assert "  KubeArmorPolicy shop/audit-cat  (cluster)" in lines
+    assert "  default: audit/block/audit" in lines and "  shop: block/block/audit" in lines
+    assert "  host: none" in lines and "  shop: none" in lines
+    assert "  ApplicationProfile shop/web  (cluster)" in lines
+    assert "  KubeArmorPolicy: 1 objects, connected" in lines
+
+    state = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)
+    assert state["bound_profiles"] == {} and state["problems"] == []
+    assert {p["name"]: p["profile"] for p in state["pods"]}["nginx"] == "web"

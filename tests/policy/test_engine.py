@@ -341,7 +341,7 @@ def test_api_server_policies_and_file_policies_update_independently(tmp_path: Pa
     assert [a.rule_id for a in engine.evaluate(execs)] == ["from-file", "from-api"]
 
     errors = engine.apply_cluster_policies([_object("from-api", "/bin/dd", action="Deny")])
-    assert len(errors) == 1 and "'from-api': spec.action: 'Deny'" in errors[0]
+    assert len(errors) == 1 and "KubeArmorPolicy 'multiubuntu/from-api': spec.action: 'Deny'" in errors[0]
     assert [a.rule_id for a in engine.evaluate(execs)] == ["from-file", "from-api"]  # last good version
 
     assert engine.reload([path]) == []

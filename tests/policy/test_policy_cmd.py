@@ -58,7 +58,7 @@ def test_valid_policy_is_explained_rule_by_rule(tmp_path: Path) -> None:
         (
             {"bad": INVALID},
             1,
-            "error: {dir}/bad.yaml: KubeArmorPolicy 'broken': spec.file.matchDirectories[0].dir",
+            "error: {dir}/bad.yaml: KubeArmorPolicy 'shop/broken': spec.file.matchDirectories[0].dir",
         ),
         ({"raw": RAW_APPARMOR}, 0, "note: {dir}/raw.yaml: KubeArmorPolicy 'raw': spec.apparmor"),
         ({"good": VALID, "bad": INVALID}, 1, "1 valid, 1 invalid"),
@@ -97,9 +97,8 @@ def test_every_problem_is_listed_on_its_own_line(tmp_path: Path) -> None:
     code, _, err = _run(tmp_path, bad=broken)
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert code == 1 and len(errors) == 3
-    assert all(
-        line.startswith(f"error: {tmp_path}/bad.yaml: KubeArmorPolicy 'broken': spec.") for line in errors
-    )
+    prefix = f"error: {tmp_path}/bad.yaml: KubeArmorPolicy 'shop/broken': spec."
+    assert all(line.startswith(prefix) for line in errors)
     assert "more)" not in err and err.endswith("0 valid, 1 invalid\n")
 
 

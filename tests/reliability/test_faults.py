@@ -62,7 +62,9 @@ def in_private_mounts(agent: AgentProcess, mounts: list[str], no_mounting: bool 
 def test_unreachable_kubernetes_api_is_one_warning_and_events_still_flow(
     kernel: None, tmp_path: Path
 ) -> None:
-    agent = AgentProcess(tmp_path, ["--k8s-api-url", "http://127.0.0.1:1", "--node-name", "n1"]).start()
+    # On a Kubernetes node host telemetry is off by default (KubeArmor's hostVisibility): ask for it.
+    k8s = ["--k8s-api-url", "http://127.0.0.1:1", "--node-name", "n1", "--host-visibility", "process,file"]
+    agent = AgentProcess(tmp_path, k8s).start()
     run_markers(5)
     found = json_markers(agent, 5)
     stats = agent.stop()
@@ -70,6 +72,7 @@ def test_unreachable_kubernetes_api_is_one_warning_and_events_still_flow(
     assert len(found) == 5
     assert "Traceback" not in stderr
     assert "127.0.0.1:1" in stderr or stats["kubernetes"].get("errors", 0) > 0, stderr[-2000:]
+    assert stderr.count("watch failed") == 1, "one warning for the API server, not one per watch"
 
 
 def test_sensor_whose_tracepoint_is_missing_is_refused_and_the_others_run(

@@ -78,3 +78,21 @@ def run(container: Container, timeout: float = 60) -> subprocess.CompletedProces
         )
     finally:
         subprocess.run(["runc", "delete", "--force", container.name], capture_output=True, check=False)
+
+
+def start(container: Container) -> subprocess.Popen[bytes]:
+    """Run the container in the background (a long-running pod); end it with `stop`."""
+    return subprocess.Popen(
+        ["runc", "run", "--bundle", str(container.bundle), container.name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop(container: Container, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Kill a container started with `start` and remove it."""
+    subprocess.run(["runc", "kill", container.name, "KILL"], capture_output=True, check=False)
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        subprocess.run(["runc", "delete", "--force", container.name], capture_output=True, check=False)

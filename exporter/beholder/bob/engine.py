@@ -55,10 +55,8 @@ class ProfileEngine:
         mounts: MountProvider | None = None,
         cooldown: CooldownSettings | None = None,
     ) -> None:
-        self.profiles = profiles
-        self._by_name: dict[str, list[Profile]] = {}
-        for p in profiles:
-            self._by_name.setdefault(p.name, []).append(p)
+        self._install(profiles)
+        self._incoming = self._installed = profiles
         self._bindings = dict(bindings or {})
         self.enabled = set(default_enabled() if enabled is None else enabled)
         self._rules = rules_by_kind(self.enabled)
@@ -67,12 +65,38 @@ class ProfileEngine:
             api_servers = [host] if host else []
         self._api_servers = frozenset(api_servers)
         self._mounts = mounts
+        self.cooldown = Cooldown(cooldown or CooldownSettings())
+        self._judged: dict[str, set[str]] = {}  # container id -> syscall names R0003 has judged
+
+    def _install(self, profiles: list[Profile]) -> None:
+        """Make `profiles` the bound set; every container binds afresh against it."""
+        self.profiles = profiles
+        self._by_name: dict[str, list[Profile]] = {}
+        for p in profiles:
+            self._by_name.setdefault(p.name, []).append(p)
         self._bound: dict[str, Behaviour | None] = {}
         self._compiled: dict[tuple[tuple[int, int], ...], Behaviour] = {}
         self._contexts: dict[str, Context] = {}
         self._unbound: dict[str, tuple[object, ...]] = {}
-        self.cooldown = Cooldown(cooldown or CooldownSettings())
-        self._judged: dict[str, set[str]] = {}  # container id -> syscall names R0003 has judged
+
+    def replace_profiles(self, profiles: list[Profile]) -> None:
+        """Swap in a new profile set (files reloaded, cluster changed), from any thread.
+
+        Installed by the evaluating thread before its next batch, so a batch never sees a
+        mix and no lock sits on the hot path.
+        """
+        self._incoming = profiles
+
+    def _current(self) -> None:
+        incoming = self._incoming
+        if incoming is not self._installed:
+            self._install(incoming)
+            self._installed = incoming
+
+    def bound_profiles(self) -> dict[str, str]:
+        """Container id → bound profile name(s), for diagnostics (`beholder k8s`)."""
+        contexts = dict(self._contexts)  # read from another thread: copy before walking
+        return {cid: ctx.behaviour.profile_name for cid, ctx in contexts.items() if ctx.behaviour}
 
     @classmethod
     def load(
@@ -153,6 +177,7 @@ class ProfileEngine:
 
     # --- evaluation --------------------------------------------------------------------
     def evaluate(self, events: list[Event]) -> list[Alert]:
+        self._current()
         alerts: list[Alert] = []
         rules = self._rules
         for event in events:
@@ -187,6 +212,7 @@ class ProfileEngine:
         As node-agent, a profile that recorded no syscalls expects none."""
         if R0003.id not in self.enabled:
             return []
+        self._current()
         b = self.behaviour_for(container)
         if b is None:
             return []

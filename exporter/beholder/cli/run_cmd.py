@@ -15,6 +15,7 @@ import click
 
 from beholder.agent import Agent, AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
+from beholder.cli.live_options import live_options, settings_from
 from beholder.cli.outputs import (
     OUTPUTS,
     OutputContext,
@@ -27,7 +28,8 @@ from beholder.cli.params import ByteSize, mib
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.config import config_option
 from beholder.enrich.enricher import Enricher
-from beholder.events.interfaces import Evaluator, HostIdentity
+from beholder.enrich.k8s.watcher import PodWatcher
+from beholder.events.interfaces import HostIdentity
 from beholder.formats.console import CONSOLE_MODES
 from beholder.health import Health
 from beholder.memory import tune_malloc
@@ -40,6 +42,7 @@ from beholder.sensors import bpfcache
 from beholder.sensors.catalog import SENSOR_NAMES
 from beholder.sensors.kernel import probe_features
 from beholder.sensors.program import ProgramOptions, SensorError
+from beholder.sources.live import Cluster, LiveSources, Settings
 
 
 def _say(message: str) -> None:
@@ -57,33 +60,39 @@ def _bindings(specs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _evaluators(
+def _live_sources(
     policies: tuple[str, ...],
     profiles: tuple[str, ...],
     bindings: dict[str, str],
     host: HostIdentity,
     engine_settings: dict[str, Any],
-) -> list[Evaluator]:
-    """Policy and profile engines; a bad file is one line each, the rest still loads."""
-    evaluators: list[Evaluator] = []
-    if policies:
-        from beholder.policy import PolicyEngine
-
+    settings: Settings,
+    watcher: PodWatcher,
+) -> LiveSources:
+    """Policy and profile engines fed by files and, on a cluster, by the API server."""
+    cluster = None
+    if watcher.enabled:
+        cluster = Cluster(watcher.api_client, watcher.source, {"outage": watcher.outage})
+    lsm = False
+    if policies or cluster:
         lsm = any(f.name == "bpf-lsm" and f.available for f in probe_features(try_attach=True))
-        engine, errors = PolicyEngine.load([Path(p) for p in policies], host, lsm_enforcing=lsm)
-        for line in errors:
-            _say(f"policy rejected: {line}")
+    sources = LiveSources(
+        host,
+        settings,
+        _say,
+        policy_paths=[Path(p) for p in policies],
+        profile_paths=[Path(p) for p in profiles],
+        bindings=bindings,
+        profile_options=engine_settings,
+        cluster=cluster,
+        lsm_enforcing=lsm,
+    )
+    if sources.policies is not None:
+        engine = sources.policies
         _say(f"{len(engine.policies)} KubeArmor policies active; {engine.enforcement_status()}")
-        evaluators.append(engine)
-    if profiles:
-        from beholder.bob.engine import ProfileEngine
-
-        bob, errors = ProfileEngine.load([Path(p) for p in profiles], bindings, **engine_settings)
-        for line in errors:
-            _say(f"profile rejected: {line}")
-        _say(f"{len(bob.profiles)} behaviour profiles loaded")
-        evaluators.append(bob)
-    return evaluators
+    if sources.profiles is not None and profiles:
+        _say(f"{len(sources.profiles.profiles)} behaviour profiles loaded")
+    return sources
 
 
 def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Callable]:
@@ -191,6 +200,7 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
 )
 @click.option("--query-http-port", type=int, help="Also serve queries over HTTP on 127.0.0.1:PORT.")
 @k8s_options
+@live_options
 @config_option
 def command(
     duration: float | None,
@@ -225,6 +235,7 @@ def command(
     node_name: str | None,
     kubeconfig: str | None,
     k8s_api_url: str | None,
+    **live: str,
 ) -> None:
     """Trace process, file, network, syscall and capability activity on this host.
 
@@ -236,8 +247,6 @@ def command(
       OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 beholder run          OTLP/HTTP
       OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317 beholder run
     """
-    from beholder.enrich.k8s.watcher import PodWatcher
-
     why = missing_for_run()
     if why:
         raise click.ClickException(why)
@@ -276,7 +285,9 @@ def command(
     specs = outputs or default_outputs()
     sinks = build_sinks(specs, ctx)
     engine_settings = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
-    evaluators = _evaluators(policies, profiles, _bindings(binds), host, engine_settings)
+    settings = settings_from(live, kubernetes=watcher.enabled)
+    sources = _live_sources(policies, profiles, _bindings(binds), host, engine_settings, settings, watcher)
+    evaluators = sources.evaluators
     # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.
     protected = agent_files([spool_dir, *policies, *profiles])
     evaluators.append(SelfProtection(os.getpid(), protected, supervisor_pid=os.getppid()))
@@ -286,7 +297,16 @@ def command(
     query = _start_query(host, query_socket, query_http_port, metrics_runtime)
     try:
         on_batch = query.on_batch if query else None
-        agent = Agent(options, sinks, evaluators, enricher, on_batch=on_batch, metrics=metrics, health=health)
+        agent = Agent(
+            options,
+            sinks,
+            evaluators,
+            enricher,
+            on_batch=on_batch,
+            metrics=metrics,
+            health=health,
+            telemetry=sources.visibility.telemetry,
+        )
     except SensorError as exc:
         if query:
             query.stop()
@@ -295,7 +315,9 @@ def command(
         _say(f"sensor {name} disabled: {why}")
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    signal.signal(signal.SIGHUP, lambda *_: sources.request_reload())  # reload, never stop
     watcher.start()
+    sources.start()
     running = ", ".join(s.name for s in agent.program.sensors)
     _say(f"tracing ({running}); {f'for {duration:g}s' if duration else 'Ctrl-C to stop'}")
     for path in recorded_files(specs, ctx):
@@ -306,11 +328,13 @@ def command(
     try:
         agent.run(duration)
     finally:
+        sources.stop()
         watcher.stop()
         if query:
             query.stop()
         report = agent.report()
         report["kubernetes"] = asdict(watcher.stats()) if watcher.enabled else {"enabled": False}
+        report["sources"] = sources.report()
         agent.close()
         report["sinks"] = agent.sink_report()
         report["lost"] = dict(metrics.lost_totals) if metrics else {}

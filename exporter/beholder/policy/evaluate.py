@@ -154,17 +154,20 @@ class PolicyEngine:
         host: HostIdentity,
         default_posture: Posture | None = None,
         *,
+        host_posture: Posture | None = None,
         lsm_enforcing: bool = False,
         extra_node_labels: Mapping[str, str] | None = None,
         owner_of: Callable[[Event, str], int | None] = file_owner,
     ) -> None:
         self.host = host
         self.default_posture = default_posture or Posture()
+        self.host_posture = host_posture or Posture()  # KubeArmor's hostDefault*Posture
         self.lsm_enforcing = lsm_enforcing
         self.node_labels = node_labels(host, extra_node_labels)
         self.owner_of = owner_of
         self.skipped: list[str] = []
         self._namespace_postures: dict[str, Posture] = {}
+        self.namespace_annotations: dict[str, dict[str, str]] = {}
         self._state = self._snapshot({})
 
     @classmethod
@@ -174,6 +177,7 @@ class PolicyEngine:
         host: HostIdentity,
         default_posture: Posture | None = None,
         *,
+        host_posture: Posture | None = None,
         lsm_enforcing: bool = False,
         extra_node_labels: Mapping[str, str] | None = None,
         owner_of: Callable[[Event, str], int | None] = file_owner,
@@ -182,6 +186,7 @@ class PolicyEngine:
         engine = cls(
             host,
             default_posture,
+            host_posture=host_posture,
             lsm_enforcing=lsm_enforcing,
             extra_node_labels=extra_node_labels,
             owner_of=owner_of,
@@ -257,8 +262,22 @@ class PolicyEngine:
         return _Snapshot(files, host_rules, tuple(p for p in every if not p.is_host))
 
     def set_namespace_posture(self, namespace: str, annotations: Mapping[str, str]) -> None:
-        """Record a namespace's posture annotations (called by the Kubernetes watcher)."""
-        self._namespace_postures[namespace] = self.default_posture.with_annotations(annotations)
+        """Record one namespace's posture annotations."""
+        self.set_namespace_postures({**self.namespace_annotations, namespace: annotations})
+
+    def set_namespace_postures(self, annotations: Mapping[str, Mapping[str, str]]) -> None:
+        """Every namespace's posture annotations at once (the namespace watcher's snapshot);
+        namespaces not named fall back to the default posture. One assignment: no mix."""
+        self.namespace_annotations = {ns: dict(a) for ns, a in annotations.items()}
+        self._namespace_postures = {
+            ns: self.default_posture.with_annotations(a) for ns, a in annotations.items()
+        }
+
+    def posture_of(self, namespace: str) -> Posture:
+        """The posture a container of `namespace` gets ("" is the host)."""
+        if not namespace:
+            return self.host_posture
+        return self._namespace_postures.get(namespace, self.default_posture)
 
     def evaluate(self, events: list[Event]) -> list[Alert]:
         state = self._state
@@ -353,7 +372,7 @@ class PolicyEngine:
     def _posture_for(self, event: Event) -> Posture:
         container = event.container
         if container is None:
-            return self.default_posture
+            return self.host_posture
         return self._namespace_postures.get(container.namespace, self.default_posture)
 
 

@@ -57,6 +57,9 @@ def _label(doc: Any, index: int) -> str:
         meta = doc.get("metadata")
         name = meta.get("name") if isinstance(meta, dict) else None
         kind = doc.get("kind")
+        namespace = meta.get("namespace") if isinstance(meta, dict) else None
+        if isinstance(name, str) and namespace and isinstance(namespace, str):
+            name = f"{namespace}/{name}"  # objects from the API server differ by namespace only
         if isinstance(name, str) and isinstance(kind, str):
             return f"{kind} {name!r}"
     return f"document {index + 1}"

@@ -8,21 +8,9 @@ loop in its own thread and `watcher.cache` (a `PodCache`) answers the pipeline's
 at once if its pod is known, or as soon as the watcher learns of it (pod still starting,
 API server down), so enrichment resumes by itself after an outage.
 
-Minimal RBAC for the agent's service account (a ClusterRole bound to it; the pod watcher
-itself uses only list and watch on pods, restricted to its node by field selector)::
-
-    rules:
-      - apiGroups: [""]
-        resources: ["pods"]
-        verbs: ["get", "list", "watch"]
-      # policies and behaviour profiles, read-only (loaded by the policy and bob packages)
-      - apiGroups: ["security.kubearmor.com"]
-        resources: ["kubearmorpolicies", "kubearmorhostpolicies", "kubearmorclusterpolicies",
-                    "kubearmornetworkpolicies"]
-        verbs: ["get", "list", "watch"]
-      - apiGroups: ["spdx.softwarecomposition.kubescape.io"]
-        resources: ["applicationprofiles", "networkneighborhoods"]
-        verbs: ["get", "list", "watch"]
+RBAC: the pod watcher lists and watches pods, restricted to its node by field selector;
+the agent's other watches (beholder.sources.cluster) read policies, namespaces and
+profiles. deploy/kustomize/base/rbac.yaml grants exactly that, read-only.
 
 The DaemonSet passes its node through the downward API:
 `env: [{name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]`.
