@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -149,6 +150,7 @@ def test_profile_applied_to_the_api_binds_to_the_labelled_container(api: FakeKub
 def test_a_kind_the_cluster_does_not_serve_is_one_warning_and_the_others_still_work(
     start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="beholder.k8s")
     with FakeKubeApi([], "7", served=(KSP, "/api/v1/namespaces")) as partial:
         from kubernetes import client
 
@@ -173,6 +175,7 @@ def test_a_kind_the_cluster_does_not_serve_is_one_warning_and_the_others_still_w
 def test_forbidden_resource_warning_names_the_rbac_rights_needed(
     api: FakeKubeApi, start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="beholder.k8s")
     api.fail_next(1, status=403)
     start()
     lines = [r.getMessage() for r in caplog.records if "403" in r.getMessage()]
