@@ -11,16 +11,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import IO
 
-from beholder.events import Alert, Event, LossReport
+from beholder.events import Alert, Event, LossReport, kinds
 from beholder.formats.safe_text import safe
 
-WATCHED_SYSCALLS = frozenset({"execve", "execveat", "exit", "connect", "bind", "listen", "accept", "accept4"})
+WATCHED_KINDS = frozenset(
+    {
+        kinds.PROCESS_EXEC,
+        kinds.PROCESS_EXIT,
+        kinds.NETWORK_CONNECT,
+        kinds.NETWORK_BIND,
+        kinds.NETWORK_LISTEN,
+        kinds.NETWORK_ACCEPT,
+        kinds.NETWORK_DNS,
+    }
+)
 CONSOLE_MODES = ("watched", "all")
 
 
 def watched(event: Event) -> bool:
     """True for the events the default console shows (see the module docstring)."""
-    return event.syscall in WATCHED_SYSCALLS or "qname" in event.data or "dns" in event.data
+    return event.kind in WATCHED_KINDS
 
 
 def _who(event: Event) -> str:
