@@ -117,3 +117,33 @@ def test_command_lines_read_from_proc_are_redacted_on_every_path(tmp_path: Path)
         assert "hunter2" not in ev.process.cmdline and "[REDACTED]" in ev.process.cmdline
         assert "hunter2" not in json.dumps(to_kubearmor(ev, HostIdentity(host_name="n")))
         assert b"hunter2" not in LogEncoder(jsonwire).encode([ev], [], {})
+
+
+def _nspid(root: Path, pid: int, *nspids: int) -> None:
+    status = root / str(pid) / "status"
+    status.write_text(status.read_text().replace(f"NSpid:\t{pid}", "NSpid:\t" + "\t".join(map(str, nspids))))
+
+
+def test_a_containers_pid_1_has_ns_ppid_0_and_its_children_pid_1(tmp_path: Path) -> None:
+    fake_proc(tmp_path, 50, 1, "/usr/sbin/runc", "/")  # `runc run`, on the host
+    fake_proc(tmp_path, 60, 50, "/bin/sh", "/")  # the container's first process
+    fake_proc(tmp_path, 61, 60, "/bin/sleep", "/")
+    _nspid(tmp_path, 60, 60, 1)
+    _nspid(tmp_path, 61, 61, 2)
+    tree = ProcessTree(proc=tmp_path)
+    tree.bootstrap()
+    init, child, runc = tree.processes[60], tree.processes[61], tree.processes[50]
+    assert (init.ns_pid, init.ns_ppid, init.parent_exe) == (1, 0, "/usr/sbin/runc")
+    assert (child.ns_pid, child.ns_ppid) == (2, 1)
+    assert runc.ns_ppid == 1  # host processes keep host pids
+
+
+def test_container_init_learned_at_exec_has_ns_ppid_0(tmp_path: Path) -> None:
+    fake_proc(tmp_path, 50, 1, "/usr/sbin/runc", "/")
+    tree = ProcessTree(proc=tmp_path)
+    tree.bootstrap()
+    fake_proc(tmp_path, 60, 50, "/bin/sh", "/")
+    _nspid(tmp_path, 60, 60, 1)
+    tree.on_fork(50, 60, event(Operation.PROCESS, "fork", 50))
+    info = tree.on_exec(Event(3, Operation.PROCESS, "execve", 0, 60, 60, 0, 0, "sh", 7, resource="/bin/sh"))
+    assert (info.ns_pid, info.ns_ppid) == (1, 0)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from beholder.enrich.cgroup import CgroupIdentity, parse_cgroup_path, parse_proc_cgroup
+from beholder.enrich.runtimes import guess_runtime
 from beholder.events import ContainerInfo
 
 PROC = Path("/proc")
@@ -33,12 +34,13 @@ class ContainerRegistry:
         self.on_cgroup: list[Callable[[int, int], object]] = []  # (cgroup id, a live pid in it)
         self._announced: set[int] = set()
 
-    def _info(self, identity: CgroupIdentity) -> ContainerInfo:
+    def _info(self, identity: CgroupIdentity, pid: int) -> ContainerInfo:
         info = self.by_id.get(identity.container_id)
         if info is None:
             if len(self.by_id) >= self.max_size:
                 self.by_id.pop(next(iter(self.by_id)))
-            info = ContainerInfo(identity.container_id, runtime=identity.runtime, pod_uid=identity.pod_uid)
+            runtime = identity.runtime or guess_runtime(pid, identity.container_id, self.proc)
+            info = ContainerInfo(identity.container_id, runtime=runtime, pod_uid=identity.pod_uid)
             self.by_id[identity.container_id] = info
             for callback in self.on_new:
                 callback(info)
@@ -69,12 +71,12 @@ class ContainerRegistry:
             return None
         unified = next((line[3:] for line in text.splitlines() if line.startswith("0::")), "")
         if parse_cgroup_path(unified) != identity or not cgroup_id:
-            return self._info(identity)  # v1-only container (hybrid host): nothing to verify
+            return self._info(identity, pid)  # v1-only container (hybrid host): nothing to verify
         if self._cgroup_inode(unified) != cgroup_id:
             # The event predates the move into the container's cgroup (runc init joins late):
             # it happened outside the container.
             return self.by_cgroup.get(cgroup_id)
-        info = self._info(identity)
+        info = self._info(identity, pid)
         if len(self.by_cgroup) >= self.max_size:
             self.by_cgroup.pop(next(iter(self.by_cgroup)))
         self.by_cgroup[cgroup_id] = info

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from beholder.enrich.containers import ContainerRegistry
-from beholder.enrich.process_tree import ProcessTree, resolve_path
+from beholder.enrich.process_tree import ProcessTree, ns_ppid_of, resolve_path
 from beholder.events import Event, Operation, ProcessInfo, kinds
 from beholder.events.decoding import AT_FDCWD
 from beholder.events.facts import Exec, FileAccess, Fork
@@ -60,7 +60,7 @@ class Enricher:
         proc.ns_pid = ns_pid
         parent = self.tree.processes.get(proc.ppid)
         same = parent is not None and parent.container is proc.container
-        proc.ns_ppid = parent.ns_pid if same and parent is not None else proc.ppid
+        proc.ns_ppid = ns_ppid_of(proc, parent if same else None)
 
     def _process_event(self, ev: Event) -> ProcessInfo:
         tree = self.tree

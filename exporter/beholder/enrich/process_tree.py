@@ -73,6 +73,19 @@ def resolve_path(path: str, cwd: str) -> str:
     return os.path.normpath(os.path.join(cwd, path))
 
 
+def ns_ppid_of(info: ProcessInfo, parent: ProcessInfo | None) -> int:
+    """The parent's pid as the process's own pid namespace sees it (KubeArmor's `PPID`).
+
+    A container's first process (pid 1 inside) has its parent outside the namespace,
+    where it has no number: 0, as KubeArmor reports it.
+    """
+    if info.ns_pid == info.pid:  # the host's namespace (or not known to differ)
+        return info.ppid
+    if info.ns_pid == 1 or parent is None or parent.ns_pid == parent.pid:
+        return 0
+    return parent.ns_pid
+
+
 class ProcessTree:
     """pid -> ProcessInfo, bounded; exited processes linger briefly for late events."""
 
@@ -107,7 +120,7 @@ class ProcessTree:
         for info in self.processes.values():
             parent = self.processes.get(info.ppid)
             info.parent_exe = parent.exe if parent else ""
-            info.ns_ppid = parent.ns_pid if parent and info.ns_pid != info.pid else info.ppid
+            info.ns_ppid = ns_ppid_of(info, parent)
         return len(self.processes)
 
     def get(self, pid: int, event: Event | None = None) -> ProcessInfo:
@@ -125,7 +138,9 @@ class ProcessTree:
         parent = self.processes.get(info.ppid)
         if parent is not None:
             info.parent_exe = parent.exe
-            info.ns_ppid = parent.ns_pid if info.ns_pid != info.pid else info.ppid
+            info.ns_ppid = ns_ppid_of(info, parent)
+        elif info.ns_pid == 1 and info.pid != 1:
+            info.ns_ppid = 0
         else:
             info.ns_ppid = info.ns_ppid or info.ppid
 

@@ -1,0 +1,41 @@
+"""A plain runc container: its first process has namespace parent 0, and its runtime is named."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import require
+from support import runc
+from support.agent_process import AgentProcess
+
+pytestmark = pytest.mark.kernel
+
+
+def test_container_pid_1_has_ns_ppid_0_and_runtime_runc(agent: AgentProcess, tmp_path: Path) -> None:
+    require(runc.BUSYBOX.exists(), "busybox-static not installed")
+    marker = uuid.uuid4().hex
+    ctr = runc.make_bundle(
+        tmp_path / "bundle", ["/bin/sh", "-c", f"sleep 0.5; /bin/true {marker}; /bin/true"]
+    )
+    result = runc.run(ctr)
+    assert result.returncode == 0, result.stderr.decode()
+
+    def ours(r: dict) -> bool:
+        return r["syscall"] == "execve" and (r["container"] or {}).get("container_id") == ctr.container_id
+
+    agent.wait_for(lambda r: ours(r) and marker in r["argv"])
+    execs = [r for r in agent.by_output["json"] if ours(r)]
+    init = next(r for r in execs if r["resource"] == "/bin/sh")
+    assert (init["process"]["ns_pid"], init["process"]["ns_ppid"]) == (1, 0)
+    true = next(r for r in execs if marker in r["argv"])
+    assert true["process"]["ns_ppid"] == 1, "the shell (pid 1 inside) is the parent"
+    assert {r["container"]["runtime"] for r in execs} == {"runc"}
+
+    kubearmor = agent.wait_for(
+        lambda r: r.get("ContainerID") == ctr.container_id and r["ProcessName"] == "/bin/sh",
+        output="kubearmor",
+    )
+    assert kubearmor and (kubearmor[0]["PID"], kubearmor[0]["PPID"]) == (1, 0)
