@@ -18,7 +18,9 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from beholder.events.model import Action, Alert, Event, Operation
+from beholder.events import kinds
+from beholder.events.facts import FileAccess, SyscallArgs
+from beholder.events.model import Action, Alert, Event
 
 RULE_SIGNAL = "BH-TAMPER-SIGNAL"
 RULE_PTRACE = "BH-TAMPER-PTRACE"
@@ -40,16 +42,13 @@ BPF_COMMANDS: dict[int, tuple[str, int]] = {
     29: ("BPF_LINK_UPDATE", 9),
     34: ("BPF_LINK_DETACH", 9),
 }
-_SIGNAL_CALLS = frozenset({"kill", "tkill", "tgkill"})
-_GRACEFUL_STOP = frozenset({"2", "15"})  # SIGINT, SIGTERM
-# File syscalls that change a file or its name; opens only when their flags can write.
-_MUTATING_CALLS = frozenset(
-    {"unlink", "unlinkat", "rename", "renameat", "renameat2", "chmod", "fchmod", "fchmodat", "fchmodat2",
-     "chown", "lchown", "fchown", "fchownat", "creat", "link", "linkat", "symlink", "symlinkat"}
-)  # fmt: skip
-_OPEN_CALLS = frozenset({"open", "openat", "openat2"})
-_WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
-_WATCHED = _SIGNAL_CALLS | _MUTATING_CALLS | _OPEN_CALLS | {"ptrace", "bpf"}
+_GRACEFUL_STOP = frozenset({2, 15})  # SIGINT, SIGTERM
+# File events that change a file or its name; opens only when their flags can write.
+_MUTATING = frozenset(
+    {kinds.FILE_UNLINK, kinds.FILE_RENAME, kinds.FILE_CHMOD, kinds.FILE_CHOWN, kinds.FILE_LINK}
+)
+_WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000  # O_WRONLY O_RDWR O_CREAT O_TRUNC O_APPEND
+_WATCHED = _MUTATING | {kinds.FILE_OPEN, kinds.SYSCALL_SIGNAL, kinds.SYSCALL_PTRACE, kinds.SYSCALL_BPF}
 
 
 def agent_files(config_files: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
@@ -67,7 +66,7 @@ class SelfProtection:
         self.agent_pid = agent_pid
         # The process that started the agent (container shim, systemd, a test) may ask it to stop.
         self.supervisor_pid = supervisor_pid
-        self._pid_texts = frozenset({str(agent_pid), str(-agent_pid), "-1"})  # -1: every process
+        self._pids = frozenset({agent_pid, -agent_pid, -1})  # -1: every process
         exact: set[str] = set()
         prefixes: list[str] = []
         for raw in protected:
@@ -82,7 +81,7 @@ class SelfProtection:
     def evaluate(self, events: list[Event]) -> list[Alert]:
         alerts: list[Alert] = []
         for ev in events:
-            if ev.syscall not in _WATCHED or ev.host_pid == self.agent_pid:
+            if ev.kind not in _WATCHED or ev.host_pid == self.agent_pid:
                 continue
             alert = self._check(ev)
             if alert is not None:
@@ -90,61 +89,57 @@ class SelfProtection:
         return alerts
 
     def _check(self, ev: Event) -> Alert | None:
-        name = ev.syscall
-        if ev.operation is Operation.FILE:
-            return self._file(ev)
-        if ev.operation is not Operation.SYSCALL:
+        kind, facts = ev.kind, ev.facts
+        if isinstance(facts, FileAccess):
+            return self._file(ev, facts)
+        if not isinstance(facts, SyscallArgs):
             return None
-        if name in _SIGNAL_CALLS:
-            return self._signal(ev)
-        if name == "ptrace" and self._targets_agent(ev.data.get("pid", ""), name):
-            request = ev.data.get("request", "?")
-            message = f"ptrace request {request} on agent pid {self.agent_pid}"
+        args = facts.values
+        if kind == kinds.SYSCALL_SIGNAL:
+            return self._signal(ev, args)
+        if kind == kinds.SYSCALL_PTRACE and self._targets_agent(args.get("pid"), ev.syscall):
+            message = f"ptrace request {args.get('request', '?')} on agent pid {self.agent_pid}"
             return _alert(ev, RULE_PTRACE, "ptrace of the Beholder agent", 9, message)
-        if name == "bpf":
-            return self._bpf(ev)
+        if kind == kinds.SYSCALL_BPF:
+            return self._bpf(ev, args)
         return None
 
-    def _targets_agent(self, pid_text: str, call: str) -> bool:
-        if pid_text in self._pid_texts:
+    def _targets_agent(self, pid: object, call: str) -> bool:
+        if pid in self._pids:
             return True
         # tkill names a thread; the agent's threads live under its /proc task directory.
         return (
-            call == "tkill"
-            and pid_text.isdigit()
-            and os.path.exists(f"/proc/{self.agent_pid}/task/{pid_text}")
+            call == "tkill" and isinstance(pid, int) and os.path.exists(f"/proc/{self.agent_pid}/task/{pid}")
         )
 
-    def _signal(self, ev: Event) -> Alert | None:
-        target = ev.data.get("pid", "")
+    def _signal(self, ev: Event, args: dict[str, int | str]) -> Alert | None:
+        target = args.get("pid")
         if not self._targets_agent(target, ev.syscall):
             return None
-        sig = ev.data.get("sig", "?")
+        sig = args.get("sig", "?")
         if ev.host_pid == self.supervisor_pid and sig in _GRACEFUL_STOP:
             return None
-        severity = 4 if sig == "0" else 8  # signal 0 only probes whether the agent is alive
-        scope = "every process" if target == "-1" else f"agent pid {self.agent_pid}"
+        severity = 4 if sig == 0 else 8  # signal 0 only probes whether the agent is alive
+        scope = "every process" if target == -1 else f"agent pid {self.agent_pid}"
         message = f"{ev.syscall} signal {sig} to {scope}"
         return _alert(ev, RULE_SIGNAL, "Signal sent to the Beholder agent", severity, message)
 
-    def _file(self, ev: Event) -> Alert | None:
-        name = ev.syscall
-        if name in _OPEN_CALLS:
-            flags = ev.data.get("flags", "")
-            if not any(flag in flags for flag in _WRITE_FLAGS):
+    def _file(self, ev: Event, access: FileAccess) -> Alert | None:
+        if ev.kind == kinds.FILE_OPEN:
+            if not (access.flags or 0) & _WRITE_FLAGS:
                 return None
-        elif name not in _MUTATING_CALLS:
+        elif ev.kind not in _MUTATING:
             return None
-        for path in (ev.resource, ev.data.get("newpath", "")):
+        for path in (access.path, access.new_path):
             if path and (path in self._exact or path.startswith(self._prefixes)):
                 return _alert(
-                    ev, RULE_FILE, "Beholder agent file modified", 8, f"{name} on agent file {path}"
+                    ev, RULE_FILE, "Beholder agent file modified", 8, f"{ev.syscall} on agent file {path}"
                 )
         return None
 
-    def _bpf(self, ev: Event) -> Alert | None:
-        cmd = ev.data.get("cmd", "")
-        known = BPF_COMMANDS.get(int(cmd)) if cmd.lstrip("-").isdigit() else None
+    def _bpf(self, ev: Event, args: dict[str, int | str]) -> Alert | None:
+        cmd = args.get("cmd")
+        known = BPF_COMMANDS.get(cmd) if isinstance(cmd, int) else None
         if known is None:
             return None
         command, severity = known

@@ -12,6 +12,7 @@ from beholder.bob.engine import ProfileEngine
 from beholder.bob.profile import load_text
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel.encode import encode_logs
 from conftest import SEEDS, require
 
@@ -127,7 +128,7 @@ def event_of(seed: dict[str, Any]) -> tuple[Event, ProcessInfo | None]:
         )
     else:
         ev = Event(operation=Operation.SYSCALL, syscall=args["syscall"], **common)
-    return ev, parent
+    return with_facts(ev), parent
 
 
 def render(seed: dict[str, Any]) -> dict[str, Any]:

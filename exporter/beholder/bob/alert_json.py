@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from beholder.events.facts import Capability, DnsQuestion, FileAccess, SocketCall, SyscallArgs
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event, ProcessInfo
 
@@ -134,34 +135,42 @@ def _node(proc: ProcessInfo, comm: str) -> dict[str, Any]:
 
 def _arguments(alert: Alert) -> dict[str, Any]:
     ev, kind = alert.event, alert.extra.get("event.kind", "")
-    data = ev.data
+    facts = ev.facts
     if kind == "exec":
         return {"args": list(ev.argv), "exec": alert.extra.get("exec_path", ev.resource), "retval": ev.retval}
     if kind == "open":
-        return {"flags": [f for f in data.get("flags", "").split("|") if f], "path": ev.resource}
+        flags = facts.flags_text if isinstance(facts, FileAccess) else ""
+        return {"flags": [f for f in flags.split("|") if f], "path": ev.resource}
     if kind == "symlink":
-        return {"oldPath": data.get("target", ""), "newPath": ev.resource}
+        return {"oldPath": facts.target if isinstance(facts, FileAccess) else "", "newPath": ev.resource}
     if kind == "hardlink":
-        return {"oldPath": ev.resource, "newPath": data.get("newpath", "")}
+        return {"oldPath": ev.resource, "newPath": facts.new_path if isinstance(facts, FileAccess) else ""}
     if kind == "dns":
-        addresses = [a for a in (data.get("sin_addr"), data.get("sin6_addr")) if a]
-        port = data.get("sin_port") or data.get("sin6_port") or "0"
+        question = facts if isinstance(facts, DnsQuestion) else None
+        server = question.server if question is not None else None
         return {
-            "addresses": addresses,
-            "domain": data.get("qname", ev.resource),
-            "port": int(port),
+            "addresses": [server.ip] if server is not None and server.ip else [],
+            "domain": question.name if question is not None and question.name is not None else ev.resource,
+            "port": server.port or 0 if server is not None else 0,
             "protocol": "UDP",
         }
     if kind == "network":
-        port = data.get("sin_port") or data.get("sin6_port") or "0"
-        address = data.get("sin_addr") or data.get("sin6_addr", "")
-        return {"dstAddr": address, "dstPort": int(port), "proto": "TCP"}
+        endpoint = facts.endpoint if isinstance(facts, SocketCall) else None
+        address, port = (endpoint.ip, endpoint.port or 0) if endpoint is not None else ("", 0)
+        return {"dstAddr": address, "dstPort": port, "proto": "TCP"}
     if kind == "capabilities":
-        return {"capability": data.get("capability", ev.resource), "syscall": ev.syscall}
-    return {
-        "syscall": ev.syscall,
-        **{k: v for k, v in data.items() if k in ("cmd", "flags", "request", "params")},
-    }
+        name = facts.name if isinstance(facts, Capability) else ev.resource
+        return {"capability": name, "syscall": ev.syscall}
+    values = facts.values if isinstance(facts, SyscallArgs) else {}
+    return {"syscall": ev.syscall, **{k: _arg_text(k, v) for k, v in values.items() if k in _SYSCALL_ARGS}}
+
+
+_SYSCALL_ARGS = ("cmd", "flags", "request", "params")
+
+
+def _arg_text(name: str, value: int | str) -> str:
+    """Arguments as the syscall sensor prints them (flags in hex)."""
+    return hex(value) if name == "flags" and isinstance(value, int) else str(value)
 
 
 def _digest(image_id: str) -> str:

@@ -107,7 +107,7 @@ class ProfileLearner:
             elif facts.kind == "open":
                 seen.opens.setdefault(facts.path, set()).update(facts.flags)
             elif facts.kind == "capabilities":
-                seen.capabilities.add(event.data.get("capability", event.resource))
+                seen.capabilities.add(facts.capability)
             elif facts.kind == "dns":
                 seen.domains.add(facts.domain if facts.domain.endswith(".") else facts.domain + ".")
             elif facts.kind == "network" and facts.address:

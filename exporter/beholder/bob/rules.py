@@ -38,13 +38,13 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 
 from beholder.bob.behaviour import Behaviour
+from beholder.events import kinds
+from beholder.events.facts import Capability, DnsQuestion, FileAccess, SocketCall, SyscallArgs
 from beholder.events.model import Event, Operation
 
-EXEC_SYSCALLS = frozenset({"execve", "execveat"})
 REFUSED = frozenset({-errno.EPERM, -errno.EACCES})
 CONNECT_ATTEMPTS = REFUSED | {0, -errno.EINPROGRESS, -errno.ECONNREFUSED, -errno.ETIMEDOUT,
                               -errno.ENETUNREACH, -errno.EHOSTUNREACH}  # fmt: skip
-OPEN_SYSCALLS = frozenset({"open", "openat", "openat2", "creat"})
 SYSCALL_KINDS = {
     "bpf": "bpf",
     "init_module": "kmod",
@@ -54,8 +54,8 @@ SYSCALL_KINDS = {
     "io_uring_setup": "iouring",
     "randomx": "randomx",
 }
-PTRACE_WRITE_REQUESTS = frozenset({"4", "5", "13"})  # POKETEXT, POKEDATA, SETREGS
-BPF_PROG_LOAD = "5"
+PTRACE_WRITE_REQUESTS = frozenset({4, 5, 13})  # POKETEXT, POKEDATA, SETREGS
+BPF_PROG_LOAD = 5
 SA_TOKEN_PREFIXES = (
     "/run/secrets/kubernetes.io/serviceaccount",
     "/var/run/secrets/kubernetes.io/serviceaccount",
@@ -134,6 +134,7 @@ class Facts:
     address: str = ""
     port: int = 0
     protocol: str = ""
+    capability: str = ""
 
 
 @dataclass(slots=True)
@@ -170,7 +171,7 @@ def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None
         pcomm=os.path.basename(proc.parent_exe) if proc and proc.parent_exe else "",
         cwd=proc.cwd if proc else "",
     )
-    data = event.data
+    facts = event.facts
     if kind == "exec":
         # a refused exec leaves the caller's image in place: its path is the event's file
         exe = proc.exe if proc and proc.exe and event.retval >= 0 else ""
@@ -181,38 +182,46 @@ def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None
             f.exec_path = proc.parent_exe
     elif kind in ("open", "hardlink"):
         f.path = event.resource
-        flags = data.get("flags", "")
-        f.flags = tuple(x for x in flags.split("|") if x)
+        if isinstance(facts, FileAccess) and facts.flags is not None:
+            f.flags = tuple(facts.flags_text.split("|"))
     elif kind == "symlink":
-        f.path = data.get("target", "")
+        f.path = facts.target if isinstance(facts, FileAccess) else ""
     elif kind == "dns":
-        f.domain = data.get("qname", event.resource)
+        assert isinstance(facts, DnsQuestion) and facts.name is not None  # see _kind
+        f.domain = facts.name
     elif kind == "network":
-        f.address = data.get("sin_addr") or data.get("sin6_addr", "")
-        f.port = _int(data.get("sin_port") or data.get("sin6_port", "0"))
-        f.protocol = "UDP" if "DGRAM" in data.get("type", "") else "TCP"
+        endpoint = facts.endpoint if isinstance(facts, SocketCall) else None
+        if endpoint is not None and endpoint.ip:
+            f.address, f.port = endpoint.ip, endpoint.port or 0
+        f.protocol = "TCP"
+    elif kind == "capabilities":
+        f.capability = facts.name if isinstance(facts, Capability) else event.resource
     return f
 
 
 def _kind(event: Event) -> str | None:
-    op, name = event.operation, event.syscall
-    if op is Operation.PROCESS:
-        return "exec" if name in EXEC_SYSCALLS and attempted(event) else None
-    if op is Operation.FILE:
-        if name in OPEN_SYSCALLS:
-            return "open" if attempted(event) else None
-        if name in ("symlink", "symlinkat"):
-            return "symlink"
-        if name in ("link", "linkat"):
-            return "hardlink"
-        return None
-    if op is Operation.NETWORK:
-        if "qname" in event.data:
-            return "dns"
-        return "network" if name == "connect" and event.retval in CONNECT_ATTEMPTS else None
-    if op is Operation.CAPABILITY:
+    kind, name = event.kind, event.syscall
+    if kind == kinds.PROCESS_EXEC:
+        return "exec" if attempted(event) else None
+    if kind == kinds.FILE_OPEN:
+        return "open" if attempted(event) else None
+    if kind == kinds.FILE_LINK:
+        return "symlink" if name in ("symlink", "symlinkat") else "hardlink"
+    if kind == kinds.NETWORK_DNS:
+        facts = event.facts
+        return "dns" if isinstance(facts, DnsQuestion) and facts.name is not None else None
+    if kind == kinds.NETWORK_CONNECT:
+        return "network" if event.retval in CONNECT_ATTEMPTS else None
+    if kind == kinds.CAPABILITY_CHECK:
         return "capabilities"
-    return SYSCALL_KINDS.get(name)
+    if event.operation is Operation.SYSCALL:
+        return SYSCALL_KINDS.get(name)
+    return None
+
+
+def _syscall_arg(event: Event, name: str) -> int | str | None:
+    facts = event.facts
+    return facts.values.get(name) if isinstance(facts, SyscallArgs) else None
 
 
 def attempted(event: Event) -> bool:
@@ -225,13 +234,6 @@ def refusal(event: Event) -> str:
     if event.retval >= 0:
         return ""
     return f" (refused: {errno.errorcode.get(-event.retval, str(event.retval))})"
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
 
 
 def _is_private(address: str) -> bool:
@@ -265,7 +267,7 @@ def _unexpected_open(f: Facts, c: Context) -> str | None:
 
 
 def _unexpected_capability(f: Facts, c: Context) -> str | None:
-    cap = f.event.data.get("capability", f.event.resource)
+    cap = f.capability
     if c.behaviour.was_capability_used(cap):
         return None
     return f"Unexpected capability used: {cap} in syscall {f.event.syscall} with PID {f.event.host_pid}"
@@ -311,7 +313,7 @@ def _environ_read(f: Facts, c: Context) -> str | None:
 
 
 def _bpf_load(f: Facts, c: Context) -> str | None:
-    if f.event.data.get("cmd") != BPF_PROG_LOAD or not attempted(f.event):
+    if _syscall_arg(f.event, "cmd") != BPF_PROG_LOAD or not attempted(f.event):
         return None
     if c.behaviour and c.behaviour.was_syscall_used("bpf"):
         return None
@@ -349,7 +351,7 @@ def _drifted(f: Facts, c: Context) -> str | None:
 
 
 def _kernel_module(f: Facts, c: Context) -> str | None:
-    module = f.event.data.get("params", "") or f.event.resource
+    module = str(_syscall_arg(f.event, "params") or "") or f.event.resource
     return (
         f"Kernel module ({module}) loading attempt with syscall ({f.event.syscall}) was called by "
         f"process ({f.comm})"
@@ -423,7 +425,7 @@ def _ld_preload(f: Facts, c: Context) -> str | None:
 
 
 def _ptrace(f: Facts, c: Context) -> str | None:
-    if f.event.data.get("request") not in PTRACE_WRITE_REQUESTS:
+    if _syscall_arg(f.event, "request") not in PTRACE_WRITE_REQUESTS:
         return None
     return f"Malicious ptrace usage detected from: {f.comm}"
 

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from beholder.events import Alert, Event, Operation
+from beholder.events import Alert, Event, kinds
 from beholder.events.interfaces import HostIdentity
 
 # Address parts live in `Resource`; KubeArmor's `Data` keeps only the call's own arguments.
@@ -51,13 +51,13 @@ def _source(event: Event) -> str:
     proc = event.process
     if proc is None:
         return event.comm
-    if event.operation is Operation.PROCESS and event.syscall.startswith("execve"):
+    if event.kind == kinds.PROCESS_EXEC:
         return proc.parent_exe
     return proc.cmdline or proc.exe or event.comm
 
 
 def _resource(event: Event) -> str:
-    if event.operation is Operation.PROCESS and event.syscall.startswith("execve"):
+    if event.kind == kinds.PROCESS_EXEC:
         return " ".join((event.resource, *event.argv[1:])) if event.argv else event.resource
     return event.resource
 

@@ -29,6 +29,7 @@ from beholder.events.decoding import (
     protocol_number,
     socket_type_value,
 )
+from beholder.events.facts import AF_INET, AF_INET6
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 
@@ -246,12 +247,14 @@ def _number(text: str | None, base: int = 10) -> int | None:
 def endpoint_from_data(data: dict[str, str]) -> f.Endpoint | None:
     """The sockaddr fields (`sa_family`, `sin_addr`, `sin_port`, `sun_path`, …) as an Endpoint."""
     family = data.get("sa_family")
+    if "sin_addr" in data or "sin6_addr" in data:
+        six = "6" if "sin6_addr" in data else ""
+        ip = data[f"sin{six}_addr"]
+        number = family_number(family) if family else (AF_INET6 if ":" in ip else AF_INET)
+        return f.Endpoint(number, ip, _number(data.get(f"sin{six}_port")))
     if family is None:
         return None
     number = family_number(family)
-    if "sin_addr" in data or "sin6_addr" in data:
-        six = "6" if "sin6_addr" in data else ""
-        return f.Endpoint(number, data[f"sin{six}_addr"], _number(data.get(f"sin{six}_port")))
     if "sun_path" in data:
         return f.Endpoint(number, path=data["sun_path"])
     return f.Endpoint(number, nl_pid=_number(data.get("nl_pid")), nl_groups=_number(data.get("nl_groups")))

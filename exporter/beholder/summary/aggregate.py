@@ -18,6 +18,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from beholder.events import kinds
+from beholder.events.decoding import family_name
+from beholder.events.facts import AF_UNIX, INET_FAMILIES, SOCK_DGRAM, DnsQuestion, Socket, SocketCall
 from beholder.events.model import Alert, ContainerInfo, Event, Operation
 from beholder.summary.paths import PathFolder
 from beholder.summary.peers import Peer, PeerResolver
@@ -33,8 +36,8 @@ COLUMNS = {
     "bind": ("protocol", "command", "port", "address"),
 }
 _DENIED = frozenset({-errno.EPERM, -errno.EACCES})
-_IP_FAMILIES = frozenset({"AF_INET", "AF_INET6"})
-_ACCEPT = frozenset({"accept", "accept4"})
+AF_NETLINK = 16
+_SUMMARISED_FAMILIES = INET_FAMILIES | {AF_UNIX, AF_NETLINK}
 _SEND = frozenset({"sendto", "sendmsg", "sendmmsg"})
 HOST_KEY = ("", "", "")
 
@@ -114,7 +117,7 @@ class Summary:
         op = event.operation
         if op is Operation.FILE and event.resource:
             table, source = "file", _command(event)
-        elif op is Operation.PROCESS and event.resource and event.syscall.startswith("execve"):
+        elif event.kind == kinds.PROCESS_EXEC and event.resource:
             table, source = "process", event.process.parent_exe if event.process else ""
         elif op is Operation.NETWORK:
             self._network(event)
@@ -134,46 +137,54 @@ class Summary:
             row[2] = max(row[2], event.timestamp_ns)
 
     def _network(self, event: Event) -> None:
-        name = event.syscall
-        data = event.data
-        if name == "socket":
-            self._sockets.opened(event)
+        kind, facts = event.kind, event.facts
+        if kind == kinds.NETWORK_SOCKET:
+            if isinstance(facts, Socket):
+                self._sockets.opened(event, facts)
             return
-        family = data.get("sa_family", "")
-        if family not in _IP_FAMILIES and family not in ("AF_UNIX", "AF_NETLINK"):
+        if isinstance(facts, SocketCall):
+            call, endpoint = facts, facts.endpoint
+        elif isinstance(facts, DnsQuestion):  # a datagram to a named server (KubeArmor's udp_sendmsg too)
+            call, endpoint = SocketCall(facts.fd), facts.server
+        else:
             return
-        address = data.get("sin_addr") or data.get("sin6_addr") or data.get("sun_path") or ""
-        port = data.get("sin_port") or data.get("sin6_port") or ""
-        if name == "bind":
-            self._sockets.bound(event, family, port)
-            key = (self._protocol(event, family), _command(event), port, address)
+        if endpoint is None or endpoint.family not in _SUMMARISED_FAMILIES:
+            return
+        family = endpoint.family
+        address = endpoint.address
+        port = str(endpoint.port) if endpoint.port is not None else ""
+        if kind == kinds.NETWORK_BIND:
+            self._sockets.bound(event, call, family, port)
+            key = (self._protocol(event, call, family), _command(event), port, address)
             self._workload(event.container).tables["bind"].add(key, event.timestamp_ns)
             return
-        if family == "AF_NETLINK":
+        if family == AF_NETLINK:
             return
-        if name == "connect":
-            table, proto = "egress", self._protocol(event, family)
-        elif name in _SEND and address:
-            table, proto = "egress", protocol_name(family, "SOCK_DGRAM")
-        elif name in _ACCEPT:
+        if kind == kinds.NETWORK_CONNECT:
+            table, proto = "egress", self._protocol(event, call, family)
+        elif event.syscall in _SEND and address:
+            table, proto = "egress", protocol_name(family, SOCK_DGRAM)
+        elif kind == kinds.NETWORK_ACCEPT:
             # The peer's port is ephemeral; show the port the listening socket was bound to.
-            facts = self._sockets.get(event.host_pid, data.get("fd", ""))
-            if facts is not None:  # a dual-stack listener is TCPv6 even for an IPv4 peer
-                table, proto, port = "ingress", protocol_name(facts.family or family, facts.kind), facts.port
+            known = self._sockets.get(event.host_pid, call.fd)
+            if known is not None:  # a dual-stack listener is TCPv6 even for an IPv4 peer
+                table, proto, port = "ingress", protocol_name(known.family or family, known.type), known.port
             else:
-                table, proto = "ingress", self._protocol(event, family)
-                port = port if "protocol" in data else ""
+                table, proto = "ingress", self._protocol(event, call, family)
+                port = port if call.transport else ""
         else:
             return
         if address.startswith("::ffff:") and "." in address:  # IPv4-mapped: show it as IPv4
             address = address[7:]
-        peer = self.resolver.resolve(address) if self.resolver and family in _IP_FAMILIES else None
+        peer = self.resolver.resolve(address) if self.resolver and family in INET_FAMILIES else None
         shown, namespace, labels = _peer_columns(address, peer)
         key = (proto, _command(event), shown, port, namespace, labels)
         self._workload(event.container).tables[table].add(key, event.timestamp_ns)
 
-    def _protocol(self, event: Event, family: str) -> str:
-        return self._sockets.protocol(event, family) if family in _IP_FAMILIES else family
+    def _protocol(self, event: Event, call: SocketCall, family: int) -> str:
+        if family in INET_FAMILIES:
+            return self._sockets.protocol(event, call, family)
+        return family_name(family)
 
     # --- reading ---------------------------------------------------------------------------
     def snapshot(self, namespace: str = "", pod: str = "", container: str = "") -> list[dict]:

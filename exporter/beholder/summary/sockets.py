@@ -10,26 +10,27 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from beholder.events.decoding import family_name
+from beholder.events.facts import AF_INET6, INET_FAMILIES, SOCK_DGRAM, SOCK_RAW, Socket, SocketCall
 from beholder.events.model import Event
-
-_INET = {"AF_INET": "", "AF_INET6": "v6"}
 
 
 @dataclass(slots=True)
 class SocketFacts:
-    family: str = ""
-    kind: str = ""  # SOCK_STREAM / SOCK_DGRAM …
+    family: int = 0
+    type: int = 0  # SOCK_STREAM / SOCK_DGRAM … (0: unknown)
     port: str = ""
 
 
-def protocol_name(family: str, kind: str) -> str:
+def protocol_name(family: int, kind: int) -> str:
     """`TCP`, `TCPv6`, `UDP`, `UDPv6` for IP sockets (karmor's spelling), else the family."""
-    suffix = _INET.get(family)
-    if suffix is None:
-        return family or "unknown"
-    if kind.startswith("SOCK_DGRAM"):
+    if family not in INET_FAMILIES:
+        return family_name(family) if family else "unknown"
+    suffix = "v6" if family == AF_INET6 else ""
+    base = kind & 0xF
+    if base == SOCK_DGRAM:
         return "UDP" + suffix
-    if kind.startswith("SOCK_RAW"):
+    if base == SOCK_RAW:
         return "RAW" + suffix
     return "TCP" + suffix
 
@@ -37,12 +38,12 @@ def protocol_name(family: str, kind: str) -> str:
 class SocketTable:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._facts: OrderedDict[tuple[int, str], SocketFacts] = OrderedDict()
+        self._facts: OrderedDict[tuple[int, int], SocketFacts] = OrderedDict()
 
-    def get(self, pid: int, fd: str) -> SocketFacts | None:
+    def get(self, pid: int, fd: int) -> SocketFacts | None:
         return self._facts.get((pid, fd))
 
-    def _slot(self, pid: int, fd: str) -> SocketFacts:
+    def _slot(self, pid: int, fd: int) -> SocketFacts:
         facts = self._facts.get((pid, fd))
         if facts is None:
             facts = self._facts[(pid, fd)] = SocketFacts()
@@ -50,23 +51,21 @@ class SocketTable:
                 self._facts.popitem(last=False)
         return facts
 
-    def opened(self, event: Event) -> None:
+    def opened(self, event: Event, sock: Socket) -> None:
         """A `socket()` record: remember family and type under the returned fd."""
-        fields = dict(part.partition("=")[::2] for part in event.resource.split())
-        fd = event.data.get("fd")
-        if fd is None or event.retval < 0:
+        if sock.fd is None or event.retval < 0:
             return
-        facts = self._slot(event.host_pid, fd)
-        facts.family, facts.kind, facts.port = fields.get("domain", ""), fields.get("type", ""), ""
+        facts = self._slot(event.host_pid, sock.fd)
+        facts.family, facts.type, facts.port = sock.family, sock.type, ""
 
-    def bound(self, event: Event, family: str, port: str) -> None:
-        facts = self._slot(event.host_pid, event.data.get("fd", ""))
+    def bound(self, event: Event, call: SocketCall, family: int, port: str) -> None:
+        facts = self._slot(event.host_pid, call.fd)
         facts.family = facts.family or family
         facts.port = port
 
-    def protocol(self, event: Event, family: str) -> str:
-        given = event.data.get("protocol", "")  # KubeArmor's kprobe records name it
-        if given and not given.isdigit():
-            return given + _INET.get(family, "") if given in ("TCP", "UDP") else given
-        facts = self.get(event.host_pid, event.data.get("fd", ""))
-        return protocol_name(family, facts.kind if facts else "")
+    def protocol(self, event: Event, call: SocketCall, family: int) -> str:
+        given = call.transport  # KubeArmor's kprobe records name it
+        if given:
+            return given + ("v6" if family == AF_INET6 else "") if given in ("TCP", "UDP") else given
+        facts = self.get(event.host_pid, call.fd)
+        return protocol_name(family, facts.type if facts else 0)
