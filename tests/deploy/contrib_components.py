@@ -91,6 +91,7 @@ TYPES: dict[tuple[str, str], str] = {
     ("processors", "memory_limiter"): "memorylimiterprocessor",
     ("processors", "resourcedetection"): "resourcedetectionprocessor",
     ("processors", "groupbyattrs"): "groupbyattrsprocessor",
+    ("exporters", "otlp"): "otlpexporter",
     ("exporters", "otlphttp"): "otlphttpexporter",
     ("exporters", "prometheusremotewrite"): "prometheusremotewriteexporter",
     ("exporters", "elasticsearch"): "elasticsearchexporter",

@@ -56,9 +56,9 @@ def test_memory_limiter_runs_first_and_batch_last_in_every_pipeline(files: tuple
 
 
 @pytest.mark.parametrize("files", RUNS, ids=run_id)
-def test_logs_and_metrics_both_have_a_pipeline(files: tuple[str, ...]) -> None:
+def test_logs_metrics_and_traces_each_have_a_pipeline(files: tuple[str, ...]) -> None:
     signals = {name.split("/", 1)[0] for name in run_config(files)["service"]["pipelines"]}
-    assert signals == {"logs", "metrics"}
+    assert signals == {"logs", "metrics", "traces"}
 
 
 def test_fragment_alone_is_not_a_complete_config() -> None:

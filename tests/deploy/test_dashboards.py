@@ -24,21 +24,30 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from otel_semconv.samples import ALERTS, EVENTS, record_every_instrument
+from otel_semconv.samples import ALERTS, EVENTS, NGINX, record_every_instrument
 
+from beholder.events.facts import Exit, Fork
 from beholder.events.interfaces import HostIdentity
 from beholder.events.kinds import KIND_BY_SYSCALL
-from beholder.events.model import Action
+from beholder.events.model import Action, Event, Operation, ProcessInfo
 from beholder.otel import semconv as sc
+from beholder.otel import wire
 from beholder.otel.encode import LogEncoder, resource_attributes
 from beholder.otel.metrics import MetricsRuntime, start_metrics
 from beholder.otel.semconv_gen import load_registry
+from beholder.otel.traces import ProcessSpans
 from beholder.policy.alerts import DEFAULT_POSTURE, posture_alert
 from conftest import ROOT, require
 
 DASHBOARD_DIR = ROOT / "deploy" / "dashboards"
-DATASOURCE_OF = {"beholder-security.json": "loki", "beholder-agent-health.json": "prometheus"}
+DATASOURCE_OF = {
+    "beholder-security.json": "loki",
+    "beholder-agent-health.json": "prometheus",
+    "beholder-process-traces.json": "tempo",
+}
+TRACEQL_ATTRIBUTE = re.compile(r"\b(span|resource)\.([a-z0-9_.]+)")
 PROMETHEUS_LABELS = {"instance", "job", "le"}  # added by Prometheus or histograms, not by us
 MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
 GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
@@ -79,8 +88,13 @@ def targets(name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(panel, target) for panel in load(name)["panels"] for target in panel["targets"]]
 
 
+def query_of(target: dict[str, Any]) -> str:
+    """PromQL and LogQL live in `expr`, TraceQL in `query`."""
+    return target.get("expr") or target.get("query", "")
+
+
 def exprs(name: str) -> list[str]:
-    return [target["expr"] for _, target in targets(name)]
+    return [query_of(target) for _, target in targets(name)]
 
 
 def labels_in(expr: str) -> set[str]:
@@ -114,7 +128,7 @@ def test_dashboard_has_a_unique_uid_title_and_laid_out_panels(name: str) -> None
         assert set(panel["gridPos"]) == {"x", "y", "w", "h"}, panel["title"]
         assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24, panel["title"]
         refs = [t["refId"] for t in panel["targets"]]
-        assert refs and len(refs) == len(set(refs)) and all(t["expr"].strip() for t in panel["targets"])
+        assert refs and len(refs) == len(set(refs)) and all(query_of(t).strip() for t in panel["targets"])
 
 
 @pytest.mark.parametrize("name", sorted(DATASOURCE_OF))
@@ -134,7 +148,7 @@ def test_every_query_uses_the_dashboards_datasource_variable(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(DATASOURCE_OF))
 def test_legends_name_only_labels_the_query_keeps(name: str) -> None:
     for panel, target in targets(name):
-        grouped = {g.strip() for group in GROUPING.findall(target["expr"]) for g in group.split(",")}
+        grouped = {g.strip() for group in GROUPING.findall(query_of(target)) for g in group.split(",")}
         assert set(LEGEND.findall(target.get("legendFormat", ""))) <= grouped, panel["title"]
 
 
@@ -404,3 +418,27 @@ def test_every_health_panel_returns_series_from_a_real_prometheus(
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_every_traceql_attribute_is_one_the_process_spans_or_the_resource_carry(tmp_path: Path) -> None:
+    spans = ProcessSpans(tmp_path, boot_id="b")
+    shell = ProcessInfo(pid=2, ppid=1, exe="/bin/sh", cmdline="sh", container=NGINX)
+    fork = Event(1, Operation.PROCESS, "fork", 3, 2, 2, 0, 0, "sh", 1, facts=Fork(2, 3), process=shell)
+    end = Event(2, Operation.PROCESS, "exit", 0, 2, 2, 0, 0, "sh", 1, facts=Exit(1), process=shell)
+    request = ExportTraceServiceRequest.FromString(
+        wire.request({}, "beholder", "0", spans.observe([fork, end]) + spans.close(3))
+    )
+    span_keys = {kv.key for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans
+                 for kv in s.attributes}  # fmt: skip
+    resource_keys = set(resource_attributes(HostIdentity("node-1", "node-1", "c"), environ={}))
+    used = [m.groups() for q in exprs("beholder-process-traces.json") for m in TRACEQL_ATTRIBUTE.finditer(q)]
+    assert used, "no TraceQL attributes found: the parser is broken"
+    known = {"span": span_keys, "resource": resource_keys}
+    assert [f"{scope}.{key}" for scope, key in used if key not in known[scope]] == []
+
+
+def test_the_trace_panel_opens_the_trace_id_an_alert_carries() -> None:
+    board = load("beholder-process-traces.json")
+    (panel,) = [p for p in board["panels"] if p["type"] == "traces"]
+    assert [t["query"] for t in panel["targets"]] == ["$trace_id"]
+    assert "trace_id" in {v["name"] for v in board["templating"]["list"]}

@@ -151,26 +151,43 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
 
         return OtlpJsonFileSink(Path(target), resource_attributes(ctx.host))
     if name == "otlp":
-        from beholder.otel.config import ConfigError
         from beholder.otel.otlp_sink import build_otlp_sink
 
-        try:
-            return build_otlp_sink(
-                ctx.host,
-                ctx.metrics,  # type: ignore[arg-type]
-                spool_dir=ctx.spool_dir,
-                spool_max_bytes=ctx.spool_max_bytes,
-                queue_max_bytes=ctx.export_queue_bytes,
-            )
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
+        return _exporter(build_otlp_sink, ctx)
     raise click.BadParameter(
         f"unknown output {name!r} (choose from {', '.join(OUTPUTS)})", param_hint="--output"
     )
 
 
 def build_sinks(specs: tuple[str, ...], ctx: OutputContext) -> list[Sink]:
-    return [build_sink(spec, ctx) for spec in specs]
+    """The sinks asked for; with `otlp`, also process spans when a traces endpoint is set.
+
+    The trace sink goes first: it stamps each batch's processes with their span ids, which
+    the log records encoded after it (on the OTLP sink's thread) carry.
+    """
+    sinks = [build_sink(spec, ctx) for spec in specs]
+    if "otlp" in (spec.partition(":")[0] for spec in specs):
+        from beholder.otel.trace_sink import build_trace_sink, traces_wanted
+
+        if traces_wanted():
+            sinks.insert(0, _exporter(build_trace_sink, ctx))
+    return sinks
+
+
+def _exporter(build: Callable[..., Sink], ctx: OutputContext) -> Sink:
+    """An OTLP exporter sink from `OTEL_*` settings; a bad setting is one line, not a traceback."""
+    from beholder.otel.config import ConfigError
+
+    try:
+        return build(
+            ctx.host,
+            ctx.metrics,
+            spool_dir=ctx.spool_dir,
+            spool_max_bytes=ctx.spool_max_bytes,
+            queue_max_bytes=ctx.export_queue_bytes,
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def recorded_files(specs: tuple[str, ...], ctx: OutputContext) -> list[str]:

@@ -71,6 +71,9 @@ class ProcessInfo:
     start_ns: int = 0
     cgroup_id: int = 0
     container: ContainerInfo | None = None
+    # The process's span (otel.traces) when traces are exported; records carry them.
+    trace_id: bytes = b""
+    span_id: bytes = b""
 
 
 @dataclass(slots=True)

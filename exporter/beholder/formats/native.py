@@ -17,6 +17,9 @@ def _plain(obj: ProcessInfo | ContainerInfo | None) -> dict[str, Any] | None:
     if obj is None:
         return None
     out = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "container"}
+    for name, value in out.items():
+        if isinstance(value, bytes):  # span ids: hex, as OTLP/JSON writes them
+            out[name] = value.hex()
     return out
 
 

@@ -194,7 +194,12 @@ class LogEncoder:
     ) -> bytes:
         text = SEVERITY_NAMES[severity]
         time_ns = max(ev.timestamp_ns, 0)  # fixed64: a bogus negative clock must not sink the batch
-        return self._f.record(time_ns, observed, severity, text, body[:BODY_LIMIT], attributes, name)
+        p = ev.process
+        if p is None or not p.span_id:
+            return self._f.record(time_ns, observed, severity, text, body[:BODY_LIMIT], attributes, name)
+        return self._f.record(
+            time_ns, observed, severity, text, body[:BODY_LIMIT], attributes, name, p.trace_id, p.span_id
+        )
 
     def _key(self, name: str) -> bytes:
         key = self._keys.get(name)

@@ -66,8 +66,10 @@ def record(
     body: str,
     attributes: bytes,
     event_name: str,
+    trace_id: bytes = b"",
+    span_id: bytes = b"",
 ) -> bytes:
-    """One LogRecord object (fields in field-number order)."""
+    """One LogRecord object (fields in field-number order; ids in hex, as OTLP/JSON writes them)."""
     out = b'{"timeUnixNano":"%d","severityNumber":%d,"severityText":%b,"body":{"stringValue":%b}' % (
         time_ns,
         severity,
@@ -76,6 +78,8 @@ def record(
     )
     if attributes:
         out += b',"attributes":[' + attributes[:-1] + b"]"
+    if span_id:
+        out += b',"traceId":"%b","spanId":"%b"' % (trace_id.hex().encode(), span_id.hex().encode())
     return out + b',"observedTimeUnixNano":"%d","eventName":%b}' % (observed_ns, string(event_name))
 
 

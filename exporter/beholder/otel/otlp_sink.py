@@ -21,7 +21,7 @@ from beholder.otel import limits
 from beholder.otel.config import from_env
 from beholder.otel.encode import LogEncoder, resource_attributes
 from beholder.otel.metrics import PipelineMetrics
-from beholder.otel.queue import ExportQueue, Serialized
+from beholder.otel.queue import ExportQueue, QueuedSink, Serialized
 from beholder.otel.spool import Spool
 from beholder.otel.transport import make_transport
 
@@ -64,7 +64,7 @@ class _LogBatch:
         return _LogBatch(events, alerts, self.resource, self.encode, len(items))  # type: ignore[arg-type]
 
 
-class OtlpSink:
+class OtlpSink(QueuedSink):
     """One log record per event and per alert, exported behind `queue`."""
 
     def __init__(
@@ -76,11 +76,9 @@ class OtlpSink:
         flush_timeout_s: float = 5.0,
         close_timeout_s: float = 5.0,
     ) -> None:
-        self._queue = queue
+        super().__init__(queue, flush_timeout_s, close_timeout_s)
         self._resource = resource
         self._encode = encode or LogEncoder().encode
-        self._flush_timeout_s = flush_timeout_s
-        self._close_timeout_s = close_timeout_s
         self._loss_encoder = LogEncoder()  # the agent's thread, not the export thread's encoder
 
     def emit(self, events: list[Event], alerts: list[Alert]) -> None:
@@ -103,17 +101,6 @@ class OtlpSink:
             payload = self._loss_encoder.encode_losses(reports, self._resource)
             self._queue.put(Serialized(payload, len(reports)), always=True)
 
-    @property
-    def pending_records(self) -> int:
-        """Log records not yet exported: in memory plus in the spool."""
-        return self._queue.pending_records
-
-    def flush(self) -> None:
-        self._queue.flush(self._flush_timeout_s)
-
-    def close(self) -> None:
-        self._queue.close(self._close_timeout_s)
-
 
 def build_otlp_sink(
     host: HostIdentity,
@@ -124,12 +111,22 @@ def build_otlp_sink(
     queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
 ) -> OtlpSink:
     """An `OtlpSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
-    config = from_env("logs", env)
+    queue = export_queue("logs", metrics, spool_dir, spool_max_bytes, queue_max_bytes, env)
+    return OtlpSink(queue, resource_attributes(host))
+
+
+def export_queue(
+    signal: str,
+    metrics: PipelineMetrics,
+    spool_dir: str | os.PathLike[str] | None,
+    spool_max_bytes: int,
+    queue_max_bytes: int,
+    env: Mapping[str, str] | None = None,
+) -> ExportQueue:
+    """The export queue (and disk spool, when a directory is given) for one OTLP signal."""
+    config = from_env(signal, env)
     spool = None
     if spool_dir is not None:
         spool = Spool(Path(spool_dir), spool_max_bytes, on_lost=lambda n: metrics.lost("spool", n))
     transport = make_transport(config)
-    queue = ExportQueue(
-        transport, metrics, spool=spool, max_bytes=queue_max_bytes, timeout_s=config.timeout_s
-    )
-    return OtlpSink(queue, resource_attributes(host))
+    return ExportQueue(transport, metrics, spool=spool, max_bytes=queue_max_bytes, timeout_s=config.timeout_s)

@@ -428,3 +428,25 @@ class ExportQueue:
         else:
             log.error("OTLP export failed for good (%s); %d records dropped", result.error, records)
             self._metrics.lost("export", records)
+
+
+class QueuedSink:
+    """What a sink in front of an `ExportQueue` shares: what it still holds, bounded flush and close."""
+
+    def __init__(
+        self, queue: ExportQueue, flush_timeout_s: float = 5.0, close_timeout_s: float = 5.0
+    ) -> None:
+        self._queue = queue
+        self._flush_timeout_s = flush_timeout_s
+        self._close_timeout_s = close_timeout_s
+
+    @property
+    def pending_records(self) -> int:
+        """Records not yet exported: in memory plus in the spool."""
+        return self._queue.pending_records
+
+    def flush(self) -> None:
+        self._queue.flush(self._flush_timeout_s)
+
+    def close(self) -> None:
+        self._queue.close(self._close_timeout_s)

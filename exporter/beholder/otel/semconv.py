@@ -53,12 +53,19 @@ BEHOLDER_POLICY_ENFORCER: Final = "beholder.policy.enforcer"
 BEHOLDER_POLICY_TYPE: Final = "beholder.policy.type"
 # Host pid of the child a fork/clone created.
 BEHOLDER_PROCESS_CHILD_PID: Final = "beholder.process.child_pid"
+# Stable process identity, `<boot id>:<pid>:<start time in clock ticks since boot>` (like Tetragon's exec
+# id or ECS `process.entity_id`): unique across pid reuse and reboots, the same for every agent that sees
+# the process. The process span's id is derived from it.
+BEHOLDER_PROCESS_ENTITY_ID: Final = "beholder.process.entity_id"
 # Executable of the parent process (KubeArmor `ParentProcessName`).
 BEHOLDER_PROCESS_PARENT_EXECUTABLE_PATH: Final = "beholder.process.parent.executable.path"
 # Parent process id inside the process's pid namespace (KubeArmor `PPID`).
 BEHOLDER_PROCESS_PARENT_VPID: Final = "beholder.process.parent_vpid"
 # Real group id of the calling thread (OpenTelemetry has user ids only).
 BEHOLDER_PROCESS_REAL_GROUP_ID: Final = "beholder.process.real_group.id"
+# On a process span: the process was still running when the span was exported (the agent stopped); the
+# span ends at that moment, not at the process's exit.
+BEHOLDER_PROCESS_RUNNING: Final = "beholder.process.running"
 # Why events were suppressed.
 BEHOLDER_REASON: Final = "beholder.reason"
 # KubeArmor's `Resource` text, set only when no more specific attribute carries it (socket triples, listen
@@ -283,9 +290,11 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.policy.enforcer": "string",
     "beholder.policy.type": "string",
     "beholder.process.child_pid": "int",
+    "beholder.process.entity_id": "string",
     "beholder.process.parent.executable.path": "string",
     "beholder.process.parent_vpid": "int",
     "beholder.process.real_group.id": "int",
+    "beholder.process.running": "boolean",
     "beholder.reason": "string",
     "beholder.resource": "string",
     "beholder.rule.tags": "string[]",

@@ -24,6 +24,8 @@ LR_SEVERITY_NUMBER: Final = b"\x10"  # 2, enum
 LR_SEVERITY_TEXT: Final = b"\x1a"  # 3, string
 LR_BODY: Final = b"\x2a"  # 5, AnyValue
 LR_ATTRIBUTE: Final = b"\x32"  # 6, repeated KeyValue
+LR_TRACE_ID: Final = b"\x4a"  # 9, bytes
+LR_SPAN_ID: Final = b"\x52"  # 10, bytes
 LR_OBSERVED_TIME: Final = b"\x59"  # 11, fixed64
 LR_EVENT_NAME: Final = b"\x62"  # 12, string
 # Containers: ExportLogsServiceRequest.resource_logs, ResourceLogs.resource/scope_logs,
@@ -110,8 +112,10 @@ def record(
     body: str,
     attributes: bytes,
     event_name: str,
+    trace_id: bytes = b"",
+    span_id: bytes = b"",
 ) -> bytes:
-    """One `ScopeLogs.log_records` field holding a LogRecord."""
+    """One `ScopeLogs.log_records` field holding a LogRecord (linked to a span when ids are given)."""
     sev = _SEVERITY.get((severity, severity_text))
     if sev is None:
         sev = _SEVERITY[(severity, severity_text)] = (
@@ -123,8 +127,19 @@ def record(
     body_value = text(body)
     n = len(body_value)
     body_field = delimited(LR_BODY, AV_STRING + (_SMALL[n] if n < 16384 else varint(n)) + body_value)
+    link = delimited(LR_TRACE_ID, trace_id) + delimited(LR_SPAN_ID, span_id) if span_id else b""
     content = b"".join(
-        (LR_TIME, fixed64(time_ns), LR_OBSERVED_TIME, fixed64(observed_ns), sev, body_field, attributes, name)
+        (
+            LR_TIME,
+            fixed64(time_ns),
+            LR_OBSERVED_TIME,
+            fixed64(observed_ns),
+            sev,
+            body_field,
+            attributes,
+            link,
+            name,
+        )
     )
     return delimited(FIELD_2, content)
 

@@ -1,0 +1,81 @@
+"""The OTLP traces `Sink`: process spans through the export queue, spool and loss accounting
+the logs use, to the endpoint `OTEL_EXPORTER_OTLP_TRACES_*` (or the generic one) names.
+
+Spans are finished on the agent's thread (one per exited process, far fewer than events)
+and queued as serialized `ExportTraceServiceRequest`s; the queue's threads send them, spill
+them to their own spool (`<spool dir>/traces`) while the collector is away and count what
+cannot be kept under the same `beholder.event.lost` stages as log records.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from beholder import __version__
+from beholder.events.interfaces import HostIdentity
+from beholder.events.model import Alert, Event
+from beholder.otel import limits, wire
+from beholder.otel.config import endpoint_configured
+from beholder.otel.encode import resource_attributes
+from beholder.otel.metrics import PipelineMetrics
+from beholder.otel.otlp_sink import export_queue
+from beholder.otel.queue import ExportQueue, QueuedSink, Serialized
+from beholder.otel.resource import SCOPE_NAME
+from beholder.otel.traces import ProcessSpans
+
+SPANS_PER_REQUEST = 2048  # a few hundred bytes each: well under the collector's 4 MiB
+TRACES_SHARE = 4  # the traces queue and spool get a quarter of the logs' bounds
+
+
+class TraceSink(QueuedSink):
+    """One span per process, exported when the process exits (or when the agent stops)."""
+
+    def __init__(
+        self,
+        queue: ExportQueue,
+        resource: Mapping[str, object],
+        spans: ProcessSpans | None = None,
+        close_timeout_s: float = 5.0,
+    ) -> None:
+        super().__init__(queue, close_timeout_s, close_timeout_s)
+        self._resource = resource
+        self.spans = spans or ProcessSpans()
+
+    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
+        self._put(self.spans.observe(events))
+
+    def _put(self, spans: list[bytes]) -> None:
+        for i in range(0, len(spans), SPANS_PER_REQUEST):
+            part = spans[i : i + SPANS_PER_REQUEST]
+            payload = wire.request(self._resource, SCOPE_NAME, __version__, part)
+            self._queue.put(Serialized(payload, len(part)))
+
+    def close(self) -> None:
+        """Export the spans of processes still running, then drain or spool the queue."""
+        self._put(self.spans.close())
+        super().close()
+
+
+def traces_wanted(env: Mapping[str, str] | None = None) -> bool:
+    """A traces endpoint is configured and `OTEL_TRACES_EXPORTER` does not say `none`."""
+    env = os.environ if env is None else env
+    exporters = {e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
+    return "none" not in exporters and endpoint_configured("traces", env)
+
+
+def build_trace_sink(
+    host: HostIdentity,
+    metrics: PipelineMetrics,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int = limits.SPOOL_MAX_BYTES,
+    env: Mapping[str, str] | None = None,
+    queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
+) -> TraceSink:
+    """A `TraceSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
+    spool = None if spool_dir is None else Path(spool_dir) / "traces"
+    queue = export_queue(
+        "traces", metrics, spool, spool_max_bytes // TRACES_SHARE, queue_max_bytes // TRACES_SHARE, env
+    )
+    return TraceSink(queue, resource_attributes(host, environ=env))
