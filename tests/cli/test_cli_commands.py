@@ -192,3 +192,15 @@ def test_unusable_peers_file_is_one_line(recording, tmp_path, content, reason):
     dump.write_text(content)
     code, _, err = _run("summary", "--file", str(recording), "--peers", str(dump))
     assert code == 1 and reason in err and str(dump) in err and len(err.strip().splitlines()) == 1
+
+
+def test_completion_offers_output_names_then_paths(tmp_path):
+    (tmp_path / "events.jsonl").touch()
+    (tmp_path / "logs").mkdir()
+    assert _complete("beholder run --output otl", 3).split() == ["plain,otlp", "plain,otlp-file"]
+    paths = _complete(f"beholder run --output otlp-file:{tmp_path}/", 3).split()
+    assert paths == [f"plain,otlp-file:{tmp_path}/events.jsonl", f"plain,otlp-file:{tmp_path}/logs/"]
+    assert _complete(f"beholder run --output json:{tmp_path}/ev", 3).split() == [
+        f"plain,json:{tmp_path}/events.jsonl"
+    ]
+    assert _complete("beholder run --output otlp:x", 3).strip() == ""

@@ -147,3 +147,13 @@ def test_container_init_learned_at_exec_has_ns_ppid_0(tmp_path: Path) -> None:
     tree.on_fork(50, 60, event(Operation.PROCESS, "fork", 50))
     info = tree.on_exec(Event(3, Operation.PROCESS, "execve", 0, 60, 60, 0, 0, "sh", 7, resource="/bin/sh"))
     assert (info.ns_pid, info.ns_ppid) == (1, 0)
+
+
+def test_an_exec_whose_parent_the_tree_never_learned_still_names_the_parent(tmp_path: Path) -> None:
+    tree = ProcessTree(proc=tmp_path)
+    tree.bootstrap()  # empty: the parent appears after the bootstrap, its fork unseen
+    fake_proc(tmp_path, 70, 1, "/usr/bin/bash", "/")
+    fake_proc(tmp_path, 71, 70, "/bin/ls", "/")
+    info = tree.on_exec(Event(3, Operation.PROCESS, "execve", 0, 71, 71, 0, 0, "ls", 7, resource="/bin/ls"))
+    assert (info.ppid, info.parent_exe) == (70, "/usr/bin/bash")
+    assert tree.processes[70].exe == "/usr/bin/bash"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import click
+from click.shell_completion import CompletionItem
 
 from beholder.events.interfaces import HostIdentity, Sink
 from beholder.formats.console import ConsoleSink
@@ -25,6 +26,23 @@ from beholder.otel import limits
 
 OUTPUTS = ("console", "kubearmor", "json", "kubescape", "otlp", "otlp-file")
 DEFAULT_OTLP_FILE = "beholder-events.otlp.jsonl"
+
+
+def complete_output(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion for `--output`: the names, then `NAME:` followed by a path."""
+    name, sep, partial = incomplete.partition(":")
+    if not sep:
+        return [CompletionItem(n) for n in OUTPUTS if n.startswith(incomplete)]
+    if name not in OUTPUTS or name == "otlp":
+        return []
+    folder, slash, stem = partial.rpartition("/")
+    base = Path(folder or "/") if slash else Path(".")
+    try:
+        entries = sorted(p for p in base.iterdir() if p.name.startswith(stem) and not p.name.startswith("."))
+    except OSError:
+        return []
+    prefix = folder + slash
+    return [CompletionItem(f"{name}:{prefix}{p.name}{'/' if p.is_dir() else ''}") for p in entries[:200]]
 
 
 def default_outputs(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:

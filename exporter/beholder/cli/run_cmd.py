@@ -21,6 +21,7 @@ from beholder.cli.outputs import (
     OutputContext,
     build_sinks,
     check_writable,
+    complete_output,
     default_outputs,
     recorded_files,
 )
@@ -109,6 +110,7 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     "outputs",
     multiple=True,
     metavar="NAME[:PATH]",
+    shell_complete=complete_output,
     help=f"Where events go ({', '.join(OUTPUTS)}), each with an optional file; repeatable. "
     "Default: console + otlp-file, or console + otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
 )

@@ -136,6 +136,14 @@ class ProcessTree:
 
     def _link_parent(self, info: ProcessInfo) -> None:
         parent = self.processes.get(info.ppid)
+        if (parent is None or not parent.exe) and info.ppid > 0:
+            # A parent the tree never learned (it appeared between the probes' attach and the
+            # bootstrap, or was evicted): /proc still knows it while its child lives.
+            known = self._read_proc(info.ppid)
+            if known is not None and known.exe and (parent is None or known.ppid == parent.ppid):
+                parent = parent or known
+                parent.exe = known.exe
+                self._store(parent)
         if parent is not None:
             info.parent_exe = parent.exe
             info.ns_ppid = ns_ppid_of(info, parent)
