@@ -38,6 +38,7 @@ class AgentStats:
     alerts: int = 0
     hidden: int = 0  # events evaluated but not exported: their visibility excludes them
     unenriched: int = 0  # container events sent without pod identity while Kubernetes was asked for
+    unattributed: int = 0  # events of a cgroup gone before it could be named (sent as host events)
     evaluator_errors: int = 0
     sink_errors: int = 0
     loss_reports: int = 0  # `beholder.agent.loss` records handed to the sinks
@@ -195,6 +196,7 @@ class Agent:
         stats.decode_errors += self.reader.stats.decode_errors - before
         stats.decoded += len(events)
         self.enricher.enrich(events)
+        stats.unattributed = self.enricher.unattributed
         alerts: list[Alert] = []
         for evaluator in self.evaluators:
             try:

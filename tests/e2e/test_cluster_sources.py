@@ -227,4 +227,5 @@ def test_agent_stops_cleanly_and_reports_what_the_sources_held(cluster: Cluster)
     ) in policies
     assert sources["postures"]["shop"]["file"] == "block" and sources["visibility"]["shop"] == "none"
     assert stats["agent"]["hidden"] > 0
+    assert stats["agent"]["unattributed"] == 0, "every event of the container's cgroup was named"
     assert sources["bound_profiles"] == {cluster.ctr.container_id: "web-ap"}

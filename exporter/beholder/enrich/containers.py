@@ -1,8 +1,12 @@
-"""One shared `ContainerInfo` per container, found from the process's cgroups.
+"""One shared `ContainerInfo` per container, found from the cgroup id its events carry.
 
-Lookups go through /proc/<pid>/cgroup only when a process is new, execs or changes
-cgroup; the v2 cgroup id of a container is then cached so processes that are already
-gone by the time we look (short-lived execs) still resolve.
+The event's cgroup v2 id names the cgroup directory itself (`CgroupPaths`): its path gives
+the container id, with no live process needed, so the events of a container whose
+processes have all exited are still its own. Hosts without that lookup (no
+CAP_DAC_READ_SEARCH, v1-only containers on hybrid hosts) go through /proc/<pid>/cgroup
+when a process is new, execs or changes cgroup. Either way the id → container answer is
+cached. Container events whose cgroup had vanished before any lookup are counted
+(`unattributed`), never silently made host events.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from beholder.enrich.cgroup import CgroupIdentity, parse_cgroup_path, parse_proc_cgroup
+from beholder.enrich.cgroup_path import CgroupPaths
 from beholder.enrich.runtimes import guess_runtime
 from beholder.events import ContainerInfo
 
@@ -33,6 +38,9 @@ class ContainerRegistry:
         self.on_new: list[Callable[[ContainerInfo], None]] = []
         self.on_cgroup: list[Callable[[int, int], object]] = []  # (cgroup id, a live pid in it)
         self._announced: set[int] = set()
+        self.paths = CgroupPaths(cgroup_roots)
+        self._plain: set[int] = set()  # cgroup ids whose path names no container (host cgroups)
+        self.vanished: set[int] = set()  # cgroup ids gone before they could be looked up
 
     def _info(self, identity: CgroupIdentity, pid: int) -> ContainerInfo:
         info = self.by_id.get(identity.container_id)
@@ -62,10 +70,18 @@ class ContainerRegistry:
 
     def resolve(self, pid: int, cgroup_id: int) -> ContainerInfo | None:
         """The container a process was in when it raised an event of cgroup `cgroup_id`."""
+        if cgroup_id and cgroup_id not in self._plain:
+            info = self._from_cgroup_id(cgroup_id, pid)
+            if info is not None:
+                self._remember(cgroup_id, info, pid)
+                return info
         try:
             text = (self.proc / str(pid) / "cgroup").read_text()
         except OSError:
-            return self.by_cgroup.get(cgroup_id)
+            found = self.by_cgroup.get(cgroup_id)
+            if found is None and cgroup_id and cgroup_id not in self._plain:
+                self._bounded_add(self.vanished, cgroup_id)
+            return found
         identity = parse_proc_cgroup(text)
         if identity is None:
             return None
@@ -77,12 +93,35 @@ class ContainerRegistry:
             # it happened outside the container.
             return self.by_cgroup.get(cgroup_id)
         info = self._info(identity, pid)
-        if len(self.by_cgroup) >= self.max_size:
-            self.by_cgroup.pop(next(iter(self.by_cgroup)))
-        self.by_cgroup[cgroup_id] = info
+        self._remember(cgroup_id, info, pid)
+        return info
+
+    def _from_cgroup_id(self, cgroup_id: int, pid: int) -> ContainerInfo | None:
+        """The container named by the cgroup's own path; None for host cgroups and unknowns."""
+        info = self.by_cgroup.get(cgroup_id)
+        if info is not None or not self.paths.available:
+            return info
+        path = self.paths.path(cgroup_id)
+        if path is None:
+            return None
+        identity = parse_cgroup_path(path)
+        if identity is None:
+            self._bounded_add(self._plain, cgroup_id)
+            return None
+        return self._info(identity, pid)
+
+    def _remember(self, cgroup_id: int, info: ContainerInfo, pid: int) -> None:
+        if self.by_cgroup.get(cgroup_id) is not info:
+            if len(self.by_cgroup) >= self.max_size:
+                self.by_cgroup.pop(next(iter(self.by_cgroup)))
+            self.by_cgroup[cgroup_id] = info
         if cgroup_id not in self._announced:
             # a callback returning False (pid namespace not entered yet) is retried later
             results = [callback(cgroup_id, pid) for callback in self.on_cgroup]
             if all(result is not False for result in results):
                 self._announced.add(cgroup_id)
-        return info
+
+    def _bounded_add(self, ids: set[int], cgroup_id: int) -> None:
+        if len(ids) >= self.max_size:
+            ids.clear()  # ids are never reused: forgetting old ones only costs a lookup
+        ids.add(cgroup_id)

@@ -29,6 +29,7 @@ class Enricher:
         self.tree = tree or ProcessTree()
         self.containers = containers or ContainerRegistry()
         self.redactor = redactor
+        self.unattributed = 0  # events of a container cgroup that vanished before it was named
         if redactor is not None:  # every command line the tree learns, from any source
             self.tree.redact = redactor.redact_cmdline
 
@@ -38,6 +39,7 @@ class Enricher:
 
     def enrich(self, events: list[Event]) -> None:
         tree = self.tree
+        vanished = self.containers.vanished
         for ev in events:
             op = ev.operation
             if op is Operation.PROCESS:
@@ -53,6 +55,8 @@ class Enricher:
                 self._learn_ns_pid(proc, ev.ns_pid)
             ev.process = proc
             ev.container = proc.container
+            if proc.container is None and ev.cgroup_id in vanished:
+                self.unattributed += 1
         tree.reap()
 
     def _learn_ns_pid(self, proc: ProcessInfo, ns_pid: int) -> None:

@@ -1,0 +1,59 @@
+"""A container named from its cgroup id alone: no process of it needs to be alive."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from beholder.enrich.cgroup_path import CgroupPaths
+from beholder.enrich.containers import CGROUP2_ROOTS, ContainerRegistry
+from conftest import require
+
+
+@pytest.fixture
+def pod_cgroup() -> Iterator[tuple[Path, str, str]]:
+    """A kubelet-shaped container cgroup (cgroupfs driver) with no process in it."""
+    paths = CgroupPaths(CGROUP2_ROOTS)
+    require(os.geteuid() == 0 and paths.available, f"root and cgroup v2 needed: {paths.error}")
+    pod_uid, cid = str(uuid.uuid4()), uuid.uuid4().hex + uuid.uuid4().hex
+    pod = Path(paths.root, "kubepods", "besteffort", f"pod{pod_uid}")
+    ctr = pod / cid
+    ctr.mkdir(parents=True)
+    try:
+        yield ctr, cid, pod_uid
+    finally:
+        for directory in (ctr, pod):
+            if directory.exists():
+                directory.rmdir()
+
+
+def test_cgroup_id_names_its_container_without_any_live_process(
+    pod_cgroup: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    ctr, cid, pod_uid = pod_cgroup
+    registry = ContainerRegistry(proc=tmp_path)  # an empty /proc: no process can be read
+    info = registry.resolve(pid=4242, cgroup_id=ctr.stat().st_ino)
+    assert info is not None and (info.container_id, info.pod_uid) == (cid, pod_uid)
+    assert registry.by_cgroup[ctr.stat().st_ino] is info and not registry.vanished
+
+
+def test_a_cgroup_gone_before_lookup_is_counted_and_a_host_cgroup_is_not(
+    pod_cgroup: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    ctr, _, _ = pod_cgroup
+    gone, host = ctr.stat().st_ino, ctr.parent.stat().st_ino
+    ctr.rmdir()
+    registry = ContainerRegistry(proc=tmp_path)
+    assert registry.resolve(pid=4242, cgroup_id=gone) is None and gone in registry.vanished
+    assert registry.resolve(pid=4242, cgroup_id=host) is None and host not in registry.vanished
+
+
+def test_path_of_the_root_and_of_an_unknown_id() -> None:
+    paths = CgroupPaths(CGROUP2_ROOTS)
+    require(os.geteuid() == 0 and paths.available, f"root and cgroup v2 needed: {paths.error}")
+    assert paths.path(Path(paths.root).stat().st_ino) == "/"
+    assert paths.path(2**62) is None
