@@ -6,24 +6,35 @@ PY_SYS := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 HEADERS := /var/lib/beholder/kernel-headers
-APT_PACKAGES := python3-bpfcc bpfcc-tools python3-venv linux-headers-amd64 runc busybox-static mmdebstrap \
-                prometheus kubectl tmux iproute2 procps
+# What the agent needs (`make run`): bcc (compiler + Python module), Python's venv, generic
+# kernel headers. What only the tests and benchmarks need (`make test`, `make bench`): runc,
+# busybox and mmdebstrap for real containers, prometheus for the rules/dashboards checks,
+# kubectl for the manifests, tmux for the terminal tests, iproute2 and procps for workloads.
+RUN_PACKAGES := python3-bpfcc bpfcc-tools python3-venv linux-headers-amd64
+TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2 procps
 ARGS ?=
 
-.PHONY: all setup deps headers venv tracefs run test test-fast lint bench soak clean
+.PHONY: all setup deps test-deps headers venv tracefs run test test-fast lint bench soak clean
 
 all: test
 
 setup: deps headers venv tracefs
 
-## Debian packages: bcc (compiler + Python module), generic kernel headers, runc, busybox.
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+## Install the Debian packages of $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(RUN_PACKAGES))
+
+test-deps: deps
+	$(call apt_install,$(TEST_PACKAGES))
 
 ## One merged header tree (common + arch) that bcc compiles against; the host's own
 ## /lib/modules headers are never needed.
@@ -53,15 +64,15 @@ lint: venv
 	$(VENV)/bin/ruff check exporter tests bench
 	$(VENV)/bin/ruff format --check exporter tests bench
 
-test: setup lint
+test: setup test-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
 
-bench: setup
+bench: setup test-deps
 	$(PY) bench/run_all.py
 
 ## Long reliability runs, not part of `make test`: 10 minutes at ~50k events/s, a 5-minute
 ## collector outage at 10k events/s, 10,000-case fuzzing (figures in docs/reliability.md).
-soak: setup
+soak: setup test-deps
 	$(PY) bench/soak.py
 
 clean:

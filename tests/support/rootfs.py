@@ -92,7 +92,7 @@ def debian_rootfs(
 
 def _build(target: Path, recipe: dict) -> None:
     if shutil.which("mmdebstrap") is None:
-        raise RootfsError("mmdebstrap is not installed (make deps installs it)")
+        raise RootfsError("mmdebstrap is not installed (make test-deps installs it)")
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=CACHE))
     command = ["mmdebstrap", "--mode=root", "--variant=apt", "--format=directory", "--quiet"]
     if recipe["packages"]:

@@ -32,7 +32,7 @@ class Container:
 def make_bundle(root: Path, args: list[str]) -> Container:
     """A runnable OCI bundle under `root` whose process runs `args`."""
     if not BUSYBOX.exists() or not shutil.which("runc"):
-        raise FileNotFoundError("runc and busybox-static are required (make deps installs them)")
+        raise FileNotFoundError("runc and busybox-static are required (make test-deps installs them)")
     container = Container(
         name=f"beholder-test-{uuid.uuid4().hex[:8]}",
         container_id=uuid.uuid4().hex + uuid.uuid4().hex,
