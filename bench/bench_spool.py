@@ -34,6 +34,7 @@ from bench_export import make_events
 from opentelemetry.sdk.metrics import MeterProvider
 
 from beholder.events.interfaces import HostIdentity
+from beholder.losses import LossLedger
 from beholder.otel.encode import LogEncoder, resource_attributes
 from beholder.otel.limits import EXPORT_QUEUE_BYTES
 from beholder.otel.metrics import PipelineMetrics
@@ -114,8 +115,8 @@ def encode_only(chunks: list[list], resource: dict) -> float:
 
 def through_queue(chunks: list[list], resource: dict) -> tuple[float, float]:
     """(records/s end to end, µs the caller spends per `emit`)."""
-    counters = metrics()
-    queue = ExportQueue(Answering(), counters)
+    losses = LossLedger()
+    queue = ExportQueue(Answering(), metrics(), losses=losses)
     sink = OtlpSink(queue, resource)
     emitting = 0.0
     start = time.perf_counter()
@@ -128,7 +129,7 @@ def through_queue(chunks: list[list], resource: dict) -> tuple[float, float]:
     assert queue.flush(60)
     elapsed = time.perf_counter() - start
     queue.close(5)
-    assert not counters.lost_totals, counters.lost_totals
+    assert not losses.totals(), losses.totals()
     return sum(map(len, chunks)) / elapsed, emitting / len(chunks) * 1e6
 
 

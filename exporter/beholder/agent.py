@@ -1,10 +1,11 @@
-"""The running agent: kernel → decode → enrich → evaluate → sinks, in batches.
+"""The running agent: records → decode → enrich → evaluate → sinks, in batches.
 
-Two threads. The reader thread only drains the ring buffer into raw batches and hands
-them over through a queue bounded in bytes (what memory it may hold, whatever the batch
-sizes), so a slow sink can never stall the kernel side; when the queue is full the batch
-is dropped and counted (stage "handover"). The processing thread
-decodes, enriches, evaluates and emits. Every loss has a counter in `AgentStats`.
+Two threads. The reader thread only drains the record source (the kernel's ring buffer,
+or recorded records in tests) into raw batches and hands them over through a queue
+bounded in bytes (what memory it may hold, whatever the batch sizes), so a slow sink can
+never stall the kernel side; when the queue is full the batch is dropped and counted
+(stage "handover"). The processing thread decodes, enriches, evaluates and emits. Every
+loss has a counter in `AgentStats` and a total in the `LossLedger`.
 """
 
 from __future__ import annotations
@@ -13,21 +14,21 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from beholder.enrich.enricher import Enricher
 from beholder.events import Alert, Event, LossReport
 from beholder.events.decoding import syscall_name
-from beholder.events.interfaces import Evaluator, Sink
+from beholder.events.interfaces import Evaluator, RecordSource, Sink, SyscallObserver
 from beholder.health import Health
-from beholder.sensors.program import Program, ProgramOptions
-from beholder.sensors.reader import RingReader
+from beholder.losses import LossLedger
+from beholder.sensors.reader import BatchDecoder
 
 
 @dataclass(slots=True)
 class AgentStats:
-    """User-space counters; the kernel's are in `Program.stats()`."""
+    """User-space counters; the kernel's are in `RecordSource.counters()`."""
 
     batches: int = 0
     records: int = 0
@@ -47,7 +48,6 @@ class AgentStats:
 
 @dataclass(slots=True)
 class AgentOptions:
-    program: ProgramOptions = field(default_factory=ProgramOptions)
     queue_batches: int = 1024
     queue_bytes: int = 8 << 20  # raw records waiting for the processing thread, Python overhead included
     max_batch: int = 4096  # records per processed batch: decoded events live as long as their batch
@@ -63,8 +63,6 @@ class Metrics(Protocol):
 
     def record_batch(self, events: list[Event], alerts: list[Alert]) -> None: ...
 
-    def lost(self, stage: str, n: int) -> None: ...
-
     def suppressed(self, n: int) -> None: ...
 
 
@@ -77,36 +75,42 @@ def _footprint(raw: list[bytes]) -> int:
 
 
 class Agent:
+    """Runs `source`'s records through the stages. `losses` totals every stage's losses,
+    the agent's own and those the sinks count themselves (give them the same ledger)."""
+
     def __init__(
         self,
         options: AgentOptions,
+        source: RecordSource,
         sinks: list[Sink],
         evaluators: list[Evaluator] | None = None,
+        *,
+        syscall_observers: list[SyscallObserver] | None = None,
         enricher: Enricher | None = None,
         on_batch: Callable[[list[Event], list[Alert]], None] | None = None,
         metrics: Metrics | None = None,
+        losses: LossLedger | None = None,
         health: Health | None = None,
         telemetry: Callable[[list[Event]], list[Event]] | None = None,
     ) -> None:
         self.options = options
+        self.source = source
         self.sinks = sinks
         self.evaluators = evaluators or []
+        self.syscall_observers = syscall_observers or []
         self.enricher = enricher or Enricher()
         self.on_batch = on_batch
         self.metrics = metrics
+        self.losses = losses or LossLedger()
         self.health = health or Health()
         self.telemetry = telemetry  # which evaluated events leave as telemetry (visibility)
         self.stats = AgentStats()
+        self._decoder = BatchDecoder()
         self._reported: dict[str, int] = {}  # counters already pushed to metrics
         self._loss_reported: dict[str, int] = {}  # loss totals already reported to the sinks
         self._loss_at = time.time_ns()
         self._next_tick = self._next_syscall_check = 0.0
-        self.program = Program(options.program)
-        self.reader = RingReader(self.program)
-        self.enricher.containers.on_cgroup.append(self.program.register_pidns)
-        self.enricher.containers.on_cgroup.append(
-            lambda cgroup_id, _pid: self.program.count_syscalls_of(cgroup_id)
-        )
+        self.enricher.containers.on_cgroup.append(source.watch_cgroup)
         self._queue: queue.Queue[tuple[list[bytes], int] | None] = queue.Queue(maxsize=options.queue_batches)
         # bytes handed over and taken back: each written by one thread only, so no lock
         self._handed_bytes = self._taken_bytes = 0
@@ -117,27 +121,27 @@ class Agent:
 
     # --- reader thread ---------------------------------------------------------------
     def _read_loop(self) -> None:
-        reader = self.reader
-        poll, consume = reader.ring.poll, reader.consume
+        source = self.source
+        wait, collect = source.wait, source.collect
         window = self.options.batch_window_s
         while not self._stop.is_set():
-            poll(self.options.poll_ms)
+            wait(self.options.poll_ms)
             # poll wakes on the first record; under load, waiting a moment and draining again
             # turns thousands of tiny batches into a few large ones (per-batch costs dominate).
-            if reader.pending() and window:
+            if source.pending() and window:
                 time.sleep(window)
-                consume()
-            self._hand_over(reader)
-        self.program.pause()
-        while True:  # each consume stops at the reader's limit: drain until nothing is left
-            consume()
-            if not reader.pending():
+                collect()
+            self._hand_over()
+        source.pause()
+        while True:  # each collect stops at the reader's limit: drain until nothing is left
+            collect()
+            if not source.pending():
                 break
-            self._hand_over(reader)
+            self._hand_over()
         self._queue.put(None)
 
-    def _hand_over(self, reader: RingReader) -> None:
-        raw = reader.take()
+    def _hand_over(self) -> None:
+        raw = self.source.take()
         step = self.options.max_batch
         for start in range(0, len(raw), step):  # bounded batches bound the processing side's peaks
             self._hand_over_batch(raw[start : start + step])
@@ -191,9 +195,10 @@ class Agent:
         stats = self.stats
         stats.batches += 1
         stats.records += len(raw)
-        before = self.reader.stats.decode_errors
-        events = self.reader.decode_batch(raw)
-        stats.decode_errors += self.reader.stats.decode_errors - before
+        decoder = self._decoder
+        before = decoder.stats.decode_errors
+        events = decoder.decode_batch(raw)
+        stats.decode_errors += decoder.stats.decode_errors - before
         stats.decoded += len(events)
         self.enricher.enrich(events)
         stats.unattributed = self.enricher.unattributed
@@ -230,9 +235,10 @@ class Agent:
             self._check_syscalls()
 
     def _report_losses(self) -> None:
-        """Kernel and hand-over counters to metrics; every stage's new losses to the sinks as
-        `LossReport`s (log records), at most once a tick."""
-        kernel = self.program.stats()
+        """Kernel, hand-over and decode counters into the loss totals (the sinks count their
+        own); every stage's new losses to the sinks as `LossReport`s (log records), at most
+        once a tick."""
+        kernel = self.source.counters()
         own = {
             "ringbuf": kernel["lost"],
             "handover": self.stats.queue_dropped_records,
@@ -242,11 +248,8 @@ class Agent:
         if metered and self.metrics is not None:
             self._guard(self.metrics.suppressed, metered)
         for stage, total in own.items():
-            delta = self._delta(stage, total)
-            if delta and self.metrics is not None:
-                self._guard(self.metrics.lost, stage, delta)
-        # export stages count themselves into the metrics; the agent only reports them
-        totals = {**dict(getattr(self.metrics, "lost_totals", {})), **own}
+            self._guard(self.losses.lost, stage, self._delta(stage, total))
+        totals = self.losses.totals()
         now = time.time_ns()
         reports = [
             LossReport(stage, total - self._loss_reported.get(stage, 0), total, now - self._loss_at, now)
@@ -258,8 +261,7 @@ class Agent:
         if reports:
             self.stats.loss_reports += len(reports)
             for sink in self.sinks:
-                if hasattr(sink, "report_losses"):
-                    self._guard(sink.report_losses, reports)
+                self._guard(sink.report_losses, reports)
 
     def _delta(self, stage: str, total: int) -> int:
         delta = total - self._reported.get(stage, 0)
@@ -267,18 +269,18 @@ class Agent:
         return delta
 
     def _check_syscalls(self) -> None:
-        observers = [e for e in self.evaluators if hasattr(e, "observe_syscalls")]
+        observers = self.syscall_observers
         if not observers:
             return
         containers = self.enricher.containers.by_cgroup
         alerts: list[Alert] = []
-        for cgroup_id, counts in self.program.syscall_counts().items():
+        for cgroup_id, counts in self.source.syscall_counts().items():
             info = containers.get(cgroup_id)
             if info is None:
                 continue
             names = {syscall_name(nr) for nr in counts}
-            for evaluator in observers:
-                alerts += evaluator.observe_syscalls(info, names)
+            for observer in observers:
+                alerts += observer.observe_syscalls(info, names) or []
         if alerts:
             self.stats.alerts += len(alerts)
             self._deliver([], alerts)
@@ -293,13 +295,12 @@ class Agent:
     def close(self) -> None:
         for sink in self.sinks:
             self._guard(sink.close)
-        self.reader.ring.close()
-        self.program.close()
+        self.source.close()
 
     def report(self) -> dict[str, object]:
         """Kernel and user-space counters in one dict (the --stats-file content)."""
         return {
-            "kernel": self.program.stats(),
+            "kernel": self.source.counters(),
             "agent": asdict(self.stats),
             "sensors": self.sensor_report(),
             "syscalls": self.container_syscalls(),
@@ -309,7 +310,7 @@ class Agent:
         """Container id -> {syscall name: calls}, from the kernel's per-cgroup counters."""
         by_cgroup = self.enricher.containers.by_cgroup
         out: dict[str, dict[str, int]] = {}
-        for cgroup_id, counts in self.program.syscall_counts().items():
+        for cgroup_id, counts in self.source.syscall_counts().items():
             info = by_cgroup.get(cgroup_id)
             if info is not None:
                 row = out.setdefault(info.container_id, {})
@@ -320,13 +321,9 @@ class Agent:
 
     def sink_report(self) -> dict[str, dict[str, int]]:
         """What each sink still holds (after `close`: spooled to disk for the next start)."""
-        return {
-            type(sink).__name__: {"pending_records": int(sink.pending_records)}
-            for sink in self.sinks
-            if hasattr(sink, "pending_records")
-        }
+        return {type(sink).__name__: {"pending_records": int(sink.pending_records)} for sink in self.sinks}
 
     def sensor_report(self) -> dict[str, str]:
-        report = {s.name: "running" for s in self.program.sensors}
-        report.update({name: f"refused: {why}" for name, why in self.program.refused.items()})
+        report = dict.fromkeys(self.source.sensors, "running")
+        report.update({name: f"refused: {why}" for name, why in self.source.refused.items()})
         return report

@@ -7,7 +7,8 @@ import io
 import pytest
 
 from beholder.events.model import Action, Alert, LossReport, Operation
-from beholder.formats.console import ConsoleSink, alert_line
+from beholder.formats.console import alert_line
+from beholder.output.sinks import ConsoleSink
 from cli.builders import event, exec_of, net, open_of
 
 DNS = event(Operation.NETWORK, "sendto", "example.org", data={"qname": "example.org", "qtype": "A"})

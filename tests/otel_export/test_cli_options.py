@@ -73,4 +73,9 @@ def test_the_otlp_output_gets_the_bounds(monkeypatch: pytest.MonkeyPatch) -> Non
         HostIdentity("h"), spool_dir="/s", spool_max_bytes=7 << 30, export_queue_bytes=3 << 20
     )
     outputs.build_sink("otlp", ctx)
-    assert seen == {"spool_dir": "/s", "spool_max_bytes": 7 << 30, "queue_max_bytes": 3 << 20}
+    assert seen == {
+        "spool_dir": "/s",
+        "spool_max_bytes": 7 << 30,
+        "queue_max_bytes": 3 << 20,
+        "losses": ctx.losses,  # the queue and spool count into the run's one loss ledger
+    }

@@ -40,7 +40,7 @@ def test_each_batch_is_one_parseable_otlp_json_line(tmp_path):
     first = requests[0].resource_logs[0].scope_logs[0].log_records[0]
     assert first.event_name == "beholder.process.exec"
     assert sink.written == len(EVENTS) + len(ALERTS)
-    assert sink.dropped == 0
+    assert sink.lost == 0
 
 
 def test_lines_use_the_otlp_json_spelling(tmp_path):
@@ -98,7 +98,7 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path, monkeypatch):
     sink.emit([EVENTS["open"]] * 2, [])  # queued
     sink.emit([EVENTS["open"]] * 3, [])  # queued
     sink.emit([EVENTS["open"]] * 4, [ALERTS["policy_block"]])  # queue full: dropped, counted
-    assert sink.dropped == 5
+    assert sink.lost == 5
     release.set()
     sink.close()
     assert sink.written == 6
@@ -108,10 +108,10 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path, monkeypatch):
 def test_write_failure_is_counted_and_the_sink_keeps_running(tmp_path):
     sink = OtlpJsonFileSink(tmp_path / "beholder.jsonl", RESOURCE)
     read_only = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(read_only, sink._fd)  # every write now fails with EBADF
+    os.dup2(read_only, sink._target.stream.fileno())  # every write now fails with EBADF
     os.close(read_only)
     sink.emit([EVENTS["open"]] * 3, [])
     sink.emit([EVENTS["exec"]], [])
     sink.flush()
-    assert (sink.dropped, sink.written) == (4, 0)
+    assert (sink.lost, sink.written) == (4, 0)
     sink.close()

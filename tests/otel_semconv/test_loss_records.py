@@ -11,7 +11,6 @@ from otel_export.recorded import RecordedMetrics
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, LossReport
-from beholder.formats.console import ConsoleSink
 from beholder.formats.kubearmor_in import ReadReport
 from beholder.otel import semconv as sc
 from beholder.otel.encode import LogEncoder
@@ -20,6 +19,7 @@ from beholder.otel.otlp_sink import OtlpSink, build_otlp_sink
 from beholder.otel.queue import ExportQueue
 from beholder.otel.semconv_check import check_attributes
 from beholder.otel.transport import make_transport
+from beholder.output.sinks import ConsoleSink
 from beholder.query.otlp_file import read_otlp_lines
 from otel_semconv.samples import EVENTS
 

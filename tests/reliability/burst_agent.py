@@ -15,10 +15,11 @@ import uuid
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from beholder.agent import Agent, AgentOptions
+from beholder.agent import AgentOptions
 from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import semconv as sc
 from beholder.otel.metrics import PipelineMetrics
+from beholder.pipeline import Pipeline, Tracing
 from beholder.sensors.program import ProgramOptions
 
 # Unique per test process: other runs of this suite on the same host are traced too.
@@ -46,6 +47,10 @@ class MarkerSink:
             if e.syscall == "execve" and len(e.argv) == 3 and e.argv[1] == self.marker
         ]
 
+    @property
+    def pending_records(self) -> int:
+        return 0
+
     def flush(self) -> None:
         pass
 
@@ -59,7 +64,7 @@ def lost_by_stage(reader: InMemoryMetricReader) -> dict[str, int]:
     for rm in data.resource_metrics if data else ():
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
-                if metric.name == sc.METRIC_EVENTS_LOST:
+                if metric.name == sc.METRIC_EVENT_LOST:
                     for point in metric.data.data_points:
                         lost[str(point.attributes[sc.BEHOLDER_STAGE])] = int(point.value)
     return lost
@@ -74,11 +79,10 @@ def main() -> None:
     reader = InMemoryMetricReader()
     metrics = PipelineMetrics(MeterProvider(metric_readers=[reader]))
     sink = MarkerSink(args.marker)
-    options = AgentOptions(
-        program=ProgramOptions(ringbuf_pages=args.ringbuf_pages, dedup_window_ns=0),
-        queue_batches=args.queue_batches,
-    )
-    agent = Agent(options, [sink], metrics=metrics)
+    program = ProgramOptions(ringbuf_pages=args.ringbuf_pages, dedup_window_ns=0)
+    tracing = Tracing(program, redact=False, agent=AgentOptions(queue_batches=args.queue_batches))
+    pipeline = Pipeline(tracing, metrics)
+    agent = pipeline.open([sink])
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     print("ready", flush=True)
     agent.run()
@@ -89,7 +93,7 @@ def main() -> None:
         "loss_records": sink.loss_records,
         "events": sink.events,
     }
-    agent.close()
+    pipeline.close()
     print(json.dumps(report, default=str), flush=True)
 
 

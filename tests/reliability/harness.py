@@ -151,7 +151,7 @@ def lost_by_stage(requests: list[ExportMetricsServiceRequest]) -> dict[str, int]
         for rm in request.resource_metrics:
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
-                    if metric.name != sc.METRIC_EVENTS_LOST:
+                    if metric.name != sc.METRIC_EVENT_LOST:
                         continue
                     for point in metric.sum.data_points:
                         stage = next(

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import click
 from click.shell_completion import CompletionItem
 
 from beholder.events.interfaces import HostIdentity, Sink
-from beholder.formats.console import ConsoleSink
-from beholder.formats.kubearmor import KubeArmorJsonSink
-from beholder.formats.native import NativeJsonSink
+from beholder.losses import LossLedger
 from beholder.otel import limits
+from beholder.output.sinks import ConsoleSink, KubeArmorJsonSink, KubescapeAlertSink, NativeJsonSink
 
 OUTPUTS = ("console", "kubearmor", "json", "kubescape", "otlp", "otlp-file")
 DEFAULT_OTLP_FILE = "beholder-events.otlp.jsonl"
@@ -93,14 +90,6 @@ def claim(path: str, option: str) -> int:
     return fd
 
 
-def open_stream(path: str | None) -> IO[str]:
-    """stdout for no path or `-`; otherwise a 0600 file opened for appending."""
-    if not path or path == "-":
-        return sys.stdout
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    return os.fdopen(fd, "w", buffering=1 << 16)
-
-
 @dataclass
 class OutputContext:
     host: HostIdentity
@@ -112,36 +101,7 @@ class OutputContext:
     export_queue_bytes: int = limits.EXPORT_QUEUE_BYTES
     console: str = "watched"  # formats.console.CONSOLE_MODES
     locks: list[int] = field(default_factory=list)  # fds holding the output files' locks
-
-
-class KubescapeAlertSink:
-    """Kubescape node-agent alert JSON lines for profile alerts (`--output kubescape`).
-
-    `lookup` (pid -> ProcessInfo, the live process tree) lets the alert's processTree show
-    the parent as the node-agent does.
-    """
-
-    def __init__(
-        self, stream: IO[str], host: HostIdentity, lookup: Callable[[int], object] | None = None
-    ) -> None:
-        from beholder.bob.alert_json import dumps
-
-        self._dumps = dumps
-        self.stream = stream
-        self.host = host
-        self.lookup = lookup
-
-    def emit(self, events: list, alerts: list) -> None:
-        lines = [self._dumps(a, self.host, self.lookup) for a in alerts if a.source == "profile"]
-        if lines:
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.flush()
+    losses: LossLedger = field(default_factory=LossLedger)  # every sink counts its losses here
 
 
 def build_sink(spec: str, ctx: OutputContext) -> Sink:
@@ -153,21 +113,25 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
     if name in OUTPUTS and name != "otlp" and written and written != "-":
         option = "--output" if path or name == "otlp-file" else "--output-file"
         check_writable(written, option)
-        if not Path(written).exists() or Path(written).is_file():
-            ctx.locks.append(claim(written, option))
-    if name == "console":
-        return ConsoleSink(open_stream(path or None), ctx.console)
-    if name == "kubearmor":
-        return KubeArmorJsonSink(open_stream(target), ctx.host)
-    if name == "json":
-        return NativeJsonSink(open_stream(target))
-    if name == "kubescape":
-        return KubescapeAlertSink(open_stream(target), ctx.host, ctx.process_lookup)
-    if name == "otlp-file":
-        from beholder.otel.encode import resource_attributes
-        from beholder.otel.file_sink import OtlpJsonFileSink
+        if not os.path.lexists(written) or (Path(written).is_file() and not Path(written).is_symlink()):
+            ctx.locks.append(claim(written, option))  # a device, FIFO, socket or link is not ours
+    losses = ctx.losses
+    try:
+        if name == "console":
+            return ConsoleSink(path or None, ctx.console, losses=losses)
+        if name == "kubearmor":
+            return KubeArmorJsonSink(target, ctx.host, losses=losses)
+        if name == "json":
+            return NativeJsonSink(target, losses=losses)
+        if name == "kubescape":
+            return KubescapeAlertSink(target, ctx.host, ctx.process_lookup, losses=losses)
+        if name == "otlp-file":
+            from beholder.otel.encode import resource_attributes
+            from beholder.otel.file_sink import OtlpJsonFileSink
 
-        return OtlpJsonFileSink(Path(target), resource_attributes(ctx.host))
+            return OtlpJsonFileSink(target, resource_attributes(ctx.host), losses=losses)
+    except OSError as exc:
+        raise click.ClickException(f"--output {spec}: {exc.strerror or exc}") from exc
     if name == "otlp":
         from beholder.otel.otlp_sink import build_otlp_sink
 
@@ -203,6 +167,7 @@ def _exporter(build: Callable[..., Sink], ctx: OutputContext) -> Sink:
             spool_dir=ctx.spool_dir,
             spool_max_bytes=ctx.spool_max_bytes,
             queue_max_bytes=ctx.export_queue_bytes,
+            losses=ctx.losses,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc

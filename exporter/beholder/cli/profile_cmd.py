@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -33,6 +33,9 @@ from beholder.bob.recorded import ReadStats, read_events
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event
+
+if TYPE_CHECKING:
+    from beholder.pipeline import Tracing
 
 FORMATS = ("kubescape", "json", "text")
 
@@ -203,15 +206,16 @@ def _recorded_syscalls(
 def _learn_live(
     learner: ProfileLearner, duration: float | None, cmd: tuple[str, ...], ready_file: str | None
 ) -> None:
-    from beholder.agent import Agent, AgentOptions  # loads bcc: only for live learning
-    from beholder.sensors.program import ProgramOptions
+    from beholder.pipeline import Pipeline  # loads the sensors: only for live learning
 
     # The kernel skips the agent's own descendants, so the command is forked *before* the
     # agent exists and held at a `read` until tracing runs; then it execs, visible.
     gate = ("/bin/sh", "-c", 'read _ && exec "$@"', "sh")
     child = subprocess.Popen([*gate, *cmd], stdin=subprocess.PIPE) if cmd else None
-    options = AgentOptions(program=ProgramOptions(syscall_counts=True))  # R0003 needs the full syscall set
-    agent = Agent(options, sinks=[], on_batch=lambda events, alerts: learner.observe(events))
+    pipeline = Pipeline(learning_tracing())
+    agent = pipeline.open(
+        syscall_observers=[learner], on_batch=lambda events, alerts: learner.observe(events)
+    )
     worker = threading.Thread(target=agent.run, name="beholder-learn", daemon=True)
     worker.start()
     if child is not None and child.stdin is not None:
@@ -240,12 +244,17 @@ def _learn_live(
     for sig, handler in previous.items():
         signal.signal(sig, handler)
     agent.stop()
-    worker.join(timeout=10)
-    known = agent.enricher.containers.by_id
-    for container_id, counts in agent.container_syscalls().items():
-        if container_id in known:
-            learner.observe_syscalls(known[container_id], set(counts))
-    agent.close()
+    worker.join(timeout=10)  # the agent's last step hands the kernel's syscall sets to the learner
+    pipeline.close()
+
+
+def learning_tracing() -> Tracing:
+    """Live learning traces as `run` does, with the kernel's per-container syscall counts on
+    (a profile's syscall list comes from them) and secrets masked before they are learned."""
+    from beholder.pipeline import Tracing
+    from beholder.sensors.program import ProgramOptions
+
+    return Tracing(ProgramOptions(syscall_counts=True))
 
 
 @command.command("merge")

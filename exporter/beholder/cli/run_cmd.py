@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from beholder.agent import Agent, AgentOptions
+from beholder.agent import AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.live_options import live_options, settings_from
 from beholder.cli.outputs import (
@@ -28,16 +28,16 @@ from beholder.cli.outputs import (
 from beholder.cli.params import ByteSize, mib
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.config import config_option
-from beholder.enrich.enricher import Enricher
 from beholder.enrich.k8s.watcher import PodWatcher
 from beholder.events.interfaces import HostIdentity
 from beholder.formats.console import CONSOLE_MODES
 from beholder.health import Health
 from beholder.memory import tune_malloc
 from beholder.otel import limits
+from beholder.output.target import write_whole
+from beholder.pipeline import Pipeline, Tracing, closing_line
 from beholder.privileges import missing_for_run
 from beholder.query.server import DEFAULT_SOCKET
-from beholder.redact import Redactor
 from beholder.selfprotect import SelfProtection, agent_files
 from beholder.sensors import bpfcache
 from beholder.sensors.catalog import SENSOR_NAMES
@@ -272,17 +272,18 @@ def command(
     )
     health = Health()
     metrics_runtime = _start_metrics(host, metrics_addr, health)
-    metrics = metrics_runtime.metrics if metrics_runtime else None
-    enricher = Enricher(redactor=None if no_redact else Redactor(extra=redact_patterns))
+    tracing = Tracing(program, not no_redact, redact_patterns, AgentOptions(expect_pods=watcher.enabled))
+    pipeline = Pipeline(tracing, metrics_runtime.metrics if metrics_runtime else None)
     ctx = OutputContext(
         host,
         output_file,
         spool_dir,
-        metrics,
-        enricher.tree.processes.get,
+        pipeline.metrics,
+        pipeline.enricher.tree.processes.get,
         spool_max_bytes=spool_max_bytes,
         export_queue_bytes=export_queue_bytes,
         console=console_mode,
+        losses=pipeline.losses,
     )
     specs = outputs or default_outputs()
     sinks = build_sinks(specs, ctx)
@@ -294,33 +295,24 @@ def command(
     protected = agent_files([spool_dir, *policies, *profiles])
     evaluators.append(SelfProtection(os.getpid(), protected, supervisor_pid=os.getppid()))
     if watcher.enabled:
-        enricher.containers.on_new.append(watcher.cache.attach)
-    options = AgentOptions(program=program, expect_pods=watcher.enabled)
+        pipeline.enricher.containers.on_new.append(watcher.cache.attach)
+    observers = [sources.profiles] if sources.profiles is not None else []
     query = _start_query(host, query_socket, query_http_port, metrics_runtime)
     try:
         on_batch = query.on_batch if query else None
-        agent = Agent(
-            options,
-            sinks,
-            evaluators,
-            enricher,
-            on_batch=on_batch,
-            metrics=metrics,
-            health=health,
-            telemetry=sources.visibility.telemetry,
-        )
+        agent = pipeline.open(sinks, evaluators, observers, on_batch, health, sources.visibility.telemetry)
     except SensorError as exc:
         if query:
             query.stop()
         raise click.ClickException(str(exc)) from exc
-    for name, why in agent.program.refused.items():
+    for name, why in agent.source.refused.items():
         _say(f"sensor {name} disabled: {why}")
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     signal.signal(signal.SIGHUP, lambda *_: sources.request_reload())  # reload, never stop
     watcher.start()
     sources.start()
-    running = ", ".join(s.name for s in agent.program.sensors)
+    running = ", ".join(agent.source.sensors)
     _say(f"tracing ({running}); {f'for {duration:g}s' if duration else 'Ctrl-C to stop'}")
     for path in recorded_files(specs, ctx):
         _say(f"all events go to {path}; read them with `beholder summary --file {path}`")
@@ -334,18 +326,15 @@ def command(
         watcher.stop()
         if query:
             query.stop()
-        report = agent.report()
-        report["kubernetes"] = asdict(watcher.stats()) if watcher.enabled else {"enabled": False}
-        report["sources"] = sources.report()
-        agent.close()
-        report["sinks"] = agent.sink_report()
-        report["lost"] = dict(metrics.lost_totals) if metrics else {}
+        kubernetes = asdict(watcher.stats()) if watcher.enabled else {"enabled": False}
+        report = pipeline.close(kubernetes=kubernetes, sources=sources.report())
+        for lock in ctx.locks:  # the outputs are closed: another agent may write them now
+            os.close(lock)
         if metrics_runtime:
             metrics_runtime.shutdown()
         if stats_file:
-            Path(stats_file).write_text(json.dumps(report, indent=2, default=str))
-        kernel = report["kernel"]
-        _say("kernel saw {seen}, sent {emitted}, folded {suppressed} repeats, lost {lost}".format(**kernel))
+            write_whole(stats_file, json.dumps(report, indent=2, default=str))
+        _say(closing_line(report))
 
 
 def _start_query(host: HostIdentity, socket_path: str | None, http_port: int | None, metrics_runtime):

@@ -9,9 +9,8 @@ go to the other outputs only, unless `--console all` asks for everything.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import IO
 
-from beholder.events import Alert, Event, LossReport, kinds
+from beholder.events import Alert, Event, kinds
 from beholder.formats.safe_text import safe
 
 WATCHED_KINDS = frozenset(
@@ -67,30 +66,3 @@ def alert_line(alert: Alert) -> str:
     name = alert.rule_id if alert.rule_name in ("", alert.rule_id) else f"{alert.rule_id} {alert.rule_name}"
     message = f" {alert.message}" if alert.message else ""
     return "ALERT " + safe(f"{name} sev={alert.severity} {action}:{message} :: {event_line(alert.event)}")
-
-
-class ConsoleSink:
-    """`mode` is `watched` (the default selection) or `all` (every event)."""
-
-    def __init__(self, stream: IO[str], mode: str = "watched") -> None:
-        self.stream = stream
-        self.show = (lambda _ev: True) if mode == "all" else watched
-
-    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
-        lines = [event_line(ev) for ev in events if self.show(ev)]
-        lines += [alert_line(a) for a in alerts]
-        if lines:
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()  # one write per batch: readers (tail, tests) see it now
-
-    def report_losses(self, reports: list[LossReport]) -> None:
-        """One line per stage that lost records, among the events, so the gap shows where it is."""
-        if reports:
-            self.stream.write("".join(f"LOSS {r.message}\n" for r in reports))
-            self.stream.flush()
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.flush()

@@ -9,9 +9,8 @@ MatchedHostPolicy. Container-only fields are left out of host records, as KubeAr
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 from beholder.events import Alert, Event, kinds
 from beholder.events.interfaces import HostIdentity
@@ -120,28 +119,3 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     if proc is not None and proc.cwd:
         record["Cwd"] = proc.cwd
     return record
-
-
-class KubeArmorJsonSink:
-    """Writes KubeArmor JSON lines (events and alerts) to a text stream."""
-
-    def __init__(self, stream: IO[str], host: HostIdentity, include_events: bool = True) -> None:
-        self.stream = stream
-        self.host = host
-        self.include_events = include_events
-
-    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
-        dumps = json.dumps
-        lines = []
-        if self.include_events:
-            lines += [dumps(to_kubearmor(ev, self.host)) for ev in events]
-        lines += [dumps(to_kubearmor(a.event, self.host, a)) for a in alerts]
-        if lines:
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()  # one write per batch: readers (tail, tests) see it now
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.flush()

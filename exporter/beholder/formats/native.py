@@ -7,8 +7,7 @@ does, which makes it the format for tests, replay and debugging.
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import IO, Any
+from typing import Any
 
 from beholder.events import Alert, ContainerInfo, Event, ProcessInfo
 
@@ -62,20 +61,3 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
         },
         **event_dict(alert.event),
     }
-
-
-class NativeJsonSink:
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-
-    def emit(self, events: list[Event], alerts: list[Alert]) -> None:
-        lines = [json.dumps(event_dict(ev)) for ev in events] + [json.dumps(alert_dict(a)) for a in alerts]
-        if lines:
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()  # one write per batch: readers (tail, tests) see it now
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.flush()

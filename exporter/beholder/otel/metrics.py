@@ -35,8 +35,9 @@ from beholder.otel.metric_export import OutageReportingExporter
 from beholder.otel.resource import SCHEMA_URL
 from beholder.otel.transport import grpc_credentials
 
-# "handover": the agent's reader-to-processing queue; "export_queue": the OTLP export queue.
-LOSS_STAGES = ("ringbuf", "handover", "decode", "export_queue", "export", "spool")
+# "handover": the agent's reader-to-processing queue; "export_queue": the OTLP export queue;
+# "output": the line-writing sinks (console, KubeArmor/native JSON, Kubescape, OTLP file).
+LOSS_STAGES = ("ringbuf", "handover", "decode", "export_queue", "export", "spool", "output")
 ALERT_SOURCES = ("policy", "profile")
 ALERT_SEVERITIES = range(1, 11)  # KubeArmor's scale; profile rules map onto it
 # Seconds from the kernel seeing an event to the batch reaching the sinks.
@@ -51,8 +52,6 @@ class PipelineMetrics:
     """
 
     def __init__(self, meter_provider: MeterProvider) -> None:
-        self.lost_totals: Counter[str] = Counter()  # also kept here for --stats-file
-        self._totals_lock = threading.Lock()
         self._spool_lock = threading.Lock()
         self._spool_bytes = 0
         meter = meter_provider.get_meter("beholder", __version__, schema_url=SCHEMA_URL)
@@ -116,8 +115,6 @@ class PipelineMetrics:
             raise ValueError(f"unknown loss stage {stage!r}")
         if n > 0:
             self._lost.add(n, {sc.BEHOLDER_STAGE: stage})
-            with self._totals_lock:
-                self.lost_totals[stage] += n
 
     def suppressed(self, n: int, reason: str = "repeat") -> None:
         if n > 0:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from beholder.events.interfaces import HostIdentity
+from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import limits
 from beholder.otel.config import from_env
@@ -109,9 +109,11 @@ def build_otlp_sink(
     spool_max_bytes: int = limits.SPOOL_MAX_BYTES,
     env: Mapping[str, str] | None = None,
     queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
+    losses: LossCounter | None = None,
 ) -> OtlpSink:
-    """An `OtlpSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
-    queue = export_queue("logs", metrics, spool_dir, spool_max_bytes, queue_max_bytes, env)
+    """An `OtlpSink` configured from `OTEL_*` variables; `ConfigError` on bad settings.
+    The queue and spool count their losses into `losses` (default: `metrics`)."""
+    queue = export_queue("logs", metrics, spool_dir, spool_max_bytes, queue_max_bytes, env, losses)
     return OtlpSink(queue, resource_attributes(host))
 
 
@@ -122,11 +124,16 @@ def export_queue(
     spool_max_bytes: int,
     queue_max_bytes: int,
     env: Mapping[str, str] | None = None,
+    losses: LossCounter | None = None,
 ) -> ExportQueue:
-    """The export queue (and disk spool, when a directory is given) for one OTLP signal."""
+    """The export queue (and disk spool, when a directory is given) for one OTLP signal;
+    both count their losses into `losses` (default: `metrics`)."""
     config = from_env(signal, env)
+    counter = losses or metrics
     spool = None
     if spool_dir is not None:
-        spool = Spool(Path(spool_dir), spool_max_bytes, on_lost=lambda n: metrics.lost("spool", n))
+        spool = Spool(Path(spool_dir), spool_max_bytes, on_lost=lambda n: counter.lost("spool", n))
     transport = make_transport(config)
-    return ExportQueue(transport, metrics, spool=spool, max_bytes=queue_max_bytes, timeout_s=config.timeout_s)
+    return ExportQueue(
+        transport, metrics, losses=counter, spool=spool, max_bytes=queue_max_bytes, timeout_s=config.timeout_s
+    )

@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
+from beholder.events.interfaces import LossCounter
+from beholder.events.model import LossReport
 from beholder.otel.limits import EXPORT_QUEUE_BYTES
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.spool import Spool
@@ -83,6 +85,7 @@ class ExportQueue:
         transport: Transport,
         metrics: PipelineMetrics,
         *,
+        losses: LossCounter | None = None,
         spool: Spool | None = None,
         max_bytes: int = EXPORT_QUEUE_BYTES,
         max_records: int = 262_144,
@@ -92,6 +95,7 @@ class ExportQueue:
     ) -> None:
         self._transport = transport
         self._metrics = metrics
+        self._losses = losses or metrics  # where lost records are counted (the agent's ledger)
         self._spool = spool
         self._gzip_transport = transport if isinstance(transport, GzipTransport) else None
         self._max_bytes = max_bytes
@@ -145,7 +149,7 @@ class ExportQueue:
         if accepted:
             self._metrics.queue_changed(batch.records)
         else:
-            self._metrics.lost(LOSS_STAGE, batch.records)
+            self._losses.lost(LOSS_STAGE, batch.records)
         return accepted
 
     def fits(self, batch: Batch, share: float = 1.0) -> bool:
@@ -162,7 +166,7 @@ class ExportQueue:
 
     def shed(self, records: int) -> None:
         """Count records the caller dropped because the queue was full (stage export_queue)."""
-        self._metrics.lost(LOSS_STAGE, records)
+        self._losses.lost(LOSS_STAGE, records)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every batch put so far is delivered, spooled or counted as lost."""
@@ -190,7 +194,7 @@ class ExportQueue:
             self._ready.clear()
             self._cond.notify_all()
         self._metrics.queue_changed(-stranded)
-        self._metrics.lost(LOSS_STAGE, stranded)
+        self._losses.lost(LOSS_STAGE, stranded)
         self._transport.close()
         if self._spool is not None and not (self._thread.is_alive() or self._encoder.is_alive()):
             self._spool.close()
@@ -240,7 +244,7 @@ class ExportQueue:
             if not keep:
                 self._metrics.queue_changed(-batch.records)
                 if parts:  # encoded after `close` stopped waiting
-                    self._metrics.lost(LOSS_STAGE, batch.records)
+                    self._losses.lost(LOSS_STAGE, batch.records)
             if spill:
                 try:
                     self._spill()
@@ -256,7 +260,7 @@ class ExportQueue:
             return batch.serialize(self._max_request_bytes)
         except Exception:  # an encoder bug must cost this batch, not the export threads
             log.exception("OTLP encoding failed; %d records dropped", batch.records)
-            self._metrics.lost("export", batch.records)
+            self._losses.lost("export", batch.records)
             return []
 
     # -- export thread ------------------------------------------------------------------
@@ -422,12 +426,12 @@ class ExportQueue:
     def _settle(self, result: SendResult, records: int) -> None:
         self._healthy = True
         if result.ok:
-            self._metrics.lost("export", min(result.rejected, records))
+            self._losses.lost("export", min(result.rejected, records))
             if result.rejected:
                 log.warning("collector rejected %d of %d log records", result.rejected, records)
         else:
             log.error("OTLP export failed for good (%s); %d records dropped", result.error, records)
-            self._metrics.lost("export", records)
+            self._losses.lost("export", records)
 
 
 class QueuedSink:
@@ -444,6 +448,9 @@ class QueuedSink:
     def pending_records(self) -> int:
         """Records not yet exported: in memory plus in the spool."""
         return self._queue.pending_records
+
+    def report_losses(self, reports: list[LossReport]) -> None:
+        """Signals without a place for loss records (traces) leave them to the metrics."""
 
     def flush(self) -> None:
         self._queue.flush(self._flush_timeout_s)

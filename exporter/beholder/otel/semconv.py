@@ -76,7 +76,8 @@ BEHOLDER_RULE_TAGS: Final = "beholder.rule.tags"
 # Pipeline stage that lost records: ringbuf (kernel ring buffer full), handover (the agent's reader-to-
 # processing queue full), decode, export_queue (the OTLP export queue at its memory bound: records arrive
 # faster than they are encoded and spilled), export (refused by the collector, or unreachable without a
-# spool), spool (disk spool full or damaged).
+# spool), spool (disk spool full or damaged), output (a console, KubeArmor, JSON, Kubescape or OTLP file
+# output could not write: disk full, reader gone, or its queue full).
 BEHOLDER_STAGE: Final = "beholder.stage"
 # Summary table an event was folded into (process, file, network, syscall, capability).
 BEHOLDER_SUMMARY_TABLE: Final = "beholder.summary.table"
@@ -406,6 +407,7 @@ ENUM_VALUES: Final[dict[str, frozenset[str]]] = {
             "export_queue",
             "export",
             "spool",
+            "output",
         }
     ),
     "network.connection.state": frozenset(

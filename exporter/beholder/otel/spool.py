@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from beholder.losses import FailureLog
+
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<III")
 _MAGIC = b"BHSPOOL"
@@ -80,6 +82,7 @@ class Spool:
         self.segment_bytes = segment_bytes
         self.stats = SpoolStats()
         self._on_lost = on_lost
+        self._write_failures = FailureLog(log, f"spool {self.directory}")
         self._peeked: tuple[int, int] | None = None  # (framed length, records) of the head
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
@@ -124,11 +127,12 @@ class Spool:
             segment, fd = self._writable_segment()
             written = os.write(fd, blob)
         except OSError as exc:
-            log.error("spool %s: cannot write: %s", self.directory, exc.strerror)
+            self._write_failures.failed(exc, records)
             segment, written = None, -1
         if segment is None or written != len(blob):  # disk full or worse: keep what verified
             self._seal_writer()
             return False
+        self._write_failures.succeeded()
         segment.size += written
         segment.records += records
         self._pending_records += records

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from beholder import __version__
-from beholder.events.interfaces import HostIdentity
+from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.events.model import Alert, Event
 from beholder.otel import limits, wire
 from beholder.otel.config import endpoint_configured
@@ -72,10 +72,17 @@ def build_trace_sink(
     spool_max_bytes: int = limits.SPOOL_MAX_BYTES,
     env: Mapping[str, str] | None = None,
     queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
+    losses: LossCounter | None = None,
 ) -> TraceSink:
     """A `TraceSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
     spool = None if spool_dir is None else Path(spool_dir) / "traces"
     queue = export_queue(
-        "traces", metrics, spool, spool_max_bytes // TRACES_SHARE, queue_max_bytes // TRACES_SHARE, env
+        "traces",
+        metrics,
+        spool,
+        spool_max_bytes // TRACES_SHARE,
+        queue_max_bytes // TRACES_SHARE,
+        env,
+        losses,
     )
     return TraceSink(queue, resource_attributes(host, environ=env))

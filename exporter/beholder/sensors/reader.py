@@ -21,16 +21,35 @@ class ReaderStats:
     last_decode_error: str = ""
 
 
-class RingReader:
+class BatchDecoder:
+    """Decodes raw batches into events; a record it cannot read is counted, never raised."""
+
+    def __init__(self) -> None:
+        self.decoder = Decoder()
+        self.stats = ReaderStats()
+
+    def decode_batch(self, raw: list[bytes]) -> list[Event]:
+        decode = self.decoder.decode
+        out: list[Event] = []
+        append = out.append
+        for record in raw:
+            try:
+                append(decode(record))
+            except DecodeError as exc:
+                self.stats.decode_errors += 1
+                self.stats.last_decode_error = str(exc)
+        return out
+
+
+class RingReader(BatchDecoder):
     """`limit` bounds what one poll or consume collects: libbpf keeps consuming while the
     kernel keeps producing, so without it a reader that falls behind gathers without end.
     The callback's -1 stops the consumer after the record it was given (that one is kept);
     the rest waits in the ring buffer, and what no longer fits there is counted as lost."""
 
     def __init__(self, program: Program, limit: int = 8192) -> None:
+        super().__init__()
         self.program = program
-        self.decoder = Decoder()
-        self.stats = ReaderStats()
         self.limit = limit
         self._raw: list[bytes] = []
         self.ring = program.open_ring_buffer(self._on_record)
@@ -61,15 +80,3 @@ class RingReader:
 
     def drain(self) -> list[Event]:
         return self.decode_batch(self.take())
-
-    def decode_batch(self, raw: list[bytes]) -> list[Event]:
-        decode = self.decoder.decode
-        out: list[Event] = []
-        append = out.append
-        for record in raw:
-            try:
-                append(decode(record))
-            except DecodeError as exc:
-                self.stats.decode_errors += 1
-                self.stats.last_decode_error = str(exc)
-        return out

@@ -1,0 +1,86 @@
+"""The text sinks: the formats' lines (rendered in `beholder.formats`) written by `LineSink`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from beholder.events import Alert, Event, LossReport
+from beholder.events.interfaces import HostIdentity, LossCounter
+from beholder.formats.console import alert_line, event_line, watched
+from beholder.formats.kubearmor import to_kubearmor
+from beholder.formats.native import alert_dict, event_dict
+from beholder.output.lines import Destination, LineSink
+
+
+class ConsoleSink(LineSink):
+    """One readable line per event or alert, for people watching a terminal. `mode` is
+    `watched` (the default selection, `formats.console.watched`) or `all` (every event)."""
+
+    def __init__(
+        self, destination: Destination = None, mode: str = "watched", *, losses: LossCounter | None = None
+    ) -> None:
+        super().__init__(destination, losses=losses)
+        self.show: Callable[[Event], bool] = (lambda _ev: True) if mode == "all" else watched
+
+    def lines(self, events: list[Event], alerts: list[Alert]) -> list[str]:
+        show = self.show
+        return [event_line(ev) for ev in events if show(ev)] + [alert_line(a) for a in alerts]
+
+    def report_losses(self, reports: list[LossReport]) -> None:
+        """One line per stage that lost records, among the events, so the gap shows where it is."""
+        self.write_lines([f"LOSS {r.message}" for r in reports])
+
+
+class KubeArmorJsonSink(LineSink):
+    """KubeArmor JSON lines (events and alerts)."""
+
+    def __init__(
+        self,
+        destination: Destination,
+        host: HostIdentity,
+        include_events: bool = True,
+        *,
+        losses: LossCounter | None = None,
+    ) -> None:
+        super().__init__(destination, losses=losses)
+        self.host = host
+        self.include_events = include_events
+
+    def lines(self, events: list[Event], alerts: list[Alert]) -> list[str]:
+        dumps = json.dumps
+        lines = [dumps(to_kubearmor(ev, self.host)) for ev in events] if self.include_events else []
+        return lines + [dumps(to_kubearmor(a.event, self.host, a)) for a in alerts]
+
+
+class NativeJsonSink(LineSink):
+    """Beholder's own JSON lines: every field of the event model."""
+
+    def lines(self, events: list[Event], alerts: list[Alert]) -> list[str]:
+        return [json.dumps(event_dict(ev)) for ev in events] + [json.dumps(alert_dict(a)) for a in alerts]
+
+
+class KubescapeAlertSink(LineSink):
+    """Kubescape node-agent alert JSON lines for profile alerts (`--output kubescape`).
+
+    `lookup` (pid -> ProcessInfo, the live process tree) lets the alert's processTree show
+    the parent as the node-agent does.
+    """
+
+    def __init__(
+        self,
+        destination: Destination,
+        host: HostIdentity,
+        lookup: Callable[[int], object] | None = None,
+        *,
+        losses: LossCounter | None = None,
+    ) -> None:
+        from beholder.bob.alert_json import dumps
+
+        super().__init__(destination, losses=losses)
+        self._dumps = dumps
+        self.host = host
+        self.lookup = lookup
+
+    def lines(self, events: list[Event], alerts: list[Alert]) -> list[str]:
+        return [self._dumps(a, self.host, self.lookup) for a in alerts if a.source == "profile"]
