@@ -197,3 +197,12 @@ def test_connection_refused_gets_no_grpc_hint() -> None:
     result = transport.send(b"", 2.0)
     transport.close()
     assert "OTLP/gRPC" not in result.error
+
+
+def test_the_sdk_metric_exporters_error_text_gets_the_same_hint() -> None:
+    from beholder.otel.transport import explain_http_error
+
+    sdk = "Transient error ('Connection aborted.', BadStatusLine('\\x00\\x00\\x18\\x04\\x00')) encountered"
+    assert explain_http_error(sdk).startswith("this looks like an OTLP/gRPC endpoint")
+    assert "\\x00" not in explain_http_error(sdk)
+    assert explain_http_error("ConnectionError: refused") == "ConnectionError: refused"

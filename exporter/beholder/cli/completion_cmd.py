@@ -9,7 +9,7 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 @click.command("completion")
-@click.argument("shell", type=click.Choice(SHELLS))
+@click.argument("shell", type=click.Choice(SHELLS, case_sensitive=False))
 def command(shell: str) -> None:
     """Print a completion script; commands, options and choices then complete with TAB.
 

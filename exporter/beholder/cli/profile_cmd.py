@@ -368,7 +368,9 @@ def export_cmd(
     help="The `beholder run --stats-file` whose per-container syscall counts feed R0003.",
 )
 @rule_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default="text", show_default=True
+)
 @click.option("--cluster-name", default="default", show_default=True)
 def evaluate_cmd(
     profiles: tuple[str, ...],

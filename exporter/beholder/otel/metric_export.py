@@ -15,6 +15,8 @@ import time
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
+from beholder.otel.transport import explain_http_error
+
 log = logging.getLogger("beholder.otel.metrics")
 SDK_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
@@ -83,7 +85,7 @@ class OutageReportingExporter(MetricExporter):
                         "beholder: metrics export to %s failing (%s); retrying each interval, "
                         "one line when it recovers",
                         self._endpoint,
-                        self._reason or "no reason given",
+                        explain_http_error(self._reason) if self._reason else "no reason given",
                     )
             self._reason = ""
 

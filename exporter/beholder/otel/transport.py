@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.utils
 import gzip
-import http.client
 import random
 import threading
 import time
@@ -250,10 +249,9 @@ class HttpTransport:
                 self._url, data=body, timeout=timeout_s, verify=self._verify, cert=self._cert
             )
         except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if _http2_answer(exc):
-                error = f"{GRPC_HINT} ({error})"
-            return SendResult(ok=False, retryable=True, error=error)
+            return SendResult(
+                ok=False, retryable=True, error=explain_http_error(f"{type(exc).__name__}: {exc}")
+            )
         status = response.status_code
         if 200 <= status < 300:
             return SendResult(ok=True, rejected=_http_rejected(self._service, response.content))
@@ -268,19 +266,17 @@ class HttpTransport:
         self._session.close()
 
 
-def _http2_answer(exc: BaseException, depth: int = 0) -> bool:
-    """True when the server answered HTTP/1.1 with an HTTP/2 frame, as a gRPC port does.
+def explain_http_error(text: str) -> str:
+    """The error of a failed OTLP/HTTP request, or the fix when the port speaks gRPC.
 
-    A frame starts with a 3-byte length whose first bytes are zero (a SETTINGS frame is
-    `\\x00\\x00\\x06\\x04…`); http.client reports it as a BadStatusLine, which requests and
-    urllib3 wrap a few levels deep.
+    A gRPC port answers an HTTP/1.1 request with an HTTP/2 SETTINGS frame, whose 3-byte
+    length starts with zero bytes; http.client reports it as `BadStatusLine('\\x00\\x00…')`,
+    deep inside what requests and the SDK's exporters raise. The frame's bytes mean nothing
+    to a reader, so the hint replaces them.
     """
-    if isinstance(exc, http.client.BadStatusLine):
-        return str(exc.args[0] if exc.args else "").startswith("\x00\x00")
-    if depth > 4:
-        return False
-    inner = [a for a in exc.args if isinstance(a, BaseException)] + [exc.__cause__, exc.__context__]
-    return any(_http2_answer(e, depth + 1) for e in inner if e is not None)
+    if "BadStatusLine('\\x00\\x00" in text:
+        return f"{GRPC_HINT} (the server answered with an HTTP/2 frame)"
+    return text
 
 
 def _http_rejected(service: _Service, body: bytes) -> int:
