@@ -118,7 +118,7 @@ def test_an_outage_is_one_line_when_it_starts_and_one_when_it_ends(caplog) -> No
             exporter.export(MetricsData(resource_metrics=[]))
     lines = beholder_lines(caplog)
     assert [line.split(" ")[5] for line in lines] == ["failing", "recovered", "failing", "recovered"]
-    assert "after 5 failed exports" in lines[1]
+    assert "after 5 failed attempts" in lines[1]
 
 
 def test_shutdown_during_an_outage_skips_the_final_export_and_wakes_the_retrying_one() -> None:

@@ -1,10 +1,11 @@
 """The SDK's OTLP metric exporter as the agent runs it: one line per outage, bounded shutdown.
 
 Left alone, the SDK exporter logs a "Transient error … retrying" line on every attempt of
-every export interval while the collector is down, and the reader's final export at
-shutdown retries until the export timeout. Wrapped, the SDK's own lines are kept (the first
+every export interval while the collector is down, and an export in progress at shutdown
+retries until the export timeout. Wrapped, the SDK's own lines are swallowed (the first
 becomes the reason), the agent says once that metrics export is failing and once that it
-recovered, and a shutdown during an outage does not wait for a collector that is not there.
+recovered, and a shutdown during an outage wakes the retrying export and skips the final
+one instead of waiting for a collector that is not there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ SDK_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "opentelemetry.sdk.metrics._internal.export",
 )
+_exporting = threading.local()  # the wrapper whose export runs on this thread
+
+
+class _Router(logging.Filter):
+    """Hands an SDK line logged during a wrapped export to that wrapper instead of printing it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exporter = getattr(_exporting, "exporter", None)
+        if exporter is None:
+            return True
+        exporter.sdk_said(record)
+        return False
+
+
+_ROUTER = _Router()
+for _name in SDK_LOGGERS:
+    logging.getLogger(_name).addFilter(_ROUTER)
 
 
 class OutageReportingExporter(MetricExporter):
@@ -37,17 +55,13 @@ class OutageReportingExporter(MetricExporter):
         self._endpoint = endpoint
         self._lock = threading.Lock()
         self._down_since: float | None = None
-        self._failures = 0
-        self._reason = ""
+        self._failures = 0  # failed exports and SDK retries since the outage began
         self._closing = False
-        for name in SDK_LOGGERS:
-            logging.getLogger(name).addFilter(self._swallow)
 
-    def _swallow(self, record: logging.LogRecord) -> bool:
-        """Keep the SDK's line as the reason for the next failure instead of printing it."""
-        if not self._reason and record.levelno >= logging.WARNING:
-            self._reason = record.getMessage().splitlines()[0][:200]
-        return False
+    def sdk_said(self, record: logging.LogRecord) -> None:
+        """The SDK's retry lines mean an outage has begun: say so once, print none of them."""
+        if record.levelno >= logging.WARNING:
+            self._failing(record.getMessage().splitlines()[0][:200])
 
     @property
     def down(self) -> bool:
@@ -58,36 +72,43 @@ class OutageReportingExporter(MetricExporter):
     ) -> MetricExportResult:
         if self._closing and self.down:
             return MetricExportResult.FAILURE  # the final export would only wait out the timeout
+        _exporting.exporter = self
         try:
             result = self._inner.export(metrics_data, timeout_millis=timeout_millis)
         except Exception as exc:  # the SDK reader would log a traceback per interval
-            self._reason = self._reason or f"{type(exc).__name__}: {exc}"
             result = MetricExportResult.FAILURE
-        self._note(result)
+            self._failing(f"{type(exc).__name__}: {exc}")
+        finally:
+            _exporting.exporter = None
+        if result is MetricExportResult.SUCCESS:
+            self._recovered()
+        else:
+            self._failing("export failed")
         return result
 
-    def _note(self, result: MetricExportResult) -> None:
+    def _failing(self, reason: str) -> None:
         with self._lock:
-            if result is MetricExportResult.SUCCESS:
-                if self._down_since is not None:
-                    log.warning(
-                        "beholder: metrics export to %s recovered after %d failed exports (%.0f s)",
-                        self._endpoint,
-                        self._failures,
-                        time.monotonic() - self._down_since,
-                    )
-                self._down_since, self._failures = None, 0
-            else:
-                self._failures += 1
-                if self._down_since is None:
-                    self._down_since = time.monotonic()
-                    log.warning(
-                        "beholder: metrics export to %s failing (%s); retrying each interval, "
-                        "one line when it recovers",
-                        self._endpoint,
-                        explain_http_error(self._reason) if self._reason else "no reason given",
-                    )
-            self._reason = ""
+            self._failures += 1
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        log.warning(
+            "beholder: metrics export to %s failing (%s); retrying each interval, one line when it recovers",
+            self._endpoint,
+            explain_http_error(reason),
+        )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            since, failures = self._down_since, self._failures
+            self._down_since, self._failures = None, 0
+        if since is not None:
+            log.warning(
+                "beholder: metrics export to %s recovered after %d failed attempts (%.0f s)",
+                self._endpoint,
+                failures,
+                time.monotonic() - since,
+            )
 
     def begin_shutdown(self) -> None:
         """From now on an outage ends exports at once; an export waiting on a retry is woken."""
@@ -101,5 +122,3 @@ class OutageReportingExporter(MetricExporter):
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
         if not (self._closing and self.down):  # already shut down by `begin_shutdown`
             self._inner.shutdown(timeout_millis=timeout_millis)
-        for name in SDK_LOGGERS:
-            logging.getLogger(name).removeFilter(self._swallow)
