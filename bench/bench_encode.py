@@ -26,8 +26,10 @@ from opentelemetry.sdk.resources import Resource
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel import jsonwire, wire
-from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.otel.encode import LogEncoder
+from beholder.otel.resource import resource_attributes
 from beholder.otel.semconv_check import check_attributes
 
 
@@ -79,34 +81,40 @@ def make_events(n: int) -> list[Event]:
         )
         kind = i % 10
         if kind < 7:
-            ev = Event(
-                operation=Operation.FILE,
-                syscall="openat",
-                resource=f"/srv/data/file-{i % 5000}.json",
-                data={"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"},
-                **common,
+            ev = with_facts(
+                Event(
+                    operation=Operation.FILE,
+                    syscall="openat",
+                    resource=f"/srv/data/file-{i % 5000}.json",
+                    data={"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"},
+                    **common,
+                )
             )
         elif kind < 9:
-            ev = Event(
-                operation=Operation.NETWORK,
-                syscall="connect",
-                resource=f"sa_family=AF_INET sin_port=443 sin_addr=10.0.{i % 256}.{i % 200}",
-                data={
-                    "fd": "5",
-                    "sa_family": "AF_INET",
-                    "sin_port": "443",
-                    "sin_addr": f"10.0.{i % 256}.{i % 200}",
-                },
-                **common,
+            ev = with_facts(
+                Event(
+                    operation=Operation.NETWORK,
+                    syscall="connect",
+                    resource=f"sa_family=AF_INET sin_port=443 sin_addr=10.0.{i % 256}.{i % 200}",
+                    data={
+                        "fd": "5",
+                        "sa_family": "AF_INET",
+                        "sin_port": "443",
+                        "sin_addr": f"10.0.{i % 256}.{i % 200}",
+                    },
+                    **common,
+                )
             )
         else:
-            ev = Event(
-                operation=Operation.PROCESS,
-                syscall="execve",
-                resource="/usr/bin/curl",
-                argv=("/usr/bin/curl", "-s", f"https://example.com/{i}"),
-                data={"argv": f"-s https://example.com/{i}"},
-                **common,
+            ev = with_facts(
+                Event(
+                    operation=Operation.PROCESS,
+                    syscall="execve",
+                    resource="/usr/bin/curl",
+                    argv=("/usr/bin/curl", "-s", f"https://example.com/{i}"),
+                    data={"argv": f"-s https://example.com/{i}"},
+                    **common,
+                )
             )
         events.append(ev)
     return events

@@ -35,9 +35,11 @@ from opentelemetry.sdk.resources import Resource
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
-from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.formats.kubearmor_in import with_facts
+from beholder.otel.encode import LogEncoder
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.otlp_sink import build_otlp_sink
+from beholder.otel.resource import resource_attributes
 from beholder.otel.severity import TELEMETRY_SEVERITY
 
 _COUNT_METHOD = "/bench.Counter/Count"
@@ -138,22 +140,24 @@ def make_events(n: int) -> list[Event]:
         proc = processes[i % len(processes)]
         is_open = i % 2
         events.append(
-            Event(
-                timestamp_ns=now + i,
-                operation=Operation.FILE if is_open else Operation.PROCESS,
-                syscall="openat" if is_open else "execve",
-                retval=3 if is_open else 0,
-                host_pid=proc.pid,
-                host_tid=proc.pid,
-                uid=1000,
-                gid=1000,
-                comm=proc.comm,
-                cgroup_id=77,
-                resource=f"/srv/data/file-{i % 500}.json" if is_open else "/usr/bin/python3",
-                data={"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"} if is_open else {"argv": "-m app"},
-                argv=() if is_open else ("/usr/bin/python3", "-m", "app"),
-                process=proc,
-                container=containers[i % len(containers)],
+            with_facts(
+                Event(
+                    timestamp_ns=now + i,
+                    operation=Operation.FILE if is_open else Operation.PROCESS,
+                    syscall="openat" if is_open else "execve",
+                    retval=3 if is_open else 0,
+                    host_pid=proc.pid,
+                    host_tid=proc.pid,
+                    uid=1000,
+                    gid=1000,
+                    comm=proc.comm,
+                    cgroup_id=77,
+                    resource=f"/srv/data/file-{i % 500}.json" if is_open else "/usr/bin/python3",
+                    data={"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"} if is_open else {"argv": "-m app"},
+                    argv=() if is_open else ("/usr/bin/python3", "-m", "app"),
+                    process=proc,
+                    container=containers[i % len(containers)],
+                )
             )
         )
     return events

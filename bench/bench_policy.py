@@ -19,6 +19,7 @@ from pathlib import Path
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 from beholder.policy import PolicyEngine
 
 RULE_COUNTS = (10, 1_000, 10_000)
@@ -67,21 +68,23 @@ def write_policies(directory: Path, count: int) -> None:
 def _event(op: Operation, resource: str, exe: str, flags: str = "O_RDONLY|O_CLOEXEC") -> Event:
     proc = ProcessInfo(pid=100, exe=exe, parent_exe="/bin/sh")
     data = {"fd": "-100", "flags": flags} if op is Operation.FILE else {}
-    return Event(
-        1,
-        op,
-        "openat" if op is Operation.FILE else "execve",
-        3,
-        100,
-        100,
-        0,
-        0,
-        "x",
-        1,
-        resource=resource,
-        data=data,
-        process=proc,
-        container=CONTAINER,
+    return with_facts(
+        Event(
+            1,
+            op,
+            "openat" if op is Operation.FILE else "execve",
+            3,
+            100,
+            100,
+            0,
+            0,
+            "x",
+            1,
+            resource=resource,
+            data=data,
+            process=proc,
+            container=CONTAINER,
+        )
     )
 
 

@@ -22,6 +22,7 @@ from beholder.bob.engine import ProfileEngine
 from beholder.bob.profile import Profile, parse_document
 from beholder.bob.rules import ALL_SPECS
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor_in import with_facts
 
 OPEN_COUNTS = (10, 1_000, 50_000)
 CONTAINER = ContainerInfo("bench", name="app", namespace="bench", labels={"app": "bench"})
@@ -55,21 +56,23 @@ def profile(opens: int) -> dict:
 
 def _event(op: Operation, syscall: str, resource: str, **extra: object) -> Event:
     proc = ProcessInfo(pid=100, exe=str(extra.pop("exe", "/usr/bin/app")), parent_exe="/bin/sh")
-    return Event(
-        1,
-        op,
-        syscall,
-        3 if op is Operation.FILE else 0,
-        100,
-        100,
-        0,
-        0,
-        "app",
-        1,
-        resource=resource,
-        process=proc,
-        container=CONTAINER,
-        **extra,
+    return with_facts(
+        Event(
+            1,
+            op,
+            syscall,
+            3 if op is Operation.FILE else 0,
+            100,
+            100,
+            0,
+            0,
+            "app",
+            1,
+            resource=resource,
+            process=proc,
+            container=CONTAINER,
+            **extra,
+        )
     )
 
 

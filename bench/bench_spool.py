@@ -35,11 +35,12 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from beholder.events.interfaces import HostIdentity
 from beholder.losses import LossLedger
-from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.otel.encode import LogEncoder
 from beholder.otel.limits import EXPORT_QUEUE_BYTES
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.otlp_sink import OtlpSink
 from beholder.otel.queue import ExportQueue
+from beholder.otel.resource import resource_attributes
 from beholder.otel.spool import Spool
 from beholder.otel.transport import SendResult
 

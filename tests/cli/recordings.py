@@ -7,8 +7,8 @@ from pathlib import Path
 
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, Event
-from beholder.otel.encode import resource_attributes
 from beholder.otel.file_sink import OtlpJsonFileSink
+from beholder.otel.resource import resource_attributes
 from beholder.output.sinks import KubeArmorJsonSink
 
 HOST = HostIdentity(host_name="node-1", node_name="node-1", cluster_name="pandora")

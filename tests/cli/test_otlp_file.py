@@ -12,7 +12,8 @@ from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, Operation
 from beholder.formats.kubearmor_in import ReadReport
 from beholder.otel import jsonwire
-from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.otel.encode import LogEncoder
+from beholder.otel.resource import resource_attributes
 from beholder.query.otlp_file import read_otlp_lines
 from cli.builders import DB, alert_on, event, exec_of, net, open_of
 

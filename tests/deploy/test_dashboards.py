@@ -34,8 +34,9 @@ from beholder.events.kinds import KIND_BY_SYSCALL
 from beholder.events.model import Action, Event, Operation, ProcessInfo
 from beholder.otel import semconv as sc
 from beholder.otel import wire
-from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.otel.encode import LogEncoder
 from beholder.otel.metrics import MetricsRuntime, start_metrics
+from beholder.otel.resource import resource_attributes
 from beholder.otel.semconv_gen import load_registry
 from beholder.otel.traces import ProcessSpans
 from beholder.policy.alerts import DEFAULT_POSTURE, posture_alert

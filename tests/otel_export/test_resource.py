@@ -14,10 +14,10 @@ from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
 
 from beholder.events.interfaces import HostIdentity
 from beholder.otel import semconv as sc
-from beholder.otel.encode import encode_logs, resource_attributes
+from beholder.otel.encode import encode_logs
 from beholder.otel.metric_export import OutageReportingExporter
 from beholder.otel.metrics import start_metrics
-from beholder.otel.resource import SCHEMA_URL, identity_attributes
+from beholder.otel.resource import SCHEMA_URL, identity_attributes, resource_attributes
 from otel_export.agent_helper import exec_event
 from otel_export.receiver import RECEIVERS, Collector, config_for
 

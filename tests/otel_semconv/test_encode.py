@@ -16,12 +16,8 @@ from beholder import __version__
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Operation
 from beholder.otel import jsonwire, wire
-from beholder.otel.encode import (
-    LogEncoder,
-    encode_logs,
-    parse_resource_env,
-    resource_attributes,
-)
+from beholder.otel.encode import LogEncoder, encode_logs
+from beholder.otel.resource import parse_resource_env, resource_attributes
 from beholder.otel.semconv_check import check_attributes
 from beholder.otel.severity import alert_severity, kubescape_severity
 from otel_semconv.samples import ALERTS, EVENTS, SHELL, T0, event

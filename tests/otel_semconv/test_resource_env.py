@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     import json, sys
     from beholder.cli.outputs import OutputContext, build_sinks
     from beholder.events.interfaces import HostIdentity
-    from beholder.otel.encode import resource_attributes
+    from beholder.otel.resource import resource_attributes
     from beholder.otel.metrics import start_metrics
 
     host = HostIdentity("node-1", "node-1", "c")

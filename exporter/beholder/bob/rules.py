@@ -412,7 +412,9 @@ def _link_over_sensitive(label: str, arrow: str) -> Check:
             return None
         if c.behaviour and c.behaviour.was_path_opened(f.path):
             return None
-        other = f.event.resource if f.kind == "symlink" else f.event.data.get("newpath", "")
+        access = f.event.facts
+        new_path = access.new_path if isinstance(access, FileAccess) else ""
+        other = f.event.resource if f.kind == "symlink" else new_path
         return f"{label} created over sensitive file: {f.path} {arrow} {other}"
 
     return check
@@ -454,7 +456,7 @@ CATALOGUE: tuple[Rule, ...] = (
     Rule(_spec("R0004", "Linux Capabilities Anomalies in container", 1, True, "TA0002", "T1059", 0,
                f"{_K8S},context:container,anomaly,capabilities,applicationprofile"),
          frozenset({"capabilities"}), _unexpected_capability,
-         lambda f: f"{f.comm}_{f.event.data.get('capability', '')}"),
+         lambda f: f"{f.comm}_{f.capability}"),
     Rule(_spec("R0005", "DNS Anomalies in container", 1, True, "TA0011", "T1071.004", 0,
                f"{_K8S},context:container,dns,anomaly,networkprofile"),
          frozenset({"dns"}), _unexpected_domain, lambda f: f"{f.comm}_{f.domain}"),
@@ -470,7 +472,7 @@ CATALOGUE: tuple[Rule, ...] = (
          frozenset({"open"}), _environ_read),
     Rule(_spec("R0009", "eBPF Program Load", 5, True, "TA0005", "T1218", 1,
                f"{_K8S},{_HOST},bpf,ebpf,applicationprofile"),
-         frozenset({"bpf"}), _bpf_load, lambda f: f"{f.comm}_bpf_{f.event.data.get('cmd', '')}"),
+         frozenset({"bpf"}), _bpf_load, lambda f: f"{f.comm}_bpf_{_syscall_arg(f.event, 'cmd') or ''}"),
     Rule(_spec("R0010", "Unexpected Sensitive File Access", 5, True, "TA0006", "T1005", 1,
                f"{_K8S},context:container,{_HOST},files,anomaly,applicationprofile"),
          frozenset({"open"}), _sensitive_open, lambda f: f"{f.comm}_{f.path}"),

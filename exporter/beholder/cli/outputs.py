@@ -126,8 +126,8 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
         if name == "kubescape":
             return KubescapeAlertSink(target, ctx.host, ctx.process_lookup, losses=losses)
         if name == "otlp-file":
-            from beholder.otel.encode import resource_attributes
             from beholder.otel.file_sink import OtlpJsonFileSink
+            from beholder.otel.resource import resource_attributes
 
             return OtlpJsonFileSink(target, resource_attributes(ctx.host), losses=losses)
     except OSError as exc:

@@ -360,8 +360,8 @@ def _start_query(host: HostIdentity, socket_path: str | None, http_port: int | N
 def _start_metrics(host: HostIdentity, metrics_addr: str | None, health: Health):
     """OTel metrics: OTLP push when an endpoint is configured, Prometheus when asked for."""
     from beholder.otel.config import ConfigError, from_env
-    from beholder.otel.encode import resource_attributes
     from beholder.otel.metrics import start_metrics
+    from beholder.otel.resource import resource_attributes
 
     otlp = None
     if os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):

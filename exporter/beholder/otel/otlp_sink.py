@@ -19,9 +19,10 @@ from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import limits
 from beholder.otel.config import from_env
-from beholder.otel.encode import LogEncoder, resource_attributes
+from beholder.otel.encode import LogEncoder
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.queue import ExportQueue, QueuedSink, Serialized
+from beholder.otel.resource import resource_attributes
 from beholder.otel.spool import Spool
 from beholder.otel.transport import make_transport
 

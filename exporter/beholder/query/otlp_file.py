@@ -19,30 +19,15 @@ from beholder.events.kinds import PROCESS_EXEC, kind_of
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, RecordError, facts_from_data
 from beholder.otel import semconv as sc
+from beholder.otel.event_attrs import DATA_ATTRIBUTES, ENDPOINT_ROLE
 from beholder.query.records import Record
 
 _ARG = sc.BEHOLDER_SYSCALL_ARG + "."
 _EXTRA = sc.BEHOLDER_ALERT_EXTRA + "."
 _LABEL = sc.K8S_POD_LABEL + "."
-_DATA_KEYS = {
-    sc.BEHOLDER_FILE_OPEN_FLAGS: "flags",
-    sc.FILE_MODE: "mode",
-    sc.FILE_OWNER_ID: "uid",
-    sc.FILE_GROUP_ID: "gid",
-    sc.BEHOLDER_FILE_NEW_PATH: "newpath",
-    sc.FILE_SYMBOLIC_LINK_TARGET_PATH: "target",
-    sc.BEHOLDER_NETWORK_ADDRESS_FAMILY: "sa_family",
-    sc.DNS_QUESTION_NAME: "qname",
-    sc.BEHOLDER_DNS_QUESTION_TYPE: "qtype",
-    sc.BEHOLDER_CAPABILITY_NAME: "capability",
-    sc.PROCESS_EXIT_CODE: "exit_code",
-    sc.BEHOLDER_PROCESS_CHILD_PID: "child_pid",
-}
-_ADDRESS_PAIRS = (
-    (sc.SERVER_ADDRESS, sc.SERVER_PORT),
-    (sc.CLIENT_ADDRESS, sc.CLIENT_PORT),
-    (sc.NETWORK_LOCAL_ADDRESS, sc.NETWORK_LOCAL_PORT),
-)
+# The encoder's own mapping, read backwards.
+_DATA_KEYS = {attribute: key for key, attribute in DATA_ATTRIBUTES.items()}
+_ADDRESS_PAIRS = tuple(dict.fromkeys(ENDPOINT_ROLE.values()))
 SOCKADDR_ORDER = (  # the order the network sensor writes sockaddr fields in
     "sa_family",
     "sin_port",
