@@ -18,11 +18,10 @@ from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.events.model import Alert, Event
 from beholder.otel import limits, wire
 from beholder.otel.config import endpoint_configured
-from beholder.otel.encode import resource_attributes
 from beholder.otel.metrics import PipelineMetrics
 from beholder.otel.otlp_sink import export_queue
 from beholder.otel.queue import ExportQueue, QueuedSink, Serialized
-from beholder.otel.resource import SCOPE_NAME
+from beholder.otel.resource import SCOPE_NAME, resource_attributes
 from beholder.otel.traces import ProcessSpans
 
 SPANS_PER_REQUEST = 2048  # a few hundred bytes each: well under the collector's 4 MiB
