@@ -20,7 +20,6 @@ from beholder.events.facts import (
     DnsQuestion,
     Endpoint,
     Exit,
-    FileAccess,
     Fork,
     Socket,
     SocketCall,
@@ -144,8 +143,7 @@ class EventAttributes:
 
     # --- file ------------------------------------------------------------------------------
     def _file(self, ev: Event) -> tuple[bytes, bool]:
-        access = ev.facts
-        path = access.path if isinstance(access, FileAccess) else ev.resource
+        path = ev.resource  # the file's absolute path (FileAccess.path), as enrichment left it
         out = self._c.s(sc.FILE_PATH, path) if path else b""
         mapped = OPEN_ATTRIBUTES if ev.kind == kinds.FILE_OPEN else FILE_ATTRIBUTES
         return out + self._c.args(ev.data, mapped), True
