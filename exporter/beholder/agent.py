@@ -38,6 +38,7 @@ class AgentStats:
     queue_dropped_records: int = 0
     alerts: int = 0
     hidden: int = 0  # events evaluated but not exported: their visibility excludes them
+    throttled: int = 0  # alerts dropped by alert throttling (counted in metrics too)
     unenriched: int = 0  # container events sent without pod identity while Kubernetes was asked for
     unattributed: int = 0  # events of a cgroup gone before it could be named (sent as host events)
     evaluator_errors: int = 0
@@ -63,7 +64,7 @@ class Metrics(Protocol):
 
     def record_batch(self, events: list[Event], alerts: list[Alert]) -> None: ...
 
-    def suppressed(self, n: int) -> None: ...
+    def suppressed(self, n: int, reason: str = "repeat") -> None: ...
 
 
 _BYTES_OVERHEAD = 33 + 8  # a CPython bytes object's header, and its slot in the list
@@ -92,6 +93,7 @@ class Agent:
         losses: LossLedger | None = None,
         health: Health | None = None,
         telemetry: Callable[[list[Event]], list[Event]] | None = None,
+        alert_filter: Callable[[list[Alert]], tuple[list[Alert], int]] | None = None,
     ) -> None:
         self.options = options
         self.source = source
@@ -104,6 +106,7 @@ class Agent:
         self.losses = losses or LossLedger()
         self.health = health or Health()
         self.telemetry = telemetry  # which evaluated events leave as telemetry (visibility)
+        self.alert_filter = alert_filter  # alert throttling: (kept, dropped)
         self.stats = AgentStats()
         self._decoder = BatchDecoder()
         self._reported: dict[str, int] = {}  # counters already pushed to metrics
@@ -209,6 +212,12 @@ class Agent:
             except Exception as exc:  # one broken rule set must not stop the others
                 stats.evaluator_errors += 1
                 stats.last_error = f"{type(evaluator).__name__}: {exc}"
+        if self.alert_filter is not None and alerts:
+            alerts, dropped = self.alert_filter(alerts)
+            if dropped:
+                stats.throttled += dropped
+                if self.metrics is not None:
+                    self._guard(self.metrics.suppressed, dropped, "alert_throttle")
         stats.alerts += len(alerts)
         if self.options.expect_pods:
             stats.unenriched += sum(1 for ev in events if ev.container and not ev.container.pod_name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from beholder.agent import Agent, AgentOptions, Metrics
 from beholder.enrich.enricher import Enricher
@@ -17,6 +17,9 @@ from beholder.health import Health
 from beholder.losses import LossLedger
 from beholder.redact import Redactor
 from beholder.sensors.program import ProgramOptions
+
+if TYPE_CHECKING:
+    from beholder.policy.throttle import AlertThrottle
 
 
 @dataclass(slots=True)
@@ -52,10 +55,12 @@ class Pipeline:
         on_batch: Callable[[list[Event], list[Alert]], None] | None = None,
         health: Health | None = None,
         telemetry: Callable[[list[Event]], list[Event]] | None = None,
+        throttle: AlertThrottle | None = None,
         source: RecordSource | None = None,
     ) -> Agent:
         """The agent over `source`, by default the kernel (`SensorError` when no sensor can run).
-        `telemetry` picks the evaluated events that are exported (visibility)."""
+        `telemetry` picks the evaluated events that are exported (visibility), `throttle`
+        drops a container's alerts over KubeArmor's rate (counted)."""
         if source is None:
             from beholder.sensors.source import KernelSource  # loads bcc's libbpf: tracing only
 
@@ -72,6 +77,7 @@ class Pipeline:
             losses=self.losses,
             health=health,
             telemetry=telemetry,
+            alert_filter=throttle.filter if throttle else None,
         )
         return self.agent
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from beholder.policy.evaluate import POSTURES, Posture
+from beholder.policy.throttle import AlertThrottle
 from beholder.sources.live import Settings
 from beholder.sources.visibility import ALL, EVERYTHING, VisibilityError, parse_visibility
 
@@ -35,7 +36,34 @@ def _posture_option(prefix: str, cls: str, camel: str) -> Callable[[Callable[...
 
 
 def live_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Postures and visibility (KubeArmor's settings), passed through as keyword arguments."""
+    """Postures, visibility and alert throttling (KubeArmor's settings), as keyword arguments."""
+    func = click.option(
+        "--throttle-sec",
+        "--throttleSec",
+        "throttle_sec",
+        type=click.IntRange(1),
+        default=30,
+        show_default=True,
+        help="Seconds a container's alerts are dropped once it went over --max-alert-per-sec.",
+    )(func)
+    func = click.option(
+        "--max-alert-per-sec",
+        "--maxAlertPerSec",
+        "max_alert_per_sec",
+        type=click.IntRange(1),
+        default=10,
+        show_default=True,
+        help="Policy alerts a container may raise per second before throttling starts.",
+    )(func)
+    func = click.option(
+        "--alert-throttling/--no-alert-throttling",
+        "--alertThrottling/--no-alertThrottling",
+        "alert_throttling",
+        default=True,
+        show_default=True,
+        help="Throttle each container's policy alerts (KubeArmor alertThrottling); one AlertThreshold "
+        "record says when, every dropped alert is counted.",
+    )(func)
     func = click.option(
         "--host-visibility",
         "--hostVisibility",
@@ -78,3 +106,10 @@ def _visibility(text: str, flag: str) -> frozenset:
         return parse_visibility(text)
     except VisibilityError as exc:
         raise click.BadParameter(str(exc), param_hint=flag) from None
+
+
+def throttle_from(options: dict[str, Any]) -> AlertThrottle | None:
+    """The alert throttle the options ask for (popped from `options`), None when off."""
+    on = options.pop("alert_throttling")
+    limit, seconds = options.pop("max_alert_per_sec"), options.pop("throttle_sec")
+    return AlertThrottle(limit, seconds) if on else None

@@ -15,7 +15,7 @@ import click
 
 from beholder.agent import AgentOptions
 from beholder.cli.k8s_cmd import k8s_options
-from beholder.cli.live_options import live_options, settings_from
+from beholder.cli.live_options import live_options, settings_from, throttle_from
 from beholder.cli.outputs import (
     OUTPUTS,
     OutputContext,
@@ -289,6 +289,7 @@ def command(
     sinks = build_sinks(specs, ctx)
     engine_settings = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
     settings = settings_from(live, kubernetes=watcher.enabled)
+    throttle = throttle_from(live)
     sources = _live_sources(policies, profiles, _bindings(binds), host, engine_settings, settings, watcher)
     evaluators = sources.evaluators
     # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.
@@ -300,7 +301,8 @@ def command(
     query = _start_query(host, query_socket, query_http_port, metrics_runtime)
     try:
         on_batch = query.on_batch if query else None
-        agent = pipeline.open(sinks, evaluators, observers, on_batch, health, sources.visibility.telemetry)
+        telemetry = sources.visibility.telemetry
+        agent = pipeline.open(sinks, evaluators, observers, on_batch, health, telemetry, throttle)
     except SensorError as exc:
         if query:
             query.stop()

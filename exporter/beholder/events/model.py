@@ -122,6 +122,7 @@ class Event:
 
 
 MONITOR_ENFORCER = "eBPF Monitor"  # KubeArmor's name for "observed, not enforced"
+SYSTEM_EVENT = "SystemEvent"  # KubeArmor record type of the agent's own notices (AlertThreshold)
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from beholder.events import Alert, Event, kinds
 from beholder.events.interfaces import HostIdentity
+from beholder.events.model import SYSTEM_EVENT
 
 # Address parts live in `Resource`; KubeArmor's `Data` keeps only the call's own arguments.
 _NOT_IN_DATA = frozenset(
@@ -65,25 +66,9 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     """One KubeArmor log or alert as an ordered dict ready for `json.dumps`."""
     proc = event.process
     ctr = event.container
-    record: dict[str, Any] = {
-        "Timestamp": event.timestamp_ns // 1_000_000_000,
-        "UpdatedTime": updated_time(event.timestamp_ns),
-        "ClusterName": host.cluster_label,
-        "HostName": host.host_name,
-    }
-    if ctr is not None:
-        record["NamespaceName"] = ctr.namespace or "container_namespace"
-        if ctr.workload_kind:
-            record["Owner"] = {
-                "Ref": ctr.workload_kind,
-                "Name": ctr.workload_name,
-                "Namespace": ctr.namespace,
-            }
-        record["PodName"] = ctr.pod_name
-        record["Labels"] = ",".join(f"{k}={v}" for k, v in ctr.labels.items())
-        record["ContainerID"] = ctr.container_id
-        record["ContainerName"] = ctr.name
-        record["ContainerImage"] = ctr.image
+    if alert is not None and alert.policy_type == SYSTEM_EVENT:
+        return _system_event(event, host, alert)
+    record = _where(event, host)
     names = {"ParentProcessName": proc.parent_exe if proc else "", "ProcessName": proc.exe if proc else ""}
     if alert is None:  # KubeArmor's telemetry names the processes before the pids, alerts after
         record.update(names)
@@ -118,4 +103,45 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     record["Result"] = alert.extra.get("kubearmor.result", event.result) if alert else event.result
     if proc is not None and proc.cwd:
         record["Cwd"] = proc.cwd
+    return record
+
+
+def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, Any]:
+    """KubeArmor's `SystemEvent` record (alert throttling's `AlertThreshold`)."""
+    record = _where(event, host)
+    record.update(
+        Type=SYSTEM_EVENT,
+        Operation=alert.rule_id,
+        Enforcer=alert.enforcer,
+        Result="Passed",
+        DroppingAlertsInterval=int(alert.extra.get("kubearmor.dropping_alerts_interval", "0")),
+        MaxAlertsPerSec=int(alert.extra.get("kubearmor.max_alerts_per_sec", "0")),
+        PPID=0,
+        UID=0,
+    )
+    return record
+
+
+def _where(event: Event, host: HostIdentity) -> dict[str, Any]:
+    """The time, host and container fields every KubeArmor record starts with."""
+    ctr = event.container
+    record: dict[str, Any] = {
+        "Timestamp": event.timestamp_ns // 1_000_000_000,
+        "UpdatedTime": updated_time(event.timestamp_ns),
+        "ClusterName": host.cluster_label,
+        "HostName": host.host_name,
+    }
+    if ctr is not None:
+        record["NamespaceName"] = ctr.namespace or "container_namespace"
+        if ctr.workload_kind:
+            record["Owner"] = {
+                "Ref": ctr.workload_kind,
+                "Name": ctr.workload_name,
+                "Namespace": ctr.namespace,
+            }
+        record["PodName"] = ctr.pod_name
+        record["Labels"] = ",".join(f"{k}={v}" for k, v in ctr.labels.items())
+        record["ContainerID"] = ctr.container_id
+        record["ContainerName"] = ctr.name
+        record["ContainerImage"] = ctr.image
     return record
