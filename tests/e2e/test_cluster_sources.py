@@ -119,7 +119,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         agent = AgentProcess(
             tmp,
             ["--policy", str(volume), "--k8s-api-url", api.url, "--node-name", NODE,
-             "--cgroup-id", str(cgroup_id), "--spool-dir", str(tmp / "spool")],
+             "--cgroup-id", str(cgroup_id), "--spool-dir", str(tmp / "spool"),
+             "--no-alert-throttling"],  # the loop alerts many times a second; throttling has its own test
             outputs=("json", "kubearmor"),
         ).start()  # fmt: skip
         proc = runc.start(ctr)

@@ -93,7 +93,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                 tmp,
                 ["--policy", str(tmp / "policies"), "--k8s-api-url", api.url, "--node-name", NODE,
                  "--cluster-name", "e2e-cluster", "--spool-dir", str(tmp / "spool"),
-                 "--cgroup-id", str(cgroup_id)],
+                 "--cgroup-id", str(cgroup_id),
+                 "--no-alert-throttling"],  # every alert is checked here; throttling has its own test
                 outputs=("kubearmor", "json", "otlp"),
             ).start()  # fmt: skip
         finally:

@@ -15,9 +15,10 @@ WEB, DB = container("web", "shop", app="web"), container("db", "shop", app="db")
 SECOND = 1_000_000_000
 
 
-def _alert(at_s: float, ctr=WEB, source: str = "policy") -> Alert:
+def _alert(at_s: float, ctr=WEB, source: str = "policy", kubearmor: bool = True) -> Alert:
     event = replace(EV.exec("/bin/cat", ctr=ctr), timestamp_ns=int(at_s * SECOND))
-    return Alert(event, source, "audit-cat", "audit-cat", Action.AUDIT, 5)
+    extra = {"kubearmor.action": "Audit"} if kubearmor else {}
+    return Alert(event, source, "audit-cat", "audit-cat", Action.AUDIT, 5, extra=extra)
 
 
 def _names(alerts: list[Alert]) -> list[str]:
@@ -47,15 +48,17 @@ def test_the_count_restarts_every_second() -> None:
     assert len(kept) == 10 and dropped == 0
 
 
-def test_containers_are_throttled_apart_and_profile_alerts_never() -> None:
+def test_containers_are_throttled_apart_and_profile_and_tamper_alerts_never() -> None:
     throttle = AlertThrottle(max_per_s=1, throttle_s=30)
     burst = [_alert(100), _alert(100.1), _alert(100.2, ctr=DB), _alert(100.3, source="profile")]
+    burst.append(_alert(100.4, kubearmor=False))  # the agent's own (tamper) alert
     kept, dropped = throttle.filter(burst)
-    assert [(a.rule_id, a.event.container.name) for a in kept] == [
-        ("audit-cat", "web"),
-        (THRESHOLD, "web"),
-        ("audit-cat", "db"),
-        ("audit-cat", "web"),  # the profile alert
+    assert [(a.rule_id, a.event.container.name, a.source) for a in kept] == [
+        ("audit-cat", "web", "policy"),
+        (THRESHOLD, "web", "policy"),
+        ("audit-cat", "db", "policy"),
+        ("audit-cat", "web", "profile"),
+        ("audit-cat", "web", "policy"),
     ]
     assert dropped == 1
 

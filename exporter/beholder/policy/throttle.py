@@ -4,7 +4,9 @@ When a container's policy alerts in one second exceed the limit, its alerts are 
 for `throttleSec` seconds and one `SystemEvent`/`AlertThreshold` record says so, as
 KubeArmor's feeder does; every dropped alert is counted (metrics, stats file), never
 silently lost. Time is the events' own (kernel) time, so a replayed or delayed batch is
-throttled as it happened. Profile alerts have their own cooldown and are not throttled.
+throttled as it happened. Only KubeArmor policy alerts are throttled (they carry
+`kubearmor.action`): profile alerts have their own cooldown, and the agent's own tamper
+alerts are never dropped.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class AlertThrottle:
         kept: list[Alert] = []
         dropped = 0
         for alert in alerts:
-            if alert.source != "policy":
+            if alert.source != "policy" or "kubearmor.action" not in alert.extra:
                 kept.append(alert)
                 continue
             container = alert.event.container
