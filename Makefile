@@ -7,18 +7,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HEADERS := /var/lib/beholder/kernel-headers
 # What the agent needs (`make run`): bcc (compiler + Python module), Python's venv, generic
-# kernel headers. What only the tests and benchmarks need (`make test`, `make bench`): runc,
+# kernel headers, and python3-dev + gcc to build the hot path as native code (mypyc). What
+# only the tests and benchmarks need (`make test`, `make bench`): runc,
 # busybox and mmdebstrap for real containers, prometheus for the rules/dashboards checks,
 # kubectl for the manifests, tmux for the terminal tests, iproute2 and procps for workloads.
-RUN_PACKAGES := python3-bpfcc bpfcc-tools python3-venv linux-headers-amd64
+RUN_PACKAGES := python3-bpfcc bpfcc-tools python3-venv python3-dev gcc linux-headers-amd64
 TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2 procps
 ARGS ?=
+# What the pure-Python fallback of the native modules is tested with (`make test`, second run).
+PURE_TESTS := tests/unit tests/otel_semconv tests/cli/test_otlp_file.py
 
-.PHONY: all setup deps test-deps headers venv tracefs run test test-fast lint bench soak clean
+# The hot-path modules mypyc compiles (exporter/beholder/native.py lists them).
+NATIVE_SOURCES := $(shell $(PY_SYS) -c 'import runpy; m = runpy.run_path("exporter/beholder/native.py"); \
+                  print(*(m["source_path"](n).relative_to(m["_PACKAGE_DIR"].parent.parent) for n in m["MODULES"]))')
+
+.PHONY: all setup deps test-deps headers venv native tracefs run test test-fast lint bench soak clean
 
 all: test
 
-setup: deps headers venv tracefs
+setup: deps headers venv native tracefs
 
 ## Install the Debian packages of $(1) that are missing.
 define apt_install
@@ -47,9 +54,17 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml | deps
 	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q --upgrade pip 'setuptools>=77'  # setup.py build_ext (make native) reads pyproject
+	BEHOLDER_PURE_PYTHON=1 $(PY) -m pip install -q -e '.[test,bench]'  # `native` compiles, once
 	ln -sfn /usr/lib/python3/dist-packages/bcc "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/bcc"
+	touch $@
+
+## Native code for the hot path (mypyc, from the same typed sources), rebuilt when one of them
+## changes; BEHOLDER_PURE_PYTHON=1 keeps pure Python. See exporter/beholder/native.py.
+native: $(VENV)/.native
+
+$(VENV)/.native: setup.py exporter/beholder/native.py $(NATIVE_SOURCES) | $(VENV)/.installed
+	$(PY) setup.py -q build_ext --inplace >/dev/null
 	touch $@
 
 ## bcc reads tracepoint formats under debugfs; the agent also checks tracefs itself.
@@ -64,8 +79,10 @@ lint: venv
 	$(VENV)/bin/ruff check exporter tests bench
 	$(VENV)/bin/ruff format --check exporter tests bench
 
+## Every test with the native modules, then the tests of those modules on the pure-Python fallback.
 test: setup test-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+	BEHOLDER_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(PURE_TESTS)
 
 bench: setup test-deps
 	$(PY) bench/run_all.py
@@ -76,4 +93,4 @@ soak: setup test-deps
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info exporter/*__mypyc*.so exporter/beholder/*/*.so

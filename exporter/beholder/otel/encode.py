@@ -153,7 +153,7 @@ class LogEncoder:
         c = ev.container or (p.container if p is not None else None)
         if c is not None:
             # Labels may be filled in place later; the dict's identity and size catch that.
-            fingerprint = (
+            container_print = (
                 c.name,
                 c.image,
                 c.image_id,
@@ -163,7 +163,7 @@ class LogEncoder:
                 id(c.labels),
             )
             parts.append(
-                self._c.shared(self._containers, c, (*fingerprint, len(c.labels)), self._container_chunk)
+                self._c.shared(self._containers, c, (*container_print, len(c.labels)), self._container_chunk)
             )
         return name, b"".join(parts)
 

@@ -44,7 +44,7 @@ _OPERATIONS = {
     RecordKind.CAP: Operation.CAPABILITY,
 }
 # Record kinds whose event kind does not depend on the syscall.
-_FIXED_KINDS = {
+_FIXED_KINDS: dict[int, str] = {
     RecordKind.FORK: kinds.PROCESS_FORK,
     RecordKind.EXIT: kinds.PROCESS_EXIT,
     RecordKind.EXEC: kinds.PROCESS_EXEC,
