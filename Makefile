@@ -64,7 +64,7 @@ $(VENV)/.installed: pyproject.toml | deps
 native: $(VENV)/.native
 
 $(VENV)/.native: setup.py exporter/beholder/native.py $(NATIVE_SOURCES) | $(VENV)/.installed
-	$(PY) setup.py -q build_ext --inplace >/dev/null
+	$(PY) setup.py -q build_ext --inplace --force >/dev/null  # --force: fresh files, never older than a source
 	touch $@
 
 ## bcc reads tracepoint formats under debugfs; the agent also checks tracefs itself.

@@ -4,10 +4,10 @@ mypyc compiles these typed modules unchanged (setup.py builds them at install, b
 their sources); the `.py` files stay the reference and the fallback. Python imports an
 extension module before a source file of the same name, so the compiled ones win when
 present. `BEHOLDER_PURE_PYTHON=1` makes this package import the sources instead (the tests
-run the fallback that way); at install it skips the build. A source edited after its
-build is imported as source too (with one line on stderr), so an edit is never silently
-shadowed by stale native code; `make` rebuilds. Standard library only: setup.py reads this
-file before anything is installed.
+run the fallback that way); at install it skips the build. When a source is newer than its
+build (edited or checked out since), all of them are imported as sources, so an edit is
+never shadowed by stale native code; `make` rebuilds. Standard library only: setup.py reads
+this file before anything is installed.
 """
 
 from __future__ import annotations
@@ -66,12 +66,9 @@ class _SourceFirst:
 
 
 def use_sources_where_needed() -> None:
-    """Called by the package's `__init__`, before any of `MODULES` can be imported."""
+    """Called by the package's `__init__`, before any of `MODULES` can be imported. One
+    compiled group calls its own members natively, so it is all sources or none."""
     if any(isinstance(f, _SourceFirst) for f in sys.meta_path):
         return
-    outdated = [] if pure_requested() else [m for m in MODULES if stale(m)]
-    if outdated:  # one compiled group calls its own members natively: all or none
-        names = ", ".join(outdated)
-        print(f"beholder: {names} changed since compiled; using the sources (make venv)", file=sys.stderr)
-    if pure_requested() or outdated:
+    if pure_requested() or any(stale(m) for m in MODULES):
         sys.meta_path.insert(0, _SourceFirst())
