@@ -26,6 +26,8 @@ MODULES = (
     "beholder.events.decoding",
     "beholder.otel.wire",
     "beholder.otel.jsonwire",
+    "beholder.otel.attr_cache",
+    "beholder.otel.event_attrs",
     "beholder.otel.encode",
 )
 _PACKAGE_DIR = Path(__file__).resolve().parent
