@@ -119,6 +119,10 @@ class Agent:
         self._handed_bytes = self._taken_bytes = 0
         self._stop = threading.Event()
         self._reader_thread = threading.Thread(target=self._read_loop, name="beholder-ringbuf", daemon=True)
+        # Load the running processes now, right after the probes attached and before anyone
+        # is told the agent is ready: a process that exits between the two would otherwise
+        # be unknown when its children's events (recorded meanwhile) name it as their parent.
+        self.enricher.start()
         self.health.ready = True  # the probes are attached: the kernel is recording from here on
         self.health.beat()
 
@@ -162,7 +166,6 @@ class Agent:
 
     # --- processing thread -----------------------------------------------------------
     def start(self) -> None:
-        self.enricher.start()
         self._reader_thread.start()
 
     def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -19,9 +20,17 @@ def agent(tmp_path_factory):
     require(ok, why)
     workdir = tmp_path_factory.mktemp("first-hour")
     console = workdir / "console.txt"
+    # A shell that starts before the agent and runs its command once the agent traces.
+    early = subprocess.Popen(
+        ["/bin/bash", "-c", "read _; /bin/ls -d /; exit 0"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
     proc = AgentProcess(
         workdir, ["--output", f"console:{console}", "--sensors", "process,file"], outputs=("kubearmor",)
     ).start()
+    assert early.stdin is not None
+    early.stdin.write(b"go\n")
+    early.stdin.close()
+    early.wait(timeout=30)
     marker = workdir / "marker.txt"
     marker.write_text("x")
     subprocess.run(["/bin/cat", str(marker)], check=True, capture_output=True)
@@ -59,3 +68,18 @@ def test_a_second_agent_on_the_same_output_file_refuses_in_one_line(agent) -> No
     assert second.returncode == 2
     assert f"{path} is already being written by another beholder agent" in second.stderr
     assert "Traceback" not in second.stderr
+
+
+def test_summary_names_the_parent_that_started_before_the_agent(agent) -> None:
+    proc, _console, _marker = agent
+    proc.wait_for(lambda r: r.get("ProcessName") == "/bin/ls" and r.get("Resource") == "/bin/ls -d /")
+    out = subprocess.run(
+        [*BEHOLDER, "summary", "--file", str(proc.paths["kubearmor"]), "--type", "process", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    (host,) = [w for w in json.loads(out.stdout)["workloads"] if not w["pod"] and not w["container"]]
+    rows = [r for r in host["process"] if r["destination"] == "/bin/ls"]
+    # The shell may be gone before the agent reads /proc: the tree must know it by then.
+    assert rows and rows[0]["source"] in ("/bin/bash", "/usr/bin/bash")

@@ -47,12 +47,18 @@ class ContainerRegistry:
         if info is None:
             if len(self.by_id) >= self.max_size:
                 self.by_id.pop(next(iter(self.by_id)))
-            runtime = identity.runtime or guess_runtime(pid, identity.container_id, self.proc)
-            info = ContainerInfo(identity.container_id, runtime=runtime, pod_uid=identity.pod_uid)
+            info = ContainerInfo(identity.container_id, runtime=identity.runtime, pod_uid=identity.pod_uid)
+            self._fill_runtime(info, pid)
             self.by_id[identity.container_id] = info
             for callback in self.on_new:
                 callback(info)
         return info
+
+    def _fill_runtime(self, info: ContainerInfo, pid: int) -> None:
+        """A runtime the cgroup path does not name, from the process (retried while unknown:
+        the first process seen may already be reparented, or runc's state not yet written)."""
+        if not info.runtime:
+            info.runtime = guess_runtime(pid, info.container_id, self.proc)
 
     def _cgroup_inode(self, path: str) -> int:
         """cgroup v2 ids are the inode numbers of the cgroup directories.
@@ -111,6 +117,7 @@ class ContainerRegistry:
         return self._info(identity, pid)
 
     def _remember(self, cgroup_id: int, info: ContainerInfo, pid: int) -> None:
+        self._fill_runtime(info, pid)
         if self.by_cgroup.get(cgroup_id) is not info:
             if len(self.by_cgroup) >= self.max_size:
                 self.by_cgroup.pop(next(iter(self.by_cgroup)))

@@ -60,11 +60,10 @@ class Enricher:
         tree.reap()
 
     def _learn_ns_pid(self, proc: ProcessInfo, ns_pid: int) -> None:
-        """The kernel told us the namespace pid; the parent's is ns_ppid if it shares the container."""
+        """The kernel told us the namespace pid; the parent's follows from the parent's own
+        (not from its container: runc's late cgroup move may attribute the two differently)."""
         proc.ns_pid = ns_pid
-        parent = self.tree.processes.get(proc.ppid)
-        same = parent is not None and parent.container is proc.container
-        proc.ns_ppid = ns_ppid_of(proc, parent if same else None)
+        proc.ns_ppid = ns_ppid_of(proc, self.tree.processes.get(proc.ppid))
 
     def _process_event(self, ev: Event) -> ProcessInfo:
         tree = self.tree

@@ -8,19 +8,14 @@ Two clues, both read once per new container: the process's own ancestry (`runc i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 PROC = Path("/proc")
 RUNC_ROOT = Path("/run/runc")
-_BY_EXE = {
-    "runc": "runc",
-    "crun": "crun",
-    "containerd-shim-runc-v2": "containerd",
-    "containerd-shim": "containerd",
-    "conmon": "cri-o",
-}
-_ANCESTORS = 4  # init, runc init, runc run / shim: the runtime is never further up
+# Process names (comm, 15 characters) of runtimes; runc's init renames itself `runc:[2:INIT]`
+# and runs from a sealed memfd copy, so its name, not its exe, says what it is.
+_BY_COMM = (("runc", "runc"), ("crun", "crun"), ("containerd-shim", "containerd"), ("conmon", "cri-o"))
+_ANCESTORS = 6  # the workload, runc init's stages, runc run or the shim: never further up
 
 
 def _parent(pid: int, proc: Path) -> int:
@@ -32,19 +27,20 @@ def _parent(pid: int, proc: Path) -> int:
     return int(line.split()[1])
 
 
-def _exe_name(pid: int, proc: Path) -> str:
+def _comm(pid: int, proc: Path) -> str:
     try:
-        return os.path.basename(os.readlink(proc / str(pid) / "exe")).removesuffix(" (deleted)")
+        return (proc / str(pid) / "comm").read_text().strip()
     except OSError:
         return ""
 
 
 def from_ancestry(pid: int, proc: Path = PROC) -> str:
-    """The runtime whose binary is the process itself or one of its nearest ancestors."""
+    """The runtime that is the process itself or one of its nearest ancestors."""
     for _ in range(_ANCESTORS):
         if pid <= 1:
             return ""
-        runtime = _BY_EXE.get(_exe_name(pid, proc))
+        comm = _comm(pid, proc)
+        runtime = next((name for prefix, name in _BY_COMM if comm.startswith(prefix)), "")
         if runtime:
             return runtime
         pid = _parent(pid, proc)
