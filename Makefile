@@ -12,7 +12,7 @@ HEADERS := /var/lib/beholder/kernel-headers
 # busybox and mmdebstrap for real containers, prometheus for the rules/dashboards checks,
 # kubectl for the manifests, tmux for the terminal tests, iproute2 and procps for workloads.
 RUN_PACKAGES := python3-bpfcc bpfcc-tools python3-venv python3-dev gcc linux-headers-amd64
-TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2 procps
+TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2 procps libc6-dev
 ARGS ?=
 # What the pure-Python fallback of the native modules is tested with (`make test`, second run).
 PURE_TESTS := tests/unit tests/otel_semconv tests/cli/test_otlp_file.py
