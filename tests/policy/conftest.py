@@ -81,7 +81,12 @@ class Events:
         )
 
     def socket(
-        self, kind: str, protocol: int, exe: str, ctr: ContainerInfo | None = None, family: str = "AF_INET"
+        self,
+        kind: str,
+        protocol: int | str,
+        exe: str,
+        ctr: ContainerInfo | None = None,
+        family: str = "AF_INET",
     ) -> Event:
         resource = f"domain={family} type={kind} protocol={protocol}"
         return _event(Operation.NETWORK, "socket", resource, exe, "/bin/bash", 0, container=ctr)

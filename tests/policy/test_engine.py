@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from beholder.events.facts import Exec
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, ContainerInfo
 from beholder.formats.kubearmor_in import with_facts
@@ -173,6 +174,9 @@ NETWORK = "  network: {matchProtocols: [{protocol: 'tcp,udp'}]}\n  action: Audit
         (("SOCK_STREAM|SOCK_CLOEXEC", 0), True),
         (("SOCK_DGRAM", 17), True),
         (("SOCK_RAW", 1), False),
+        (("SOCK_STREAM", "TCP"), True),  # KubeArmor's spelling in Resource
+        (("SOCK_DGRAM", "UDP"), True),
+        (("SOCK_RAW", "ICMP"), False),
     ],
 )
 def test_comma_listed_protocols_each_match(event, hit, ev, engine_from) -> None:
@@ -353,3 +357,33 @@ def test_api_server_policies_and_file_policies_update_independently(tmp_path: Pa
 @pytest.mark.parametrize(("lsm", "words"), [(True, "deny in the kernel"), (False, "nothing is blocked")])
 def test_engine_says_at_start_whether_blocks_are_real(lsm: bool, words: str) -> None:
     assert words in PolicyEngine(HostIdentity("node"), lsm_enforcing=lsm).enforcement_status()
+
+
+def test_exec_from_source_is_the_calling_binary(ev, engine_from) -> None:
+    """`bash -c date`: bash execs date itself, so the source is bash whatever the parent is."""
+    engine = engine_from(
+        ksp(
+            "p",
+            "  process:\n    matchPaths: [{path: /usr/bin/date, fromSource: [{path: /usr/bin/bash}]}]\n"
+            "  action: Block\n",
+        )
+    )
+    date = ev.exec("/usr/bin/date", parent="/usr/bin/python3", ctr=WEB)
+    assert engine.evaluate([date]) == []
+    date.facts = Exec("/usr/bin/date", caller="/usr/bin/bash")
+    (alert,) = engine.evaluate([date])
+    assert alert.rule_id == "p"
+
+
+@pytest.mark.parametrize("protocol", ["ICMP", "1"])
+def test_an_icmp_socket_answers_to_protocol_icmp(protocol, ev, engine_from) -> None:
+    engine = engine_from(ksp("p", "  network: {matchProtocols: [{protocol: icmp}]}\n  action: Audit\n"))
+    (alert,) = engine.evaluate([ev.socket("SOCK_RAW", protocol, "/bin/ping", WEB)])
+    assert alert.rule_id == "p"
+
+
+def test_a_packet_socket_is_raw(ev, engine_from) -> None:
+    """arping's AF_PACKET SOCK_RAW socket answers to `raw`, as KubeArmor's net-raw scenarios expect."""
+    engine = engine_from(ksp("p", "  network: {matchProtocols: [{protocol: raw}]}\n  action: Audit\n"))
+    (alert,) = engine.evaluate([ev.socket("SOCK_RAW", 768, "/usr/sbin/arping", WEB, "AF_PACKET")])
+    assert alert.rule_id == "p"

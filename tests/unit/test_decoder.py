@@ -177,3 +177,19 @@ def test_decoder_never_raises_anything_but_decode_error(kind, nr, retval, args, 
     except DecodeError:
         return
     assert isinstance(ev.resource, str) and all(isinstance(v, str) for v in ev.data.values())
+
+
+@pytest.mark.parametrize(
+    ("family", "kind", "protocol", "resource"),
+    [
+        (2, 3, 1, "domain=AF_INET type=SOCK_RAW protocol=ICMP"),
+        (2, 1, 6, "domain=AF_INET type=SOCK_STREAM protocol=TCP"),
+        (10, 2, 17, "domain=AF_INET6 type=SOCK_DGRAM protocol=UDP"),
+        (10, 3, 58, "domain=AF_INET6 type=SOCK_RAW protocol=ICMPv6"),
+        (17, 3, 768, "domain=AF_PACKET type=SOCK_RAW protocol=768"),  # ETH_P_ALL stays a number
+        (2, 2, 0, "domain=AF_INET type=SOCK_DGRAM protocol=0"),
+    ],
+)
+def test_socket_resource_names_the_protocol_as_kubearmor(family, kind, protocol, resource) -> None:
+    ev = Decoder().decode(record(K.NET, SYSCALL_NUMBERS["socket"], 3, (family, kind, protocol, 0, 0, 0)))
+    assert ev.resource == resource

@@ -8,6 +8,7 @@ from pathlib import Path
 from beholder.enrich.enricher import Enricher
 from beholder.enrich.process_tree import ProcessTree
 from beholder.events import Event, Operation
+from beholder.events.facts import Exec
 from beholder.formats.kubearmor_in import with_facts
 
 
@@ -24,12 +25,18 @@ def fake_proc(root: Path, pid: int, ppid: int, exe: str, cwd: str) -> None:
     (base / "cmdline").write_bytes(exe.encode() + b"\0")
 
 
+def enricher_over(proc: Path) -> tuple[ProcessTree, Enricher]:
+    """A tree and an enricher reading the fake /proc under `proc`, bootstrapped from it."""
+    tree = ProcessTree(proc=proc)
+    enricher = Enricher(tree=tree)
+    enricher.containers.proc = proc
+    tree.bootstrap()
+    return tree, enricher
+
+
 def test_fork_exec_chdir_exit(tmp_path: Path) -> None:
     fake_proc(tmp_path, 100, 1, "/usr/bin/bash", "/home")
-    tree = ProcessTree(proc=tmp_path)
-    enricher = Enricher(tree=tree)
-    enricher.containers.proc = tmp_path
-    tree.bootstrap()
+    tree, enricher = enricher_over(tmp_path)
     fork = event(Operation.PROCESS, "fork", 100, "101", parent_pid="100", child_pid="101")
     chdir = event(Operation.FILE, "chdir", 101, "/srv")
     exe = Event(
@@ -157,3 +164,27 @@ def test_an_exec_whose_parent_the_tree_never_learned_still_names_the_parent(tmp_
     info = tree.on_exec(Event(3, Operation.PROCESS, "execve", 0, 71, 71, 0, 0, "ls", 7, resource="/bin/ls"))
     assert (info.ppid, info.parent_exe) == (70, "/usr/bin/bash")
     assert tree.processes[70].exe == "/usr/bin/bash"
+
+
+def _exec(pid: int, path: str) -> Event:
+    return Event(3, Operation.PROCESS, "execve", 0, pid, pid, 0, 0, "x", 7, resource=path, facts=Exec(path))
+
+
+def test_exec_names_the_calling_binary_not_the_parent(tmp_path: Path) -> None:
+    fake_proc(tmp_path, 100, 1, "/usr/bin/python3", "/")
+    tree, enricher = enricher_over(tmp_path)
+    fork = event(Operation.PROCESS, "fork", 100, "101", parent_pid="100", child_pid="101")
+    bash, date = _exec(101, "/usr/bin/bash"), _exec(101, "/usr/bin/date")  # bash -c date: no fork
+    enricher.enrich([fork, bash, date])
+    assert isinstance(bash.facts, Exec) and bash.facts.caller == "/usr/bin/python3"
+    assert isinstance(date.facts, Exec) and date.facts.caller == "/usr/bin/bash"
+    assert tree.processes[101].parent_exe == "/usr/bin/python3"
+
+
+def test_a_caller_first_seen_at_its_exec_is_witnessed_by_its_live_parent(tmp_path: Path) -> None:
+    _, enricher = enricher_over(tmp_path)
+    fake_proc(tmp_path, 200, 1, "/usr/sbin/cron", "/")  # started after the agent: unknown to the tree
+    fake_proc(tmp_path, 201, 200, "/usr/bin/date", "/")  # already shows the new image
+    date = _exec(201, "/usr/bin/date")
+    enricher.enrich([date])
+    assert isinstance(date.facts, Exec) and date.facts.caller == "/usr/sbin/cron"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from beholder.enrich.containers import ContainerRegistry
-from beholder.enrich.process_tree import ProcessTree, ns_ppid_of, resolve_path
+from beholder.enrich.process_tree import ProcessTree, ns_ppid_of, read_proc, resolve_path
 from beholder.events import Event, Operation, ProcessInfo, kinds
 from beholder.events.decoding import AT_FDCWD
 from beholder.events.facts import Exec, FileAccess, Fork
@@ -79,6 +79,8 @@ class Enricher:
             return proc
         if self.redactor is not None:  # once per exec: secrets never reach a sink or a rule
             self._redact(ev)
+        if isinstance(ev.facts, Exec):
+            ev.facts.caller = self._caller(ev.host_pid)
         if ev.retval == 0:  # a successful exec: new program, maybe a new container
             proc = tree.on_exec(ev)
             proc.container = self.containers.resolve(ev.host_pid, ev.cgroup_id) or proc.container
@@ -94,6 +96,19 @@ class Enricher:
         ev.resource = path
         if isinstance(ev.facts, Exec):
             ev.facts.path = path
+
+    def _caller(self, pid: int) -> str:
+        """The binary that called exec: the process's image until now, as the tree knew it.
+
+        A process first seen at its exec (started before the agent, or outside its view)
+        has no known image: its parent's, read from /proc now if need be, is the best
+        witness (a fork that execs has its parent's image until the exec).
+        """
+        known = self.tree.processes.get(pid)
+        if known is not None and known.exe:
+            return known.exe
+        live = read_proc(pid, self.tree.proc)
+        return self.tree.get(live.ppid).exe if live is not None and live.ppid > 0 else ""
 
     def _redact(self, ev: Event) -> None:
         argv = self.redactor.redact_argv(ev.argv)  # type: ignore[union-attr]

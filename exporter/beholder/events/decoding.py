@@ -164,6 +164,12 @@ def capability_number(name: str) -> int:
     return _CAPABILITY_VALUES.get(bare, -1)
 
 
+def protocol_name(protocol: int) -> str:
+    """socket(2)'s protocol as KubeArmor prints it in `Resource`: ICMP, TCP, UDP… or the number
+    (768, ETH_P_ALL of an AF_PACKET socket, stays a number)."""
+    return IP_PROTOCOLS.get(protocol, str(protocol))
+
+
 def family_name(family: int) -> str:
     return ADDRESS_FAMILIES.get(family, f"AF_{family}")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from beholder.events.decoding import capability_name, family_name, open_flags, socket_type
 
-AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+AF_UNIX, AF_INET, AF_INET6, AF_PACKET = 1, 2, 10, 17
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
 IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
 INET_FAMILIES = frozenset({AF_INET, AF_INET6})
@@ -130,10 +130,16 @@ class FileAccess:
 
 @dataclass(slots=True)
 class Exec:
-    """execve/execveat: the program path (the event's resource) and the dirfd of execveat."""
+    """execve/execveat: the program path (the event's resource) and the dirfd of execveat.
+
+    `caller` is the binary that made the call (the image before the exec: `bash -c date`
+    execs date from bash itself), filled by the enrich stage; KubeArmor's `fromSource`
+    names it.
+    """
 
     path: str
     dirfd: int | None = None
+    caller: str = ""
 
 
 @dataclass(slots=True)

@@ -33,12 +33,14 @@ from typing import Any
 
 from beholder.events import kinds
 from beholder.events.facts import (
+    AF_PACKET,
     INET_FAMILIES,
     IPPROTO_ICMP,
     IPPROTO_ICMPV6,
     IPPROTO_TCP,
     IPPROTO_UDP,
     Capability,
+    Exec,
     FileAccess,
     Socket,
 )
@@ -100,15 +102,17 @@ _INET_PROTOCOLS = {IPPROTO_ICMP: "icmp", IPPROTO_ICMPV6: "icmpv6", 132: "sctp"}
 def socket_protocols(family: int, kind: int, protocol: int) -> frozenset[str]:
     """Protocol names a socket() answers to (KubeArmor's fetchProtocol, as a set).
 
-    tcp, udp, icmp and raw are inet/inet6 protocols (AppArmor's `network inet tcp`): an
-    AF_UNIX stream socket is `stream`, never `tcp`. Only socket events name a type and a
-    protocol; other network events are not subject to protocol rules (KubeArmor skips
-    "unknown" protocols the same way).
+    tcp, udp and icmp are inet/inet6 protocols (AppArmor's `network inet tcp`): an AF_UNIX
+    stream socket is `stream`, never `tcp`. raw is a raw IP or packet socket (what needs
+    CAP_NET_RAW: KubeArmor's net-raw scenarios expect arping's AF_PACKET socket), never a
+    unix or netlink one. Only socket events name a type and a protocol; other network
+    events are not subject to protocol rules (KubeArmor skips "unknown" protocols the same way).
     """
     base = _TYPE_NAMES.get(kind & 0xF)
     names = {base} if base else set()
     if family not in INET_FAMILIES:
-        names.discard("raw")
+        if family != AF_PACKET:
+            names.discard("raw")
         return frozenset(names)
     if protocol == IPPROTO_TCP or (base == "stream" and protocol == 0):
         names.add("tcp")
@@ -303,8 +307,10 @@ class PolicyEngine:
                 return None
             path = event.resource or exe
             rules.process.lookup(path, False, found)
-            # exec: KubeArmor matches fromSource against the parent (the caller) or the new image
-            sources = ("", exe, proc.parent_exe) if proc is not None else ("",)
+            # exec: KubeArmor matches fromSource against the calling binary (the image that
+            # called exec; the parent's when the caller was never seen) or the new image
+            caller = event.facts.caller if isinstance(event.facts, Exec) else ""
+            sources = ("", exe, caller or proc.parent_exe) if proc is not None else ("", caller)
             allow_list = rules.file_allow_list
         elif op is Operation.FILE:
             path = event.resource.split(" ", 1)[0]

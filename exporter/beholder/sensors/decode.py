@@ -25,6 +25,7 @@ from beholder.events.decoding import (
     endpoint_fields,
     family_name,
     open_flags,
+    protocol_name,
     socket_type,
     syscall_name,
 )
@@ -256,7 +257,9 @@ class Decoder:
         if name == "socket":
             family, kind, protocol = _signed32(a[0]), _signed32(a[1]), _signed32(a[2])
             ev.facts = f.Socket(family, kind, protocol, ev.retval if ev.retval >= 0 else None)
-            ev.resource = f"domain={family_name(family)} type={socket_type(kind)} protocol={protocol}"
+            ev.resource = (
+                f"domain={family_name(family)} type={socket_type(kind)} protocol={protocol_name(protocol)}"
+            )
             if ev.retval >= 0:
                 ev.data["fd"] = str(ev.retval)
             return
