@@ -14,16 +14,10 @@ from kubearmor_scenarios.scenarios import Verdict
 pytestmark = pytest.mark.kernel
 
 # (scenario, cmdN) -> why Beholder does not match KubeArmor there yet
-OWNER = "ownerOnly decided by stat() of /proc/<pid>/root after the process exited: owner unknown, passes"
 CALLER = (
     "exec fromSource compared with the parent's binary, not the calling one (bash -c date: bash execs date)"
 )
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("github_test_06", "cmd3"): OWNER,
-    ("github_test_07", "cmd1"): OWNER,
-    ("github_test_08", "cmd5"): OWNER,
-    ("github_test_10", "cmd2"): "capabilities net_raw is not raised as Operation Network SOCK_RAW",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 SCENARIOS = {s.name: s for s in all_scenarios()}

@@ -387,3 +387,14 @@ def test_a_packet_socket_is_raw(ev, engine_from) -> None:
     engine = engine_from(ksp("p", "  network: {matchProtocols: [{protocol: raw}]}\n  action: Audit\n"))
     (alert,) = engine.evaluate([ev.socket("SOCK_RAW", 768, "/usr/sbin/arping", WEB, "AF_PACKET")])
     assert alert.rule_id == "p"
+
+
+def test_capability_net_raw_is_judged_on_the_raw_socket(ev, engine_from) -> None:
+    """As KubeArmor reports it: Operation Network, the SOCK_RAW socket, not the capability check."""
+    engine = engine_from(
+        ksp("p", "  capabilities: {matchCapabilities: [{capability: net_raw}]}\n  action: Block\n")
+    )
+    (alert,) = engine.evaluate([ev.socket("SOCK_RAW", 768, "/usr/sbin/arping", WEB, "AF_PACKET")])
+    assert (alert.rule_id, alert.event.operation.value) == ("p", "Network")
+    assert engine.evaluate([ev.capability("NET_RAW", "/usr/sbin/arping", WEB)]) == []
+    assert engine.evaluate([ev.socket("SOCK_STREAM", 0, "/usr/bin/curl", WEB)]) == []

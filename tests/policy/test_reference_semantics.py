@@ -216,7 +216,7 @@ CASES: dict[str, Case] = {
     ),
     "capability block": (
         MU + "ksp-ubuntu-1-cap-net-raw-block.yaml",
-        lambda e: e.capability("NET_RAW", "/usr/sbin/arping", UB1),
+        lambda e: e.socket("SOCK_RAW", 768, "/usr/sbin/arping", UB1, "AF_PACKET"),  # on the raw socket
         ("ksp-ubuntu-1-cap-net-raw-block", BLOCK),
     ),
     "capability other": (

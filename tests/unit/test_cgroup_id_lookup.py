@@ -39,6 +39,7 @@ def test_cgroup_id_names_its_container_without_any_live_process(
     info = registry.resolve(pid=4242, cgroup_id=ctr.stat().st_ino)
     assert info is not None and (info.container_id, info.pod_uid) == (cid, pod_uid)
     assert registry.by_cgroup[ctr.stat().st_ino] is info and not registry.vanished
+    assert info.cgroup_dir == str(ctr)  # where its live processes are listed (ownerOnly reads them)
 
 
 def test_a_cgroup_gone_before_lookup_is_counted_and_a_host_cgroup_is_not(

@@ -99,8 +99,13 @@ class ContainerRegistry:
             # it happened outside the container.
             return self.by_cgroup.get(cgroup_id)
         info = self._info(identity, pid)
+        info.cgroup_dir = info.cgroup_dir or self._cgroup_dir(unified)
         self._remember(cgroup_id, info, pid)
         return info
+
+    def _cgroup_dir(self, path: str) -> str:
+        path = _LEADING_PARENTS.sub("", path) or "/"
+        return next((root + path for root in self.cgroup_roots if os.path.isdir(root + path)), "")
 
     def _from_cgroup_id(self, cgroup_id: int, pid: int) -> ContainerInfo | None:
         """The container named by the cgroup's own path; None for host cgroups and unknowns."""
@@ -114,7 +119,9 @@ class ContainerRegistry:
         if identity is None:
             self._bounded_add(self._plain, cgroup_id)
             return None
-        return self._info(identity, pid)
+        info = self._info(identity, pid)
+        info.cgroup_dir = info.cgroup_dir or self.paths.root + path
+        return info
 
     def _remember(self, cgroup_id: int, info: ContainerInfo, pid: int) -> None:
         self._fill_runtime(info, pid)

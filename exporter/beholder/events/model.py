@@ -51,6 +51,7 @@ class ContainerInfo:
     workload_kind: str = ""
     workload_name: str = ""
     service_account: str = ""
+    cgroup_dir: str = ""  # its cgroup v2 directory on the host: cgroup.procs lists its live processes
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ leaves a moment without policies and a batch is evaluated against one consistent
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -83,17 +83,49 @@ class Posture:
         return replace(self, **changes)
 
 
-def file_owner(event: Event, path: str) -> int | None:
-    """Owner uid of `path` as the event's process sees it (its mount namespace)."""
-    for candidate in (f"/proc/{event.host_pid}/root{path}", path if event.container is None else ""):
-        if candidate:
+class FileOwners:
+    """Owner uid of a path as the event's process sees it, even once that process has exited.
+
+    The process's own root (`/proc/<pid>/root`) first; a short-lived `cat` is usually gone by
+    now, so then the root of any live process of the same container (its cgroup's
+    cgroup.procs: they share the container's mount namespace), or the host's own root for a
+    host event. None only when nothing of the container is left to look through.
+    """
+
+    MEMBERS_TRIED = 4
+
+    def __init__(self, proc: Path = Path("/proc")) -> None:
+        self.proc = proc
+
+    def __call__(self, event: Event, path: str) -> int | None:
+        for root in self._roots(event):
             try:
-                return os.stat(candidate).st_uid
+                return os.stat(f"{root}{path}").st_uid
             except OSError:
                 continue
-    return None
+        return None
+
+    def _roots(self, event: Event) -> Iterator[str]:
+        yield f"{self.proc}/{event.host_pid}/root"
+        container = event.container
+        if container is None:
+            yield ""
+            return
+        if not container.cgroup_dir:
+            return
+        try:
+            with open(f"{container.cgroup_dir}/cgroup.procs") as fh:
+                members = fh.read().split()
+        except OSError:
+            return
+        for pid in members[: self.MEMBERS_TRIED]:
+            yield f"{self.proc}/{pid}/root"
 
 
+file_owner = FileOwners()
+
+
+NET_RAW = "NET_RAW"
 _TYPE_NAMES = {1: "stream", 2: "dgram", 3: "raw", 4: "rdm", 5: "seqpacket", 6: "dccp", 10: "packet"}
 _INET_PROTOCOLS = {IPPROTO_ICMP: "icmp", IPPROTO_ICMPV6: "icmpv6", 132: "sctp"}
 
@@ -327,12 +359,16 @@ class PolicyEngine:
                 return None
             for name in (*protocols, "all"):
                 found.extend(rules.network.get(name, ()))
+            if "raw" in protocols:  # KubeArmor judges `capabilities: net_raw` on the raw socket
+                found.extend(rules.capabilities.get(NET_RAW, ()))
             sources = ("", exe)
             allow_list = rules.network_allow_list
         elif op is Operation.CAPABILITY:
             path = event.resource
             cap = event.facts
-            found.extend(rules.capabilities.get(cap.name if isinstance(cap, Capability) else path, ()))
+            name = cap.name if isinstance(cap, Capability) else path
+            if name != NET_RAW:  # judged on the socket it allows (above), not on the check
+                found.extend(rules.capabilities.get(name, ()))
             sources = ("", exe)
             allow_list = rules.capabilities_allow_list
         elif op is Operation.SYSCALL:
