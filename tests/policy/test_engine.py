@@ -398,3 +398,19 @@ def test_capability_net_raw_is_judged_on_the_raw_socket(ev, engine_from) -> None
     assert (alert.rule_id, alert.event.operation.value) == ("p", "Network")
     assert engine.evaluate([ev.capability("NET_RAW", "/usr/sbin/arping", WEB)]) == []
     assert engine.evaluate([ev.socket("SOCK_STREAM", 0, "/usr/bin/curl", WEB)]) == []
+
+
+def test_a_syscall_rule_on_unlink_is_raised_as_a_syscall(ev, engine_from) -> None:
+    """unlinkat is a file event here; KubeArmor reports its matchSyscalls rule as Operation Syscall."""
+    from beholder.events.interfaces import HostIdentity
+    from beholder.formats.kubearmor import to_kubearmor
+
+    engine = engine_from(ksp("p", SYSCALLS))
+    unlink = ev.open("/etc/x", "/bin/rm", ctr=WEB)
+    unlink.syscall, unlink.data = "unlinkat", {"fd": "-100", "flags": "0"}
+    (alert,) = engine.evaluate([unlink])
+    record = to_kubearmor(alert.event, HostIdentity("h"), alert)
+    assert (record["PolicyName"], record["Operation"], record["Resource"]) == ("p", "Syscall", "/etc/x")
+    assert (
+        to_kubearmor(unlink, HostIdentity("h"))["Operation"] == "File"
+    )  # the event itself stays a file event

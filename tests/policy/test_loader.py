@@ -229,8 +229,8 @@ def test_every_schema_pattern_is_explained_in_words() -> None:
     ("rule", "message"),
     [
         (
-            "  file: {matchDirectories: [{dir: /srv}]}\n",
-            "'/srv' is not a directory (it starts and ends with /)",
+            "  file: {matchDirectories: [{dir: srv/}]}\n",
+            "'srv/' is not a directory (it starts and ends with /)",
         ),
         ("  process: {matchPaths: [{execname: /bin/sh}]}\n", "'/bin/sh' is not a program name without any /"),
         ("  capabilities: {matchCapabilities: [{capability: fly}]}\n", "'fly' is not a capability name"),
@@ -239,3 +239,33 @@ def test_every_schema_pattern_is_explained_in_words() -> None:
 def test_pattern_violations_are_said_in_words(rule: str, message: str) -> None:
     (line,) = load_text(_policy(rule), "in.yaml").errors
     assert message in line
+
+
+NO_SLASH = """
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata: {name: hsp-dir}
+spec:
+  nodeSelector: {matchLabels: {kubearmor.io/hostname: "*"}}
+  file:
+    matchDirectories:
+    - dir: /etc/default
+      fromSource: [{path: /usr/bin/head}]
+  action: Block
+"""
+
+
+def test_a_file_dir_without_trailing_slash_is_read_as_a_directory_with_a_note() -> None:
+    """KubeArmor's non-Kubernetes mode loads such host policies from files; the CRD refuses them."""
+    from beholder.policy.loader import load_docs, load_text
+
+    result = load_text(NO_SLASH, "hsp.yaml")
+    assert result.errors == []
+    (policy,) = result.policies
+    assert [r.resource for r in policy.rules] == ["/etc/default/"]
+    assert result.skipped == [
+        "hsp.yaml: KubeArmorHostPolicy 'hsp-dir': spec.file.matchDirectories[0].dir '/etc/default' "
+        "has no trailing '/': read as '/etc/default/'"
+    ]
+    from_api = load_docs([yaml.safe_load(NO_SLASH)], "kubernetes-api")
+    assert from_api.policies == [] and "matchDirectories[0].dir" in from_api.errors[0]

@@ -27,7 +27,7 @@ kind: KubeArmorPolicy
 metadata: {name: raw}
 spec: {apparmor: "deny /etc/** rw,"}
 """
-INVALID = VALID.replace("name: web-allow", "name: broken").replace("dir: /srv/", "dir: /srv")
+INVALID = VALID.replace("name: web-allow", "name: broken").replace("dir: /srv/", "dir: srv/")
 NETWORK = """apiVersion: security.kubearmor.com/v1
 kind: KubeArmorNetworkPolicy
 metadata: {name: net}

@@ -93,7 +93,9 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     else:
         record["Type"] = "ContainerLog" if ctr is not None else "HostLog"
     record["Source"] = _source(event)
-    record["Operation"] = event.operation.value
+    record["Operation"] = (
+        alert.extra.get("kubearmor.operation", event.operation.value) if alert else event.operation.value
+    )
     record["Resource"] = _resource(event)
     record["Data"] = data_text(event)
     record["EventData"] = event_data(event)

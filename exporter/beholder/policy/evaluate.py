@@ -345,6 +345,9 @@ class PolicyEngine:
             sources = ("", exe, caller or proc.parent_exe) if proc is not None else ("", caller)
             allow_list = rules.file_allow_list
         elif op is Operation.FILE:
+            raised = self._syscall_alert(event, rules, exe)  # unlink/unlinkat under matchSyscalls
+            if raised is not None:
+                return raised
             path = event.resource.split(" ", 1)[0]
             rules.file.lookup(path, True, found)
             sources = ("", exe)
@@ -372,16 +375,26 @@ class PolicyEngine:
             sources = ("", exe)
             allow_list = rules.capabilities_allow_list
         elif op is Operation.SYSCALL:
-            for rule in rules.syscalls.get(event.syscall, ()):
-                if _syscall_source_ok(rule, exe) and _syscall_path_ok(rule, event.resource):
-                    return rule_alert(event, rule, self.lsm_enforcing)
-            return None
+            return self._syscall_alert(event, rules, exe)
         else:
             return None
         if found:
             found = [rule for rule in found if rule.source in sources]
         if found or allow_list:
             return self._decide(event, found, path, allow_list)
+        return None
+
+    def _syscall_alert(self, event: Event, rules: RuleSet, exe: str) -> Alert | None:
+        """A matchSyscalls/matchPaths rule for the event's syscall, as KubeArmor raises it.
+
+        unlink and unlinkat are file events here; KubeArmor reports a syscall rule on them
+        with `Operation: Syscall`, so the alert says so whatever sensor saw the call.
+        """
+        for rule in rules.syscalls.get(event.syscall, ()):
+            if _syscall_source_ok(rule, exe) and _syscall_path_ok(rule, event.resource):
+                alert = rule_alert(event, rule, self.lsm_enforcing)
+                alert.extra["kubearmor.operation"] = Operation.SYSCALL.value
+                return alert
         return None
 
     def _decide(self, event: Event, found: list[Rule], path: str, allow_list: bool) -> Alert | None:

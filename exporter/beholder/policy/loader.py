@@ -78,7 +78,41 @@ def load_text(text: str, origin: str) -> FileResult:
         docs = load_documents(text)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         return FileResult(origin, errors=[error_line(origin, exc)], invalid=1, readable=False)
-    return load_docs(docs, origin)
+    notes = [
+        f"{origin}: {_label(doc, i)}: {note}" for i, doc in enumerate(docs) for note in _normalise_dirs(doc)
+    ]
+    result = load_docs(docs, origin)
+    result.skipped[:0] = notes
+    return result
+
+
+def _normalise_dirs(doc: Any) -> list[str]:
+    """A file's `dir: /etc/default` (no trailing slash) is read as `/etc/default/`, with a note.
+
+    KubeArmor's non-Kubernetes mode loads such host policies from files; its CRD rejects them,
+    so objects from the API server keep that strictness (`load_docs` alone).
+    """
+    spec = doc.get("spec") if isinstance(doc, dict) else None
+    notes: list[str] = []
+    for section in ("process", "file"):
+        body = spec.get(section) if isinstance(spec, dict) else None
+        rules = body.get("matchDirectories") if isinstance(body, dict) else None
+        for i, rule in enumerate(rules if isinstance(rules, list) else []):
+            if not isinstance(rule, dict):
+                continue
+            entries = [(f"spec.{section}.matchDirectories[{i}]", rule)]
+            sources = rule.get("fromSource")
+            entries += [
+                (f"spec.{section}.matchDirectories[{i}].fromSource[{j}]", src)
+                for j, src in enumerate(sources if isinstance(sources, list) else [])
+                if isinstance(src, dict)
+            ]
+            for where, entry in entries:
+                value = entry.get("dir")
+                if isinstance(value, str) and value.startswith("/") and not value.endswith("/"):
+                    entry["dir"] = value + "/"
+                    notes.append(f"{where}.dir {value!r} has no trailing '/': read as {value + '/'!r}")
+    return notes
 
 
 def load_docs(docs: list[Any], origin: str) -> FileResult:

@@ -80,7 +80,7 @@ class LiveSources:
             self.policies = PolicyEngine(
                 host, settings.posture, host_posture=settings.host_posture, lsm_enforcing=lsm_enforcing
             )
-            self._show("policy files", self.policies.reload(self.policy_paths), "policy rejected")
+            self._load_policy_files()
         self._file_profiles: dict[str, list[Profile]] = {}
         self._cluster_profiles: list[Profile] = []
         if self.profile_paths or cluster is not None:
@@ -126,7 +126,7 @@ class LiveSources:
         """Re-read every policy and profile file; bad ones keep their previous content."""
         with self._lock:
             if self.policies is not None:
-                self._show("policy files", self.policies.reload(self.policy_paths), "policy rejected")
+                self._load_policy_files()
             if self.profiles is not None:
                 self._load_profile_files()
                 self.profiles.replace_profiles(self._all_profiles())
@@ -177,6 +177,11 @@ class LiveSources:
 
     def _all_profiles(self) -> list[Profile]:
         return [p for profiles in self._file_profiles.values() for p in profiles] + self._cluster_profiles
+
+    def _load_policy_files(self) -> None:
+        assert self.policies is not None
+        self._show("policy files", self.policies.reload(self.policy_paths), "policy rejected")
+        self._show("policy notes", self.policies.skipped, "policy note")  # e.g. a dir read as dir/
 
     def _show(self, channel: str, errors: list[str], prefix: str) -> None:
         """Say each error line once while it persists; a fixed one may be said again later."""
