@@ -4,8 +4,8 @@ Each scenario gets a fresh agent holding only its policy (KubeArmor's script app
 policy, runs its commands, deletes it). Container commands run with `runc exec` in a pod's
 container that the fake API attributes; host commands run on the host in a cgroup of their
 own, so the agent traces them alone (`--cgroup-id`) on a machine shared with other tests.
-After each command a marker (`/bin/echo <uuid>`) runs in the same place: once the agent has
-written the marker's exec, everything the command caused has been written before it.
+After each command two markers (`/bin/echo <uuid>`) run in the same place: once the agent has
+written the second one's exec, everything the command caused has been written before it.
 """
 
 from __future__ import annotations
@@ -122,18 +122,28 @@ def host_cgroup(name: str) -> Iterator[HostCgroup]:
         place.remove()
 
 
-def _marker(agent: AgentProcess, place: Place, argv: Sequence[str] = ("/bin/echo",)) -> list[dict[str, Any]]:
-    """Run a marker and return every record written before it (the marker excluded)."""
+def _marker(agent: AgentProcess, place: Place, argv: Sequence[str]) -> tuple[int, int]:
+    """Run a marker; return where its exec record is in the output and its pid."""
     token = uuid.uuid4().hex
-    before = len(agent.records)
     place.run([*argv, token])
     seen = agent.wait_for(lambda r: token in str(r.get("Resource", "")), timeout=MARKER_TIMEOUT_S)
     if not seen:
         raise TimeoutError(f"the agent never reported the marker exec {token}")
-    end = next(
-        i for i in range(before, len(agent.records)) if token in str(agent.records[i].get("Resource", ""))
-    )
-    return agent.records[before:end]
+    index = next(i for i, r in enumerate(agent.records) if token in str(r.get("Resource", "")))
+    return index, int(agent.records[index].get("HostPID", 0))
+
+
+def _settle(agent: AgentProcess, place: Place, first: Sequence[str] = ("/bin/echo",)) -> list[dict[str, Any]]:
+    """Every record of what ran before, markers' own records left out.
+
+    A batch's alerts are written after its events, so the first marker's exec record can
+    precede the alerts of the command before it; a second marker starts only once that
+    batch is written, so everything up to its exec record is complete.
+    """
+    start = len(agent.records)
+    _, first_pid = _marker(agent, place, first)
+    end, second_pid = _marker(agent, place, ("/bin/echo",))
+    return [r for r in agent.records[start:end] if r.get("HostPID") not in (first_pid, second_pid)]
 
 
 def run_scenario(
@@ -150,10 +160,10 @@ def run_scenario(
     try:
         # A first process that lives on after its exec is reported: the agent reads its
         # cgroup while it exists and knows the container (and pod) from then on.
-        _marker(agent, place, WARM_UP)
+        _settle(agent, place, WARM_UP)
         for command in scenario.commands:
             exit_code, output = place.run(["/bin/bash", "-c", command.cmd])
-            records = _marker(agent, place)
+            records = _settle(agent, place)
             verdict = judge(scenario, command, records, exit_code=exit_code, enforcing=enforcing)
             outcome.commands.append(CommandOutcome(command, exit_code, output, records, verdict))
     finally:
