@@ -155,3 +155,22 @@ def test_alert_tags_are_joined_and_listed() -> None:
     ours = to_kubearmor(alert.event, HOST, alert)
     assert ours["Tags"] == "NIST,MITRE" and ours["ATags"] == ["NIST", "MITRE"]
     assert ours["Severity"] == "8" and ours["Type"] == "MatchedPolicy" and ours["Action"] == "Audit"
+
+
+def test_cwd_ends_with_a_slash_as_in_seed_004(seeds_dir: Path) -> None:
+    """Seed 004 shows `"Cwd":"/root/"` and `"Cwd":"/"`: KubeArmor appends the slash."""
+    seen = re.findall(r'"Cwd":\s*"([^"]*)"', (seeds_dir / "004_f3183488164a15c8.txt").read_text())
+    assert set(seen) == {"/root/", "/"}
+    for cwd, expected in (("/root", "/root/"), ("/", "/"), ("/srv/app/", "/srv/app/")):
+        ev = vault_exec()
+        assert ev.process is not None
+        ev.process.cwd = cwd
+        assert to_kubearmor(ev, HOST)["Cwd"] == expected
+
+
+def test_capability_resource_is_named_with_cap_prefix() -> None:
+    from beholder.events import facts
+
+    ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "arping", 7, resource="NET_RAW")
+    ev.facts = facts.Capability(13)
+    assert to_kubearmor(ev, HOST)["Resource"] == "CAP_NET_RAW"

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from beholder.events import Alert, Event, kinds
+from beholder.events.facts import Capability
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import SYSTEM_EVENT
 
@@ -59,7 +60,14 @@ def _source(event: Event) -> str:
 def _resource(event: Event) -> str:
     if event.kind == kinds.PROCESS_EXEC:
         return " ".join((event.resource, *event.argv[1:])) if event.argv else event.resource
+    if isinstance(event.facts, Capability):  # KubeArmor names capabilities CAP_NET_RAW
+        return f"CAP_{event.facts.name}"
     return event.resource
+
+
+def cwd_text(cwd: str) -> str:
+    """KubeArmor's `Cwd` ends with a slash: `/root/`, and `/` for the root itself."""
+    return cwd if cwd.endswith("/") else cwd + "/"
 
 
 def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -> dict[str, Any]:
@@ -104,7 +112,7 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
         record["Action"] = alert.extra.get("kubearmor.action", alert.action.value)
     record["Result"] = alert.extra.get("kubearmor.result", event.result) if alert else event.result
     if proc is not None and proc.cwd:
-        record["Cwd"] = proc.cwd
+        record["Cwd"] = cwd_text(proc.cwd)
     return record
 
 
