@@ -10,7 +10,8 @@ HEADERS := /var/lib/beholder/kernel-headers
 # kernel headers, and python3-dev + gcc to build the hot path as native code (mypyc). What
 # only the tests and benchmarks need (`make test`, `make bench`): runc,
 # busybox and mmdebstrap for real containers, prometheus for the rules/dashboards checks,
-# kubectl for the manifests, tmux for the terminal tests, iproute2 and procps for workloads.
+# kubectl for the manifests, tmux for the terminal tests, iproute2 and procps for workloads,
+# libc6-dev to compile the C programs of KubeArmor's test image.
 RUN_PACKAGES := python3-bpfcc bpfcc-tools python3-venv python3-dev gcc linux-headers-amd64
 TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2 procps libc6-dev
 ARGS ?=
