@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from beholder.agent import Agent, AgentOptions, Metrics
 from beholder.enrich.enricher import Enricher
 from beholder.events import Alert, Event
-from beholder.events.interfaces import Evaluator, LossCounter, RecordSource, Sink, SyscallObserver
+from beholder.events.interfaces import Evaluator, LossCounter, Sink, SyscallObserver
 from beholder.health import Health
 from beholder.losses import LossLedger
 from beholder.redact import Redactor
@@ -56,18 +56,15 @@ class Pipeline:
         health: Health | None = None,
         telemetry: Callable[[list[Event]], list[Event]] | None = None,
         throttle: AlertThrottle | None = None,
-        source: RecordSource | None = None,
     ) -> Agent:
-        """The agent over `source`, by default the kernel (`SensorError` when no sensor can run).
+        """The agent over the kernel's records (`SensorError` when no sensor can run).
         `telemetry` picks the evaluated events that are exported (visibility), `throttle`
         drops a container's alerts over KubeArmor's rate (counted)."""
-        if source is None:
-            from beholder.sensors.source import KernelSource  # loads bcc's libbpf: tracing only
+        from beholder.sensors.source import KernelSource  # loads the BPF program: tracing only
 
-            source = KernelSource(self.tracing.program)
         self.agent = Agent(
             self.tracing.agent,
-            source,
+            KernelSource(self.tracing.program),
             list(sinks),
             list(evaluators),
             syscall_observers=list(syscall_observers),
