@@ -52,6 +52,7 @@ class ContainerInfo:
     workload_name: str = ""
     service_account: str = ""
     cgroup_dir: str = ""  # its cgroup v2 directory on the host: cgroup.procs lists its live processes
+    annotations: dict[str, str] = field(default_factory=dict)  # the pod's kubearmor-* annotations
 
 
 @dataclass(slots=True)

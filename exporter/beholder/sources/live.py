@@ -117,8 +117,10 @@ class LiveSources:
 
     def request_reload(self) -> None:
         """SIGHUP: re-read the files on the file thread (safe inside a signal handler)."""
-        if self.files is not None:
-            self.files.request()
+        if self.files is None:
+            self._say("SIGHUP: no policy or profile files to reload; still running")
+            return
+        self.files.request()
 
     # -- updates ---------------------------------------------------------------------------
 

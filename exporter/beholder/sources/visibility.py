@@ -1,6 +1,6 @@
-"""Which events leave the agent as telemetry, per namespace and for the host.
+"""Which events leave the agent as telemetry, per pod, per namespace and for the host.
 
-KubeArmor's `kubearmor-visibility` namespace annotation and its `visibility` /
+KubeArmor's `kubearmor-visibility` pod or namespace annotation (the pod's wins) and its `visibility` /
 `hostVisibility` settings name the operations to report: `process`, `file`, `network`,
 `capabilities` (comma-separated), or `none`. Visibility limits telemetry only: every event
 is still evaluated, so an audit alert never vanishes because its namespace is quiet.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from beholder.events.model import Event, Operation
+from beholder.events.model import ContainerInfo, Event, Operation
 
 VISIBILITY_ANNOTATION = "kubearmor-visibility"
 WORDS: dict[str, tuple[Operation, ...]] = {
@@ -23,6 +23,7 @@ WORDS: dict[str, tuple[Operation, ...]] = {
 ALL = "process,file,network,capabilities"
 Visible = frozenset[Operation]
 EVERYTHING: Visible = frozenset(Operation)
+_POD_VALUES = 256  # distinct pod annotation values remembered parsed
 
 
 class VisibilityError(ValueError):
@@ -54,6 +55,7 @@ class Visibility:
         self.host = host
         self.namespaces: dict[str, Visible] = {}
         self.errors: dict[str, str] = {}  # namespace -> why its annotation was ignored
+        self._pods: dict[str, Visible | None] = {}  # a pod annotation's text -> its set (None: invalid)
 
     def set_namespaces(self, annotations: Mapping[str, Mapping[str, str]]) -> None:
         """Every namespace's annotations at once; swapped in one assignment."""
@@ -76,15 +78,31 @@ class Visibility:
             return self.host
         return self.namespaces.get(namespace, self.containers)
 
+    def of_container(self, container: ContainerInfo | None) -> Visible:
+        """What one container reports: its pod's annotation, else its namespace's."""
+        if container is None:
+            return self.host
+        note = container.annotations.get(VISIBILITY_ANNOTATION) if container.annotations else None
+        if note is not None:
+            if note not in self._pods:
+                if len(self._pods) >= _POD_VALUES:
+                    self._pods.clear()
+                try:
+                    self._pods[note] = parse_visibility(note)
+                except VisibilityError:
+                    self._pods[note] = None  # ignored, as an invalid namespace annotation is
+            pod = self._pods[note]
+            if pod is not None:
+                return pod
+        return self.namespaces.get(container.namespace, self.containers)
+
     def telemetry(self, events: list[Event]) -> list[Event]:
-        """The events to export; the batch itself is returned when nothing is hidden."""
-        namespaces, containers, host = self.namespaces, self.containers, self.host
-        if not namespaces and containers == EVERYTHING and host == EVERYTHING:
+        """The events to export: those whose operation their container's visibility names."""
+        annotated = any(e.container is not None and e.container.annotations for e in events)
+        if not annotated and self._all_visible():
             return events
-        kept = []
-        for event in events:
-            c = event.container
-            visible = host if c is None else namespaces.get(c.namespace, containers)
-            if event.operation in visible:
-                kept.append(event)
-        return kept
+        of = self.of_container
+        return [event for event in events if event.operation in of(event.container)]
+
+    def _all_visible(self) -> bool:
+        return not self.namespaces and self.containers == EVERYTHING and self.host == EVERYTHING

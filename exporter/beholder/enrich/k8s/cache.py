@@ -90,6 +90,8 @@ class PodCache:
         info.namespace = found.namespace or info.namespace
         if found.labels:
             info.labels = dict(found.labels)
+        if found.annotations:
+            info.annotations = dict(found.annotations)
         info.workload_kind = found.workload_kind or info.workload_kind
         info.workload_name = found.workload_name or info.workload_name
         info.service_account = found.service_account or info.service_account

@@ -21,6 +21,7 @@ RUNTIME_SCHEMES = ("containerd", "cri-o", "docker")
 _IMAGE_ID_SCHEMES = ("docker-pullable://", "docker://")
 _STATUS_LISTS = ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
 _SPEC_LISTS = ("initContainers", "containers", "ephemeralContainers")
+_KUBEARMOR = "kubearmor-"  # annotation prefix kept: the pod's visibility (the rest is not read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class PodContainer:
     image: str = ""
     image_id: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)  # kubearmor-* only (visibility)
     workload_kind: str = ""
     workload_name: str = ""
     service_account: str = ""
@@ -74,6 +76,9 @@ def pod_records(pod: Mapping[str, Any]) -> tuple[PodContainer, list[PodContainer
     meta = _dict(pod.get("metadata"))
     spec = _dict(pod.get("spec"))
     labels = {str(k): str(v) for k, v in _dict(meta.get("labels")).items()}
+    notes = {
+        str(k): str(v) for k, v in _dict(meta.get("annotations")).items() if str(k).startswith(_KUBEARMOR)
+    }
     kind, name = workload_of(meta)
     base = PodContainer(
         container_id="",
@@ -81,6 +86,7 @@ def pod_records(pod: Mapping[str, Any]) -> tuple[PodContainer, list[PodContainer
         pod_name=_str(meta.get("name")),
         namespace=_str(meta.get("namespace")),
         labels=labels,
+        annotations=notes,
         workload_kind=kind,
         workload_name=name,
         service_account=_str(spec.get("serviceAccountName")) or _str(spec.get("serviceAccount")),
