@@ -14,6 +14,8 @@ HEADERS := /var/lib/beholder/kernel-headers
 # libc6-dev to compile the C programs of KubeArmor's test image.
 RUN_PACKAGES := python3-bpfcc bpfcc-tools python3-venv python3-dev gcc linux-headers-amd64
 TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2 procps libc6-dev
+# The realistic workloads of bench/bench_workloads.py (`make bench` only).
+BENCH_PACKAGES := postgresql nginx-light wrk
 ARGS ?=
 # What the pure-Python fallback of the native modules is tested with (`make test`, second run).
 PURE_TESTS := tests/unit tests/otel_semconv tests/cli/test_otlp_file.py
@@ -86,6 +88,7 @@ test: setup test-deps lint
 	BEHOLDER_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(PURE_TESTS)
 
 bench: setup test-deps
+	$(call apt_install,$(BENCH_PACKAGES))
 	$(PY) bench/run_all.py
 
 ## Long reliability runs, not part of `make test`: 10 minutes at ~50k events/s, a 5-minute

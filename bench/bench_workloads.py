@@ -1,0 +1,175 @@
+"""Workload overhead of the agent with its default config, side by side with no agent.
+
+Run as root: `make bench` (or `.venv/bin/python bench/bench_workloads.py`). Three workloads
+on the host's loopback, each measured without the agent, with `beholder run` (default
+sensors and outputs: console + OTLP/JSON file), and once more without it; the ratio is
+against the mean of the two runs without it, all in this run:
+
+* PostgreSQL (Debian's postgresql): `pgbench` TPS, 4 clients, select-only and TPC-B-like;
+* nginx (Debian's nginx-light) serving a small static file to `wrk`: requests/s;
+* the tight open/close loop (bench/workloads/loops.c), also against the *floor*: an empty
+  BPF program on the same raw_syscalls tracepoints, the price of being attached at all.
+
+Figures are printed, never asserted; `uptime` says how busy the machine was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench_sensors import build_workload, timed, uptime
+
+from beholder.sensors.bpfmaps import detach_tracepoint
+from beholder.sensors.loader import load_program
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+PG_PORT, NGINX_PORT = 55432, 58080
+DURATION_S = int(os.environ.get("BENCH_WORKLOAD_S", "10"))
+EMPTY_PROGRAM = """
+TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }
+TRACEPOINT_PROBE(raw_syscalls, sys_exit) { return 0; }
+"""
+
+
+@contextmanager
+def agent(tmp: Path) -> Iterator[None]:
+    """`beholder run` with its defaults, ready before the block starts."""
+    ready = tmp / "agent.ready"
+    ready.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "beholder.cli", "run", "--ready-file", str(ready), "--query-socket", "",
+         "--spool-dir", str(tmp / "spool")],
+        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise RuntimeError("beholder run exited before it was ready")
+        time.sleep(0.1)
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+
+
+@contextmanager
+def empty_program() -> Iterator[None]:
+    """Nothing but an empty program on every syscall's enter and exit."""
+    loaded = load_program(EMPTY_PROGRAM, [], [])
+    try:
+        yield
+    finally:
+        for fd in loaded.attachments.values():
+            detach_tracepoint(fd)
+
+
+@contextmanager
+def postgres(tmp: Path) -> Iterator[Callable[[list[str]], float]]:
+    """A throwaway cluster on loopback; yields `tps(pgbench options)`."""
+    assert PG_BIN is not None
+    data = tmp / "pg"
+    data.mkdir()
+    shutil.chown(data, "postgres")
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
+    run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust")
+    opts = f"-p {PG_PORT} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    # -l: the server's output goes to a file, not to the pipes this script reads until EOF
+    run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-o", opts, "-w", "start")
+    try:
+        conn = ["-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres"]
+        run(str(PG_BIN / "pgbench"), *conn, "-i", "-s", "4", "postgres")
+
+        def tps(options: list[str]) -> float:
+            out = run(str(PG_BIN / "pgbench"), *conn, "-c", "4", "-j", "2", "-T", str(DURATION_S), *options,
+                      "postgres").stdout  # fmt: skip
+            return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+        yield tps
+    finally:
+        run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+
+
+@contextmanager
+def nginx(tmp: Path) -> Iterator[Callable[[], float]]:
+    """nginx on loopback serving one small file; yields `rps()` measured with wrk."""
+    root = tmp / "www"
+    root.mkdir()
+    (root / "index.html").write_text("<html><body>beholder bench</body></html>\n" * 8)
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        f"daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx.err;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{ access_log off; server {{ listen 127.0.0.1:{NGINX_PORT}; root {root}; }} }}\n"
+    )
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp)], stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    try:
+
+        def rps() -> float:
+            out = subprocess.run(
+                ["wrk", "-t", "2", "-c", "32", "-d", f"{DURATION_S}s", f"http://127.0.0.1:{NGINX_PORT}/"],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+        yield rps
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def side_by_side(name: str, measure: Callable[[], float], tmp: Path) -> None:
+    """Without, with, without again: the slowdown against the mean of the two without."""
+    before = measure()
+    with agent(tmp):
+        with_agent = measure()
+    after = measure()
+    base = (before + after) / 2
+    slowdown = base / with_agent  # rates: lower with the agent is slower
+    print(f"   {name:<34} without {before:>10,.1f} / {after:>10,.1f}   with agent {with_agent:>10,.1f}"
+          f"   slowdown {slowdown:.3f}x")  # fmt: skip
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        sys.exit("bench_workloads: run as root (BPF)")
+    print(f"== workload overhead, default `beholder run` vs none ({DURATION_S}s each); load: {uptime()}")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        os.chmod(tmp, 0o755)  # postgres reaches its data directory through it
+        if PG_BIN is None or not shutil.which("wrk") or not shutil.which("nginx"):
+            print("   needs postgresql, nginx-light and wrk (Debian packages; `make bench` installs them)")
+        else:
+            with postgres(tmp) as tps:
+                side_by_side("pgbench TPS, select-only", lambda: tps(["-S"]), tmp)
+                side_by_side("pgbench TPS, TPC-B-like", lambda: tps([]), tmp)
+            with nginx(tmp) as rps:
+                side_by_side("nginx + wrk, requests/s", rps, tmp)
+        loops = build_workload(tmp)
+        loop = [str(loops), "open-same", os.environ.get("BENCH_OPENS", "300000")]
+        base = timed(loop)
+        with empty_program():
+            floor = timed(loop)
+        with agent(tmp):
+            ours = timed(loop)
+        print(
+            f"   open/close loop: none {base:.3f}s, empty-program floor {floor / base:.3f}x,"
+            f" agent {ours / base:.3f}x = {ours / floor:.3f}x of the floor"
+        )
+    print(f"   load after: {uptime()}")
+
+
+if __name__ == "__main__":
+    main()
