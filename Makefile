@@ -67,7 +67,9 @@ $(VENV)/.installed: pyproject.toml | deps
 native: $(VENV)/.native
 
 $(VENV)/.native: setup.py exporter/beholder/native.py $(NATIVE_SOURCES) | $(VENV)/.installed
-	$(PY) setup.py -q build_ext --inplace --force >/dev/null  # --force: fresh files, never older than a source
+	@# --force: fresh files, never older than a source
+	$(PY) setup.py -q build_ext --inplace --force >/dev/null \
+		|| { echo "make native: mypyc failed (errors above); fix them or set BEHOLDER_PURE_PYTHON=1"; exit 1; }
 	touch $@
 
 ## bcc reads tracepoint formats under debugfs; the agent also checks tracefs itself.
