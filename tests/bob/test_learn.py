@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from beholder.formats.kubearmor import to_kubearmor
 from beholder.formats.native import event_dict
 from beholder.otel.file_sink import OtlpJsonFileSink
 from bob import builders
+from bob import builders as b
 from bob.shell import Image, ShellModel
 from conftest import REFERENCE, require
 
@@ -337,3 +339,11 @@ def test_cli_reports_a_bad_profile_in_one_line(tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         f"Error: {bad}: kind: 'Pod' is not one of ApplicationProfile, ContainerProfile, NetworkNeighborhood"
     ]
+
+
+def test_the_runtimes_own_init_is_never_learned() -> None:
+    c = ContainerInfo("c1", name="app")
+    setup = replace(b.exec_event(c, "/usr/bin/runc", ("runc", "init")), comm="runc:[2:INIT]")
+    learner = ProfileLearner("app")
+    learner.observe([setup, b.exec_event(c, "/usr/bin/app", ("app",))])
+    assert [e.path for e in learner.application_profile().containers[0].execs] == ["/usr/bin/app"]

@@ -49,7 +49,22 @@ def test_fork_exec_chdir_exit(tmp_path: Path) -> None:
     assert child.cwd == "/srv"
     assert child.exe == "/srv/bin/cat" and child.cmdline == "cat x"
     assert opened.resource == "/srv/x"
-    assert opened.process is child and exe.process is child
+    assert opened.process is child and exe.process == child  # an exec's event: the process as it left it
+
+
+def test_a_wrapper_keeps_its_own_exec_when_its_successor_follows_in_the_batch(tmp_path: Path) -> None:
+    """pg_wrapper (or a docker-entrypoint script) execs the real program in the same pid
+    within microseconds; both execs arrive in one batch and rules read it afterwards."""
+    enricher = Enricher(tree=ProcessTree(proc=tmp_path))
+    enricher.containers.proc = tmp_path
+    wrapper = Event(1, Operation.PROCESS, "execve", 0, 9, 9, 0, 0, "psql", 1, resource="/usr/bin/psql",
+                    argv=("psql", "-l"))  # fmt: skip
+    path = "/usr/lib/postgresql/15/bin/psql"
+    real = Event(2, Operation.PROCESS, "execve", 0, 9, 9, 0, 0, "psql", 1, resource=path, argv=(path, "-l"))
+    enricher.enrich([wrapper, real])
+    assert wrapper.process is not None and wrapper.process.exe == "/usr/bin/psql"
+    assert wrapper.process.cmdline == "psql -l"
+    assert real.process is not None and real.process.exe == path
 
 
 def test_reexec_of_proc_self_exe_keeps_the_binary(tmp_path: Path) -> None:

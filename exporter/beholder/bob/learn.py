@@ -20,7 +20,7 @@ from beholder.bob.profile import (
     PortSpec,
     Profile,
 )
-from beholder.bob.rules import facts_of
+from beholder.bob.rules import facts_of, runtime_init
 from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.events.model import ContainerInfo, Event
 
@@ -93,7 +93,7 @@ class ProfileLearner:
     def observe(self, events: list[Event]) -> None:
         for event in events:
             c = event.container
-            if c is None or not self._accept(c):
+            if c is None or runtime_init(event) or not self._accept(c):
                 continue
             seen = self._slot(c)
             seen.events += 1

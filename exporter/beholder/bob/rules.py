@@ -24,6 +24,9 @@ Limits of what the kernel sensors give us, stated where they matter:
   remote refused or that timed out also left the container. Calls that found nothing
   (ENOENT, ENOTDIR: `execvp` walking $PATH, the loader probing library paths) are not
   attempts on anything and are not judged.
+- BH-METADATA is Beholder's own: a connect to a cloud metadata service (AWS/GCP/Azure
+  169.254.169.254, AWS IPv6 fd00:ec2::254, ECS 169.254.170.2, Alibaba 100.100.100.200)
+  the profile's egress never had.
 - R0040 (unexpected exec arguments) is the `was_executed_with_args` check (args `⋯`,
   `⋯⋯`, `argsRequired`) that BoB profiles carry.
 """
@@ -42,6 +45,7 @@ from beholder.events import kinds
 from beholder.events.facts import Capability, DnsQuestion, FileAccess, SocketCall, SyscallArgs
 from beholder.events.model import Event, Operation
 
+RUNTIME_INIT = ("runc:[",)
 REFUSED = frozenset({-errno.EPERM, -errno.EACCES})
 CONNECT_ATTEMPTS = REFUSED | {0, -errno.EINPROGRESS, -errno.ECONNREFUSED, -errno.ETIMEDOUT,
                               -errno.ENETUNREACH, -errno.EHOSTUNREACH}  # fmt: skip
@@ -56,6 +60,7 @@ SYSCALL_KINDS = {
 }
 PTRACE_WRITE_REQUESTS = frozenset({4, 5, 13})  # POKETEXT, POKEDATA, SETREGS
 BPF_PROG_LOAD = 5
+CLOUD_METADATA = frozenset({"169.254.169.254", "fd00:ec2::254", "169.254.170.2", "100.100.100.200"})
 SA_TOKEN_PREFIXES = (
     "/run/secrets/kubernetes.io/serviceaccount",
     "/var/run/secrets/kubernetes.io/serviceaccount",
@@ -157,9 +162,20 @@ class Rule:
     unique: Callable[[Facts], str] = field(default=lambda f: f.comm)
 
 
+def runtime_init(event: Event) -> bool:
+    """The container runtime's own init (`runc init`, renamed `runc:[0:PARENT]`, `[1:CHILD]`,
+    `[2:INIT]`) sets the container up inside its cgroup before the workload runs (mounts,
+    pivot_root, hostname, capability drops): it is the runtime, never the workload's
+    behaviour, so it is neither judged nor learned."""
+    return event.comm.startswith(RUNTIME_INIT) or (event.comm == "runc" and event.argv[1:2] == ("init",))
+
+
 def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None:
     """Classify an event into a Kubescape event type; None when it has none (or not a
-    `wanted` one), so events no enabled rule reads cost one classification only."""
+    `wanted` one) and for the runtime's own init, so events no enabled rule reads cost one
+    classification only."""
+    if runtime_init(event):
+        return None
     kind = _kind(event)
     if kind is None or (wanted is not None and kind not in wanted):
         return None
@@ -334,6 +350,13 @@ def _unexpected_egress(f: Facts, c: Context) -> str | None:
     return f"Unexpected egress network communication to: {target} using {f.protocol} from: {container}"
 
 
+def _cloud_metadata(f: Facts, c: Context) -> str | None:
+    if f.address not in CLOUD_METADATA or (c.behaviour and c.behaviour.was_address_in_egress(f.address)):
+        return None
+    container = f.event.container.name if f.event.container else ""
+    return f"Cloud metadata service contacted: {f.address}:{f.port} by {f.comm} from: {container}"
+
+
 def _malicious_source(f: Facts, c: Context) -> str | None:
     shm = "/dev/shm"
     hits = (f.exec_path, f.cwd, f.path)
@@ -375,10 +398,7 @@ def _fileless(f: Facts, c: Context) -> str | None:
 
 
 def _escape(f: Facts, c: Context) -> str | None:
-    # runc's own init stages (runc:[1:CHILD], ...) unshare inside the container's cgroup
-    # before the workload starts; they are the runtime, not an escape.
-    runtime = f.pcomm == "runc" or f.comm.startswith("runc:[")
-    if runtime or (c.behaviour and c.behaviour.was_syscall_used("unshare")):
+    if c.behaviour and c.behaviour.was_syscall_used("unshare"):
         return None
     return f"Unshare system call (unshare) was called by process ({f.comm})"
 
@@ -524,7 +544,13 @@ CATALOGUE: tuple[Rule, ...] = (
     Rule(_spec("R1030", "Unexpected io_uring Operation Detected", 5, True, "TA0002", "T1218", 0,
                f"{_K8S},context:container,syscalls,io_uring,applicationprofile", True),
          frozenset({"iouring"}), _io_uring, lambda f: f"setup_{f.comm}"),
+    # Beholder's own (not in node-agent's catalogue): instance credentials are one request
+    # away from any pod, and link-local addresses are private to R0011
+    Rule(_spec("BH-METADATA", "Cloud Metadata Service Access", 8, True, "TA0006", "T1552.005", 1,
+               f"{_K8S},context:container,network,cloud,credentials,networkprofile"),
+         frozenset({"network"}), _cloud_metadata, lambda f: f"{f.comm}_{f.address}"),
 )  # fmt: skip
+BEHOLDER_RULES = frozenset({"BH-METADATA"})
 
 # R0003 reads the per-cgroup syscall set (engine.observe_syscalls), not events.
 R0003 = _spec(

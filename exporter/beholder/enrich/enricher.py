@@ -8,6 +8,7 @@ absolute against the process's cwd here, once, for every consumer downstream.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from beholder.enrich.containers import ContainerRegistry
 from beholder.enrich.process_tree import ProcessTree, ns_ppid_of, read_proc, resolve_path
@@ -16,6 +17,7 @@ from beholder.events.decoding import AT_FDCWD
 from beholder.events.facts import Exec, FileAccess, Fork
 from beholder.redact import Redactor
 
+_EXECS = frozenset({"execve", "execveat"})
 _FD_IS_TARGET = ("fchmod", "fchown", "fchdir")  # fd names the file itself, not a directory
 
 
@@ -53,7 +55,10 @@ class Enricher:
                 proc.container = self.containers.resolve(ev.host_pid, ev.cgroup_id)
             if ev.ns_pid and ev.ns_pid != proc.ns_pid:
                 self._learn_ns_pid(proc, ev.ns_pid)
-            ev.process = proc
+            # an exec's event keeps the process as this exec left it: a wrapper that execs its
+            # successor within microseconds (pg_wrapper, docker-entrypoint scripts) shares the
+            # pid, and rules read the batch after the successor's exec updated the tree
+            ev.process = replace(proc) if op is Operation.PROCESS and ev.syscall in _EXECS else proc
             ev.container = proc.container
             if proc.container is None and ev.cgroup_id in vanished:
                 self.unattributed += 1
