@@ -224,6 +224,11 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
         lambda c: [replace(b.syscall_event(c, "unshare"), comm="runc:[1:CHILD]")],
         [],
     ),
+    (
+        "runc init started as /proc/self/exe is the runtime too",
+        lambda c: [replace(b.exec_event(c, "/proc/self/exe", ("runc", "init")), comm="exe")],
+        [],
+    ),
     # R1007 randomx, R1008 mining domains, R1009 mining ports
     ("randomx signal", lambda c: [b.syscall_event(c, "randomx", b.process("/tmp/xmrig"))], ["R1007"]),
     ("mining pool lookup", lambda c: [b.dns_event(c, "xmr.pool.minergate.com")], ["R0005", "R1008"]),

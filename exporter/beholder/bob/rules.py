@@ -163,11 +163,13 @@ class Rule:
 
 
 def runtime_init(event: Event) -> bool:
-    """The container runtime's own init (`runc init`, renamed `runc:[0:PARENT]`, `[1:CHILD]`,
-    `[2:INIT]`) sets the container up inside its cgroup before the workload runs (mounts,
-    pivot_root, hostname, capability drops): it is the runtime, never the workload's
-    behaviour, so it is neither judged nor learned."""
-    return event.comm.startswith(RUNTIME_INIT) or (event.comm == "runc" and event.argv[1:2] == ("init",))
+    """The container runtime's own init (`runc init`, started as /proc/self/exe so first
+    named `exe`, then renamed `runc:[0:PARENT]`, `[1:CHILD]`, `[2:INIT]`) sets the container
+    up inside its cgroup before the workload runs (mounts, pivot_root, hostname, capability
+    drops): it is the runtime, never the workload's behaviour, so it is neither judged nor
+    learned."""
+    init = event.comm in ("runc", "exe") and event.argv[1:2] == ("init",)  # /proc/self/exe init
+    return init or event.comm.startswith(RUNTIME_INIT)
 
 
 def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None:
