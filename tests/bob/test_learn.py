@@ -347,3 +347,17 @@ def test_the_runtimes_own_init_is_never_learned() -> None:
     learner = ProfileLearner("app")
     learner.observe([setup, b.exec_event(c, "/usr/bin/app", ("app",))])
     assert [e.path for e in learner.application_profile().containers[0].execs] == ["/usr/bin/app"]
+
+
+def test_a_profile_learned_without_the_kernels_syscalls_is_partial_and_not_exported(tmp_path: Path) -> None:
+    events_file, profile_file = tmp_path / "events.jsonl", tmp_path / "web.yaml"
+    write_events(events_file, benign_loop(), "native")
+    runner = CliRunner()
+    learned = runner.invoke(
+        cli, ["profile", "learn", "webapp", "--from", str(events_file), "-o", str(profile_file)]
+    )
+    assert learned.exit_code == 0, learned.output
+    (profile,) = load_file(profile_file)
+    assert profile.completion == "partial"
+    out = runner.invoke(cli, ["profile", "export", str(profile_file), "--seccomp"])
+    assert out.exit_code == 1 and "webapp is incomplete" in out.output

@@ -82,7 +82,6 @@ BAD = [
     (GOOD.replace("spdx.softwarecomposition.kubescape.io/v1beta1", "v1"), "apiVersion"),
     (GOOD.replace("metadata: {name: web}", "metadata: {}"), "metadata.name: missing"),
     (GOOD.replace("execs: null", "execs: {a: 1}"), "spec.containers[0].execs: expected a list"),
-    (GOOD.replace("execs: null", "execs: [{args: [a]}]"), "spec.containers[0].execs[0].path: missing"),
     (
         GOOD.replace("syscalls: [read]", "syscalls: [[read]]"),
         "spec.containers[0].syscalls[0]: expected a string",
@@ -118,6 +117,13 @@ def test_null_lists_and_empty_policies_are_accepted() -> None:
     c = profile.containers[0]
     assert (c.execs, c.opens, c.capabilities, c.syscalls) == ([], [], set(), {"read"})
     assert c.rule_policies["R0001"].allows("sh") and not c.rule_policies["R0002"].allows("sh")
+
+
+def test_an_entry_without_a_path_matches_nothing_and_keeps_the_file() -> None:
+    (profile,) = load_text(GOOD.replace("execs: null", "execs: [{args: [a]}, {path: /bin/sh}]"))
+    b = ProfileEngine([profile], bindings={"c1": profile.name}).behaviour_for(ContainerInfo("c1"))
+    assert b is not None and b.was_executed("/bin/sh")
+    assert not b.was_executed("/usr/bin/a") and not b.was_executed("a")
 
 
 def test_a_yaml_bomb_is_refused_before_it_expands() -> None:

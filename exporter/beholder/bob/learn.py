@@ -25,9 +25,10 @@ from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.events.model import ContainerInfo, Event
 
 HOOKS = frozenset({"fork", "exit"})  # sensor hook names that share a syscall's name
+COMPLETION = "kubescape.io/completion"
 LEARNED_ANNOTATIONS = {
     "kubescape.io/status": "completed",
-    "kubescape.io/completion": "complete",
+    COMPLETION: "complete",
     "kubescape.io/managed-by": "User",
 }
 
@@ -44,6 +45,7 @@ class _Seen:
     capabilities: set[str] = field(default_factory=set)
     domains: set[str] = field(default_factory=set)
     peers: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
+    kernel_syscalls: bool = False  # the kernel's full syscall set was read, not only events'
     events: int = 0
 
 
@@ -115,12 +117,18 @@ class ProfileLearner:
 
     def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> None:
         if self._accept(container):
-            self._slot(container).syscalls |= syscall_names
+            seen = self._slot(container)
+            seen.syscalls |= syscall_names
+            seen.kernel_syscalls = True
 
     def application_profile(self) -> Profile:
         """The learned ApplicationProfile (write it with `profile.to_document`)."""
         containers = [self._container(name, seen) for name, seen in sorted(self._seen.items())]
-        return self._profile("ApplicationProfile", containers)
+        profile = self._profile("ApplicationProfile", containers)
+        if not all(seen.kernel_syscalls for seen in self._seen.values()):
+            # events name only the syscalls sensors trace: not a list to allow or judge by
+            profile.annotations[COMPLETION] = "partial"
+        return profile
 
     def network_neighborhood(self) -> Profile:
         """The egress half (DNS names and peers) as a NetworkNeighborhood."""

@@ -29,6 +29,8 @@ def merge(profiles: list[Profile], name: str = "", threshold: int = DEFAULT_THRE
     for profile in profiles[1:]:
         for key, value in profile.annotations.items():
             annotations.setdefault(key, value)
+    if any(p.completion != "complete" for p in profiles):  # one partial run: a partial merge
+        annotations["kubescape.io/completion"] = "partial"
     return Profile(
         kind=first.kind,
         name=name or first.name,

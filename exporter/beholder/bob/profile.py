@@ -243,7 +243,7 @@ def _container(
         e = _known_fields(_as_dict(e, where, f"{at}.execs[{i}]"), _EXEC_FIELDS, where, f"{at}.execs[{i}]")
         c.execs.append(
             ExecEntry(
-                path=_required_str(e.get("path"), where, f"{at}.execs[{i}].path"),
+                path=_as_str(e.get("path"), where, f"{at}.execs[{i}].path"),  # "" matches nothing
                 args=tuple(_str_list(e.get("args"), where, f"{at}.execs[{i}].args")),
                 args_required=bool(e.get("argsRequired", False)),
             )
@@ -252,7 +252,7 @@ def _container(
         o = _known_fields(_as_dict(o, where, f"{at}.opens[{i}]"), _OPEN_FIELDS, where, f"{at}.opens[{i}]")
         c.opens.append(
             OpenEntry(
-                path=_required_str(o.get("path"), where, f"{at}.opens[{i}].path"),
+                path=_as_str(o.get("path"), where, f"{at}.opens[{i}].path"),  # "" matches nothing
                 flags=tuple(_str_list(o.get("flags"), where, f"{at}.opens[{i}].flags")),
             )
         )
@@ -349,13 +349,6 @@ def _as_str(value: Any, where: str, at: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ProfileError(f"{where}: {at}: expected a string, got {type(value).__name__}")
     return str(value)
-
-
-def _required_str(value: Any, where: str, at: str) -> str:
-    text = _as_str(value, where, at)
-    if not text:
-        raise ProfileError(f"{where}: {at}: missing")
-    return text
 
 
 def _str_list(value: Any, where: str, at: str) -> list[str]:

@@ -336,7 +336,15 @@ def export_cmd(
     profiles: tuple[str, ...], as_seccomp: bool, container: str | None, output: str | None
 ) -> None:
     """A seccomp profile allowing exactly the learned syscalls."""
-    text = json.dumps(seccomp.export(_syscalls(_load_profiles(profiles), container)), indent=2) + "\n"
+    loaded = _load_profiles(profiles)
+    partial = [p.name for p in loaded if p.kind != "NetworkNeighborhood" and p.completion != "complete"]
+    if partial:
+        raise click.ClickException(
+            f"profile {', '.join(partial)} is incomplete (kubescape.io/completion: partial): its syscall "
+            "list came from events, not the kernel, and as an allow-list would stop the container; "
+            "learn it live or with --syscalls"
+        )
+    text = json.dumps(seccomp.export(_syscalls(loaded, container)), indent=2) + "\n"
     if output and output != "-":
         Path(output).write_text(text)
         click.echo(f"beholder: wrote {output}", err=True)
