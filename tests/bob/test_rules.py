@@ -130,6 +130,12 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
     ("cluster-local domain", lambda c: [b.dns_event(c, "redis.shop.svc.cluster.local")], []),
     ("unknown domain", lambda c: [b.dns_event(c, "evil.example.org")], ["R0005"]),
     ("two labels under a one-label wildcard", lambda c: [b.dns_event(c, "a.b.example.com")], ["R0005"]),
+    ("an empty label is no label of *.example.com.", lambda c: [b.dns_event(c, ".example.com.")], ["R0005"]),
+    (
+        "the resolver's search list tries name.cluster.local. first: one alert per lookup",
+        lambda c: [b.dns_event(c, "evil.example.org.cluster.local"), b.dns_event(c, "evil.example.org")],
+        ["R0005"],
+    ),
     # R0006 service account token
     (
         "token read",
@@ -474,6 +480,14 @@ spec:
     assert eng.evaluate(events) == []
     assert [a.rule_id for a in eng.evaluate([b.dns_event(c, "gitlab.com")])] == ["R0005"]
     assert eng.behaviour_for(c).network_name == "alpha-net"
+
+
+def test_an_application_profile_bound_alone_has_an_empty_egress() -> None:
+    c = ContainerInfo(
+        "x", name="app", namespace="shop", labels={"kubescape.io/user-defined-profile": "alpha"}
+    )
+    eng = ProfileEngine(two_profiles(), enabled={"R0005"})  # as node-agent's ContainerProfile
+    assert [a.rule_id for a in eng.evaluate([b.dns_event(c, "gitlab.com")])] == ["R0005"]
 
 
 def test_rule_policies_silence_a_rule_for_named_processes_only() -> None:

@@ -55,7 +55,10 @@ class Behaviour:
         return name in self.capabilities
 
     def is_domain_in_egress(self, name: str) -> bool:
-        return self.egress_dns.contains(dns_name(name))
+        name = dns_name(name)
+        if "" in name.split("."):  # `.example.com.` is no label of `*.example.com.`: literal only
+            return name in self.egress_dns.literals()
+        return self.egress_dns.contains(name)
 
     def was_address_in_egress(self, address: str) -> bool:
         return address in self.egress_addresses

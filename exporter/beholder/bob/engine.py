@@ -241,9 +241,12 @@ def _identity(c: ContainerInfo) -> tuple[object, ...]:
 
 
 def _has_data(spec: RuleSpec, b: Behaviour) -> bool:
-    """A profile-required rule needs the half of the profile it reads (AP vs NN)."""
+    """A profile-required rule needs a profile that can answer it. As node-agent's merged
+    ContainerProfile, an ApplicationProfile bound alone has an empty egress, so network
+    rules (R0005, R0011) judge against it; a NetworkNeighborhood alone says nothing about
+    execs, files or syscalls."""
     if "networkprofile" in spec.tags:
-        return b.has_network
+        return b.has_network or b.has_behaviour
     return b.has_behaviour
 
 

@@ -49,6 +49,10 @@ class PatternIndex(Generic[T]):
     def __len__(self) -> int:
         return sum(map(len, self._literal.values()))
 
+    def literals(self) -> set[str]:
+        """The patterns without wildcards, as added (normalised)."""
+        return set(self._literal)
+
     def add(self, pattern: str, value: T) -> None:
         pattern = self.normalize(pattern)
         if pattern == WILDCARD:

@@ -293,7 +293,11 @@ def _unexpected_capability(f: Facts, c: Context) -> str | None:
 
 def _unexpected_domain(f: Facts, c: Context) -> str | None:
     name = f.domain if f.domain.endswith(".") else f.domain + "."
-    if name.endswith(".svc.cluster.local.") or c.behaviour.is_domain_in_egress(name):
+    # cluster names never leave the cluster; `name.cluster.local.` is the resolver trying its
+    # search list before `name.`: one alert per lookup, on the name the workload asked for
+    if name.endswith(".svc.cluster.local.") or name.endswith(".cluster.local."):
+        return None
+    if c.behaviour.is_domain_in_egress(name):
         return None
     container = f.event.container.name if f.event.container else ""
     return f"Unexpected domain communication: {name} from: {container}"
