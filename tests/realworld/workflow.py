@@ -116,7 +116,9 @@ def learn(pod: PodSpec, workdir: Path, rounds: int) -> tuple[Path, list[list[Out
             for spec, ctr in ((pod.server, server), (pod.client, client)):
                 name = profile_name(pod, spec.name)
                 files[name] = (rdir / f"{name}.yaml", rdir / f"{name}-nn.yaml")
+                # only this container, its cgroup made ahead of runc: counted from its first syscall
                 args = ["profile", "learn", name, "--container", ctr.container_id, "--duration", "3600",
+                        "--cgroup-id", str(precreate_cgroup(ctr)),
                         "-o", str(files[name][0]), "--network-output", str(files[name][1])]  # fmt: skip
                 learners.append(Beholder.start(args, rdir, f"learn-{spec.name}"))
             with pod_running(pod, layers, server, client, rdir) as ready_client:

@@ -124,6 +124,13 @@ def command() -> None:
 @click.option(
     "--ready-file", type=click.Path(dir_okay=False), help="Live: touch this file once tracing has begun."
 )
+@click.option(
+    "--cgroup-id",
+    "cgroup_ids",
+    type=int,
+    multiple=True,
+    help="Live: trace only these cgroup v2 ids, their syscalls counted from the first one.",
+)
 @click.option("-o", "--output", help="ApplicationProfile file (default: stdout).")
 @click.option("--network-output", help="Also write the learned NetworkNeighborhood here.")
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
@@ -137,6 +144,7 @@ def learn_cmd(
     threshold: int,
     stats_file: str | None,
     ready_file: str | None,
+    cgroup_ids: tuple[int, ...],
     output: str | None,
     network_output: str | None,
     cmd: tuple[str, ...],
@@ -152,7 +160,7 @@ def learn_cmd(
         for container, names in _recorded_syscalls(stats_file, learner.containers()):
             learner.observe_syscalls(container, names)
     elif duration or cmd:
-        _learn_live(learner, duration, cmd, ready_file)
+        _learn_live(learner, duration, cmd, ready_file, cgroup_ids)
     else:
         raise click.UsageError("give --from FILE, --duration SECONDS or a command after --")
     if learner.events == 0:
@@ -204,7 +212,11 @@ def _recorded_syscalls(
 
 
 def _learn_live(
-    learner: ProfileLearner, duration: float | None, cmd: tuple[str, ...], ready_file: str | None
+    learner: ProfileLearner,
+    duration: float | None,
+    cmd: tuple[str, ...],
+    ready_file: str | None,
+    cgroup_ids: tuple[int, ...],
 ) -> None:
     from beholder.pipeline import Pipeline  # loads the sensors: only for live learning
 
@@ -212,7 +224,7 @@ def _learn_live(
     # agent exists and held at a `read` until tracing runs; then it execs, visible.
     gate = ("/bin/sh", "-c", 'read _ && exec "$@"', "sh")
     child = subprocess.Popen([*gate, *cmd], stdin=subprocess.PIPE) if cmd else None
-    pipeline = Pipeline(learning_tracing())
+    pipeline = Pipeline(learning_tracing(cgroup_ids))
     agent = pipeline.open(
         syscall_observers=[learner], on_batch=lambda events, alerts: learner.observe(events)
     )
@@ -248,13 +260,14 @@ def _learn_live(
     pipeline.close()
 
 
-def learning_tracing() -> Tracing:
+def learning_tracing(cgroup_ids: tuple[int, ...] = ()) -> Tracing:
     """Live learning traces as `run` does, with the kernel's per-container syscall counts on
-    (a profile's syscall list comes from them) and secrets masked before they are learned."""
+    (a profile's syscall list comes from them) and secrets masked before they are learned;
+    `cgroup_ids` limits tracing to those cgroups, counted from their first syscall."""
     from beholder.pipeline import Tracing
     from beholder.sensors.program import ProgramOptions
 
-    return Tracing(ProgramOptions(syscall_counts=True))
+    return Tracing(ProgramOptions(syscall_counts=True, cgroup_filter=cgroup_ids))
 
 
 @command.command("merge")

@@ -132,6 +132,9 @@ class Program:
             allow = self.maps["cgroup_allow"]
             for cg in self.options.cgroup_filter:
                 allow.set(cg, 1)
+                # named ahead: count from its first syscall, not from the agent's first sight
+                # of it (a `sleep infinity` calls pause() once, microseconds after its exec)
+                self.count_syscalls_of(cg)
             config.set(Cfg.FILTER_CGROUP, 1)
         roles, masks = self.maps["syscall_role"], self.maps["ptr_mask"]
         names = {nr: name for name, nr in SYSCALL_NUMBERS.items()}
