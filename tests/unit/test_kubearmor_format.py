@@ -174,3 +174,37 @@ def test_capability_resource_is_named_with_cap_prefix() -> None:
     ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "arping", 7, resource="NET_RAW")
     ev.facts = facts.Capability(13)
     assert to_kubearmor(ev, HOST)["Resource"] == "CAP_NET_RAW"
+
+
+def _call(op: Operation, syscall: str, resource: str, **data: str) -> Event:
+    return Event(1, op, syscall, 0, 5, 5, 0, 0, "x", 7, resource=resource, data=dict(data))
+
+
+def test_data_holds_what_kubearmor_writes_per_syscall(seeds_dir: Path) -> None:
+    """KubeArmor's monitor: socket has no arguments, unlinkat only flags (seed 002 shows
+    `flags=` empty), listen its fd, fchownat userid/group/mode; seen in the seeds where they are."""
+    cases = {
+        "syscall=SYS_SOCKET": _call(Operation.NETWORK, "socket", "domain=AF_INET", fd="3"),
+        "syscall=SYS_UNLINKAT flags=": _call(Operation.FILE, "unlinkat", "/tmp/x", fd="-100", flags=""),
+        "syscall=SYS_LISTEN fd=3": _call(Operation.NETWORK, "listen", "", fd="3", backlog="128"),
+        "syscall=SYS_FCHOWNAT userid=1000 group=1000 mode=0": _call(
+            Operation.FILE, "fchownat", "/tmp/x", fd="-100", uid="1000", gid="1000", flags="0"
+        ),
+        "syscall=SYS_CONNECT fd=10": _call(Operation.NETWORK, "connect", "sa_family=AF_INET", fd="10"),
+    }
+    seeds = (seeds_dir / "002_803932e2227546a1.txt").read_text() + (
+        seeds_dir / "004_f3183488164a15c8.txt"
+    ).read_text()
+    for expected, ev in cases.items():
+        assert to_kubearmor(ev, HOST)["Data"] == expected
+    in_seeds = {d for d in cases if f'"Data": "{d}"' in seeds or f'"Data":"{d}"' in seeds}
+    assert in_seeds == {"syscall=SYS_SOCKET", "syscall=SYS_UNLINKAT flags=", "syscall=SYS_CONNECT fd=10"}
+
+
+def test_empty_fields_are_left_out_and_an_fd_exec_has_no_leading_space() -> None:
+    ev = _call(Operation.PROCESS, "execveat", "")
+    ev.argv = ("app", "--serve")
+    record = to_kubearmor(ev, HOST)
+    assert record["Resource"] == "--serve"
+    assert "" not in record.values() and "ParentProcessName" not in record
+    assert record["HostPPID"] == 0  # numbers stay, as in KubeArmor's Log

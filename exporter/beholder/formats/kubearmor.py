@@ -31,10 +31,26 @@ def updated_time(ts_ns: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# The arguments KubeArmor's monitor (logUpdate.go) writes in `Data` for these syscalls, in its
+# order and under its names (our key, its key); other syscalls keep every argument we decode.
+_KUBEARMOR_DATA: dict[str, tuple[tuple[str, str], ...]] = {
+    "socket": (),
+    "unlink": (),
+    "unlinkat": (("flags", "flags"),),
+    "listen": (("fd", "fd"),),
+    "chown": (("uid", "userid"), ("gid", "group")),
+    "fchownat": (("uid", "userid"), ("gid", "group"), ("flags", "mode")),
+}
+
+
 def data_text(event: Event) -> str:
     """KubeArmor's `Data`: `syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC`."""
     parts = [f"syscall=SYS_{event.syscall.upper()}"] if event.syscall else []
-    parts += [f"{k}={v}" for k, v in event.data.items() if k not in _NOT_IN_DATA]
+    chosen = _KUBEARMOR_DATA.get(event.syscall)
+    if chosen is None:
+        parts += [f"{k}={v}" for k, v in event.data.items() if k not in _NOT_IN_DATA]
+    else:
+        parts += [f"{theirs}={event.data.get(ours, '')}" for ours, theirs in chosen]
     return " ".join(parts)
 
 
@@ -58,8 +74,8 @@ def _source(event: Event) -> str:
 
 
 def _resource(event: Event) -> str:
-    if event.kind == kinds.PROCESS_EXEC:
-        return " ".join((event.resource, *event.argv[1:])) if event.argv else event.resource
+    if event.kind == kinds.PROCESS_EXEC:  # execveat by fd has no path: no leading space
+        return " ".join(([event.resource] if event.resource else []) + list(event.argv[1:]))
     if isinstance(event.facts, Capability):  # KubeArmor names capabilities CAP_NET_RAW
         return f"CAP_{event.facts.name}"
     return event.resource
@@ -113,7 +129,8 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     record["Result"] = alert.extra.get("kubearmor.result", event.result) if alert else event.result
     if proc is not None and proc.cwd:
         record["Cwd"] = cwd_text(proc.cwd)
-    return record
+    # KubeArmor's Log fields are `omitempty`: an unknown parent or an empty Resource is absent
+    return {key: value for key, value in record.items() if value != ""}
 
 
 def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, Any]:
