@@ -123,6 +123,6 @@ class RecordFilter:
                 return False
         if self.resource or self.source:
             shown = kubearmor_dict(record)
-            if self.resource not in shown["Resource"] or self.source not in shown["Source"]:
+            if self.resource not in shown.get("Resource", "") or self.source not in shown.get("Source", ""):
                 return False
         return True
