@@ -86,6 +86,12 @@ def parse_line(doc: Any) -> Event | None:
     return _native(doc)
 
 
+def _process(fields: dict[str, Any]) -> ProcessInfo:
+    """Span ids are written as hex (as OTLP/JSON writes them) and held as bytes."""
+    ids = {k: bytes.fromhex(v) for k in ("trace_id", "span_id") if isinstance(v := fields.get(k), str)}
+    return ProcessInfo(**(fields | ids))
+
+
 def _native(d: dict[str, Any]) -> Event:
     proc, ctr = d.get("process"), d.get("container")
     event = Event(
@@ -102,7 +108,7 @@ def _native(d: dict[str, Any]) -> Event:
         resource=str(d.get("resource", "")),
         data={str(k): str(v) for k, v in (d.get("data") or {}).items()},
         argv=tuple(str(a) for a in d.get("argv") or ()),
-        process=ProcessInfo(**proc) if isinstance(proc, dict) else None,
+        process=_process(proc) if isinstance(proc, dict) else None,
         container=ContainerInfo(**ctr) if isinstance(ctr, dict) else None,
     )
     return with_facts(event)

@@ -228,7 +228,8 @@ def _syscall_and_data(doc: dict[str, Any], operation: Operation) -> tuple[str, d
         if "domain" in data and "sa_family" not in data:
             data["sa_family"] = data["domain"]
     elif operation is Operation.CAPABILITY and resource:
-        data.setdefault("capability", resource.removeprefix("CAP_"))
+        resource = resource.removeprefix("CAP_")  # the model names capabilities as the decoder does
+        data.setdefault("capability", resource)
     return syscall, data, resource
 
 
