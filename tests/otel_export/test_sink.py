@@ -104,7 +104,10 @@ def test_a_burst_batch_is_split_under_the_collectors_request_limit(
         events.append(event)
     with RECEIVERS[protocol](collector) as receiver:
         env = {"OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
-        sink = build_otlp_sink(HostIdentity("node-a"), recorded.metrics, tmp_path / "spool", env=env)
+        # a queue with room for the whole burst: this test is about request splitting, not shedding
+        sink = build_otlp_sink(
+            HostIdentity("node-a"), recorded.metrics, tmp_path / "spool", env=env, queue_max_bytes=64 << 20
+        )
         sink.emit(events, [])
         sink.close()
     records = collector.records()
