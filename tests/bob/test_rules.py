@@ -283,6 +283,17 @@ def test_r1004_fires_for_exec_from_a_mount_the_provider_reports() -> None:
     events = [b.exec_event(WEB, "/data/payload", ("payload",))]
     assert sorted(fired(events, mounts=lambda c: ["/data"])) == ["R0001", "R1004"]
     assert fired(events) == ["R0001"]
+    # node-agent compares plain string prefixes: a mount /data also covers /data2
+    sibling = [b.exec_event(WEB, "/data2/payload", ("payload",))]
+    assert sorted(fired(sibling, mounts=lambda c: ["/data"])) == ["R0001", "R1004"]
+
+
+def test_bind_takes_an_id_prefix_and_names_a_binding_to_no_profile() -> None:
+    c = ContainerInfo("3f2a9c" + "0" * 58, name="")
+    eng = ProfileEngine(load_text(PROFILE), bindings={"3f2a9c": "web", "abc": "web", "nginx-x": "nope"})
+    assert eng.behaviour_for(c) is not None  # an id prefix binds
+    assert ProfileEngine(load_text(PROFILE), bindings={"3f2": "web"}).behaviour_for(c) is None  # too short
+    assert eng.binding_problems() == ["--bind nginx-x=nope: no profile named 'nope' is loaded"]
 
 
 def test_r1001_fires_only_with_the_upper_layer_fact() -> None:

@@ -133,7 +133,7 @@ class ProfileEngine:
                 if k in self._bindings
             ),
             None,
-        )
+        ) or next((name for key, name in self._bindings.items() if names_container(key, c)), None)
         candidates: list[Profile] = list(self._by_name.get(explicit, [])) if explicit else []
         for name in (c.labels.get(PROFILE_LABEL), c.labels.get(NETWORK_LABEL)):
             if name and not explicit:
@@ -149,6 +149,14 @@ class ProfileEngine:
                 parts.append((profile, entry))
         parts.sort(key=lambda pc: not pc[1].has_behaviour)
         return parts
+
+    def binding_problems(self) -> list[str]:
+        """One line per explicit binding that names no loaded profile (said at start)."""
+        return [
+            f"--bind {key}={name}: no profile named {name!r} is loaded"
+            for key, name in self._bindings.items()
+            if name not in self._by_name
+        ]
 
     def _context(self, container: ContainerInfo) -> Context:
         cid = container.container_id
@@ -233,6 +241,12 @@ class ProfileEngine:
 
     def _may_alert(self, container: ContainerInfo, rule_id: str, unique: str) -> bool:
         return self.cooldown.allow((container.container_id, rule_id, unique))
+
+
+def names_container(key: str, c: ContainerInfo) -> bool:
+    """A container named by KEY as `--bind` and `profile learn --container` take it: its name
+    or a prefix of its id (at least 4 characters, so a short name is never read as an id)."""
+    return key == c.name or (len(key) >= 4 and c.container_id.startswith(key))
 
 
 def _identity(c: ContainerInfo) -> tuple[object, ...]:

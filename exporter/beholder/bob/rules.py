@@ -391,7 +391,7 @@ def _exec_from_mount(f: Facts, c: Context) -> str | None:
     if c.behaviour and c.behaviour.was_executed(f.exec_path):
         return None
     for mount in c.mount_paths:
-        if any(p == mount or p.startswith(mount.rstrip("/") + "/") for p in (f.exec_path, f.path) if p):
+        if any(p.startswith(mount) for p in (f.exec_path, f.path) if p):  # node-agent: plain prefix
             return f"Process ({f.comm}) was executed from a mounted path"
     return None
 

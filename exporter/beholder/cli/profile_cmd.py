@@ -24,7 +24,7 @@ from rich.table import Table
 
 from beholder.bob import alert_json, seccomp
 from beholder.bob.diff import diff as diff_profiles
-from beholder.bob.engine import ProfileEngine, expand_paths
+from beholder.bob.engine import ProfileEngine, expand_paths, names_container
 from beholder.bob.generalize import DEFAULT_THRESHOLD
 from beholder.bob.learn import ProfileLearner
 from beholder.bob.merge import merge as merge_profiles
@@ -72,7 +72,7 @@ def _syscalls(profiles: list[Profile], container: str | None) -> set[str]:
 
 def _selector(container: str | None, workload: str | None) -> Callable[[ContainerInfo], bool]:
     def accept(c: ContainerInfo) -> bool:
-        if container and not (c.name == container or c.container_id.startswith(container)):
+        if container and not names_container(container, c):
             return False
         return not workload or c.workload_name == workload
 
@@ -104,7 +104,7 @@ def command() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Recorded events (Beholder, KubeArmor or OTLP JSON lines) instead of live tracing.",
 )
-@click.option("--container", help="Record only this container (name or id prefix).")
+@click.option("--container", help="Record only this container (name or id prefix of 4+ characters).")
 @click.option("--workload", help="Record all containers of this workload.")
 @click.option("--namespace", default="", help="Profile namespace (default: the container's).")
 @click.option("--duration", type=float, help="Live: record this many seconds.")

@@ -93,6 +93,8 @@ def _live_sources(
         _say(f"{len(engine.policies)} KubeArmor policies active; {engine.enforcement_status()}")
     if sources.profiles is not None and profiles:
         _say(f"{len(sources.profiles.profiles)} behaviour profiles loaded")
+        for line in sources.profiles.binding_problems():
+            _say(line)
     return sources
 
 
@@ -135,7 +137,8 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     "binds",
     multiple=True,
     metavar="KEY=PROFILE",
-    help="Bind a profile to a container (id or name), pod or workload that carries no profile label.",
+    help="Bind a profile to a container (name or id prefix of 4+ characters), pod or workload that "
+    "carries no profile label.",
 )
 @rule_options
 @click.option("--no-redact", is_flag=True, help="Keep secrets in command lines (default: masked).")
