@@ -13,6 +13,7 @@ from beholder.events import Operation, facts, kinds
 from beholder.events.abi import HEADER, RECORD_FIXED
 from beholder.events.abi import RecordKind as K
 from beholder.events.decoding import SYSCALL_NUMBERS
+from beholder.formats.arguments import arguments
 from beholder.sensors.decode import DecodeError, Decoder
 
 
@@ -36,7 +37,7 @@ def test_exec_record() -> None:
     )
     ev = Decoder().decode(raw)
     assert (ev.operation, ev.syscall, ev.resource) == (Operation.PROCESS, "execve", "/bin/ls")
-    assert ev.argv == ("ls", "-l", "/tmp") and ev.data == {"argv": "-l /tmp"}
+    assert ev.argv == ("ls", "-l", "/tmp") and arguments(ev) == {"argv": "-l /tmp"}
     assert (ev.host_pid, ev.host_tid, ev.cgroup_id, ev.ns_pid, ev.comm) == (100, 101, 42, 7, "comm")
 
 
@@ -45,7 +46,7 @@ def test_openat_record_decodes_flags_mode_and_errno() -> None:
         K.FILE, SYSCALL_NUMBERS["openat"], -13, (2**64 - 100, 0, 0o101 | 0o2000000, 0o600, 0, 0), b"/x\0"
     )
     ev = Decoder().decode(raw)
-    assert ev.data == {"fd": "-100", "flags": "O_WRONLY|O_CREAT|O_CLOEXEC", "mode": "0600"}
+    assert arguments(ev) == {"fd": "-100", "flags": "O_WRONLY|O_CREAT|O_CLOEXEC", "mode": "0600"}
     assert ev.result == "Permission denied"
 
 
@@ -53,7 +54,7 @@ def test_connect_record_decodes_sockaddr() -> None:
     addr = struct.pack("<H", 2) + struct.pack(">H", 53) + bytes([10, 0, 0, 10]) + bytes(8)
     ev = Decoder().decode(record(K.NET, SYSCALL_NUMBERS["connect"], 0, (10, 0, 16, 0, 0, 0), addr))
     assert ev.resource == "sa_family=AF_INET sin_port=53 sin_addr=10.0.0.10"
-    assert ev.data["fd"] == "10"
+    assert arguments(ev)["fd"] == "10"
 
 
 def test_capability_record() -> None:
@@ -143,7 +144,11 @@ def test_dns_server_address_follows_the_payload() -> None:
     server = struct.pack("<H", 10) + struct.pack(">H", 53) + bytes(4) + bytes(15) + b"\1" + bytes(4)
     ev = Decoder().decode(record(K.DNS, SYSCALL_NUMBERS["sendmsg"], 0, (3,) + (0,) * 5, payload, server))
     assert ev.facts.server == facts.Endpoint(10, "::1", 53)
-    assert (ev.data["sa_family"], ev.data["sin6_addr"], ev.data["sin6_port"]) == ("AF_INET6", "::1", "53")
+    assert (arguments(ev)["sa_family"], arguments(ev)["sin6_addr"], arguments(ev)["sin6_port"]) == (
+        "AF_INET6",
+        "::1",
+        "53",
+    )
 
 
 MALFORMED = {
@@ -176,7 +181,7 @@ def test_decoder_never_raises_anything_but_decode_error(kind, nr, retval, args, 
         ev = Decoder().decode(raw)
     except DecodeError:
         return
-    assert isinstance(ev.resource, str) and all(isinstance(v, str) for v in ev.data.values())
+    assert isinstance(ev.resource, str) and all(isinstance(v, str) for v in arguments(ev).values())
 
 
 @pytest.mark.parametrize(

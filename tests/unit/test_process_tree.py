@@ -9,6 +9,7 @@ from beholder.enrich.enricher import Enricher
 from beholder.enrich.process_tree import ProcessTree
 from beholder.events import Event, Operation
 from beholder.events.facts import Exec
+from beholder.formats.arguments import arguments
 from beholder.formats.kubearmor_in import with_facts
 
 
@@ -107,7 +108,7 @@ def test_relative_paths_become_absolute_when_the_dirfd_or_the_process_is_gone(tm
     unknown_process = event(Operation.FILE, "openat", 300, "y", fd="-100", flags="O_RDONLY")
     enricher.enrich([at_gone_dirfd, renamed, unknown_process])
     assert at_gone_dirfd.resource == at_gone_dirfd.facts.path == "/srv/data/x"
-    assert (renamed.facts.path, renamed.facts.new_path, renamed.data["newpath"]) == (
+    assert (renamed.facts.path, renamed.facts.new_path, arguments(renamed)["newpath"]) == (
         "/srv/a",
         "/srv/b",
         "/srv/b",

@@ -119,7 +119,8 @@ class Enricher:
         argv = self.redactor.redact_argv(ev.argv)  # type: ignore[union-attr]
         if argv is not ev.argv:
             ev.argv = argv
-            ev.data["argv"] = " ".join(argv[1:])
+            if "argv" in ev.data:  # arguments a reader kept as written (a decoded event has none)
+                ev.data["argv"] = " ".join(argv[1:])
 
     def _file_event(self, ev: Event, cwd: str) -> None:
         """Make every path of a file event absolute, as KubeArmor does and OTel's `file.path` means.
@@ -137,11 +138,13 @@ class Enricher:
         base = base or cwd or self.tree.live_cwd(ev.host_pid) or "/"
         path = access.path = resolve_path(access.path, base)
         ev.resource = path
-        data = ev.data
         if access.new_path:
-            access.new_path = data["newpath"] = resolve_path(access.new_path, base)
+            access.new_path = resolve_path(access.new_path, base)
         if access.target:
-            access.target = data["target"] = resolve_path(access.target, base)
+            access.target = resolve_path(access.target, base)
+        for key, value in (("newpath", access.new_path), ("target", access.target)):
+            if key in ev.data:  # arguments a reader kept as written (a decoded event has none)
+                ev.data[key] = value
         if ev.kind == kinds.FILE_CHDIR and ev.retval == 0:
             self.tree.on_chdir(ev.host_pid, path)
 

@@ -84,8 +84,10 @@ class Event:
 
     `kind` is the event name from semconv/registry/events.yaml and `facts` its typed facts
     (which class follows from the kind); consumers switch on `kind` and read `facts`. `data`
-    holds the syscall's arguments as KubeArmor prints them in `Data`. `process` and
-    `container` are filled by the enrich stage; until then they are None.
+    holds arguments as text only where a reader kept them as a record was written (KubeArmor,
+    OTLP or native JSON); a decoded event has none, and `formats.arguments` renders them
+    from the facts when an output needs them. `process` and `container` are filled by the
+    enrich stage; until then they are None.
     """
 
     timestamp_ns: int

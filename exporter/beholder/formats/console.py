@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from beholder.events import Alert, Event, kinds
+from beholder.formats.arguments import arguments
 from beholder.formats.safe_text import safe
 
 WATCHED_KINDS = frozenset(
@@ -42,7 +43,7 @@ def _who(event: Event) -> str:
 
 
 def _args(event: Event) -> str:
-    shown = [f"{k}={v}" for k, v in event.data.items() if k != "argv"]
+    shown = [f"{k}={v}" for k, v in arguments(event).items() if k != "argv"]
     if event.argv:
         shown.insert(0, "argv=" + " ".join(event.argv))
     return " ".join(shown)

@@ -16,6 +16,7 @@ from beholder.events import Alert, Event, kinds
 from beholder.events.facts import Capability
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import SYSTEM_EVENT
+from beholder.formats.arguments import arguments
 
 # Address parts live in `Resource`; KubeArmor's `Data` keeps only the call's own arguments.
 _NOT_IN_DATA = frozenset(
@@ -46,18 +47,19 @@ _KUBEARMOR_DATA: dict[str, tuple[tuple[str, str], ...]] = {
 def data_text(event: Event) -> str:
     """KubeArmor's `Data`: `syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC`."""
     parts = [f"syscall=SYS_{event.syscall.upper()}"] if event.syscall else []
+    args = arguments(event)
     chosen = _KUBEARMOR_DATA.get(event.syscall)
     if chosen is None:
-        parts += [f"{k}={v}" for k, v in event.data.items() if k not in _NOT_IN_DATA]
+        parts += [f"{k}={v}" for k, v in args.items() if k not in _NOT_IN_DATA]
     else:
-        parts += [f"{theirs}={event.data.get(ours, '')}" for ours, theirs in chosen]
+        parts += [f"{theirs}={args.get(ours, '')}" for ours, theirs in chosen]
     return " ".join(parts)
 
 
 def event_data(event: Event) -> dict[str, str]:
     """KubeArmor's structured `EventData`: the syscall plus its arguments as strings."""
     out = {"syscall": event.syscall}
-    for key, value in event.data.items():
+    for key, value in arguments(event).items():
         if key not in _NOT_IN_EVENT_DATA:
             out[_PORT_KEYS.get(key, key)] = value
     return out

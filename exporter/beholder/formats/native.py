@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from beholder.events import Alert, ContainerInfo, Event, ProcessInfo
+from beholder.formats.arguments import arguments
 
 
 def _plain(obj: ProcessInfo | ContainerInfo | None) -> dict[str, Any] | None:
@@ -36,7 +37,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "comm": event.comm,
         "cgroup_id": event.cgroup_id,
         "resource": event.resource,
-        "data": event.data,
+        "data": arguments(event),
         "argv": list(event.argv),
         "repeat_count": event.repeat_count,
         "truncated": event.truncated,

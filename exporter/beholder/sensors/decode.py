@@ -1,4 +1,4 @@
-"""Decode ring-buffer records (layout: bpf/common.h `struct record`) into `Event`s.
+"""Decode ring-buffer records (layout: bpf/common.h `struct record`) into `Event`s with typed facts.
 
 Decoding is total: a short, garbled or unknown record becomes a `DecodeError` that the
 reader counts, never an exception that stops the reader. Paths are left as the process
@@ -24,7 +24,6 @@ from beholder.events.decoding import (
     capability_name,
     endpoint_fields,
     family_name,
-    open_flags,
     protocol_name,
     socket_type,
     syscall_name,
@@ -178,78 +177,50 @@ class Decoder:
     # --- process -------------------------------------------------------------------
     def _exec(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         path = ev.resource = _text(s1)
-        argv = tuple(part.decode("utf-8", "backslashreplace") for part in s2.split(b"\0")[:-1]) if s2 else ()
-        ev.argv = argv
+        if s2:
+            ev.argv = tuple(part.decode("utf-8", "backslashreplace") for part in s2.split(b"\0")[:-1])
         dirfd = _signed32(a[0])
-        if dirfd != AT_FDCWD:
-            ev.data["fd"] = str(dirfd)
         ev.facts = f.Exec(path, None if dirfd == AT_FDCWD else dirfd)
-        if argv[1:]:
-            ev.data["argv"] = " ".join(argv[1:])
 
     def _fork(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "fork"
         ev.facts = f.Fork(a[0], a[1])
-        ev.data["parent_pid"] = str(a[0])
-        ev.data["child_pid"] = str(a[1])
         ev.resource = str(a[1])
 
     def _exit(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "exit"
-        if a[1]:  # exit_group(code): the kernel keeps the low byte
-            code = a[0] & 0xFF
-            ev.facts = f.Exit(code)
-            ev.data["exit_code"] = str(code)
-        else:  # killed by a signal, or exited without exit_group
-            ev.facts = f.Exit(None)
-            ev.data["exit_code"] = "unknown"
+        # exit_group(code): the kernel keeps the low byte; else killed by a signal, or no exit_group
+        ev.facts = f.Exit(a[0] & 0xFF if a[1] else None)
 
     # --- file ----------------------------------------------------------------------
     def _file(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
-        path = _text(s1)
-        access = ev.facts = f.FileAccess(path)
-        data = ev.data
-        if name in _AT_FD_CALLS:
+        access = ev.facts = f.FileAccess(_text(s1))
+        if name in _AT_FD_CALLS or name in _SELF_FD_CALLS:
             access.dirfd = _signed32(a[0])
-            data["fd"] = str(access.dirfd)
         if name in _OPEN_CALLS:
             flags = access.flags = a[1] if name == "open" else a[2]
-            data["flags"] = open_flags(flags)
             if flags & 0o100 or flags & 0o20000000:  # O_CREAT or O_TMPFILE carry a mode
                 access.mode = (a[2] if name == "open" else a[3]) & 0o7777
-                data["mode"] = f"{access.mode:04o}"
         elif name == "creat":
             access.flags = 0o1101  # O_CREAT|O_WRONLY|O_TRUNC
             access.mode = a[1] & 0o7777
-            data["flags"] = open_flags(access.flags)
-            data["mode"] = f"{access.mode:04o}"
         elif name == "unlinkat":
             access.remove_dir = bool(a[2] & AT_REMOVEDIR)
-            data["flags"] = "AT_REMOVEDIR" if access.remove_dir else ""
         elif name in ("chmod", "fchmod"):
             access.mode = a[1] & 0o7777
-            data["mode"] = f"{access.mode:04o}"
         elif name in ("fchmodat", "fchmodat2"):
             access.mode = a[2] & 0o7777
-            data["mode"] = f"{access.mode:04o}"
         elif name in ("chown", "lchown", "fchown"):
             access.owner_uid, access.owner_gid = _signed32(a[1]), _signed32(a[2])
-            data["uid"], data["gid"] = str(access.owner_uid), str(access.owner_gid)
         elif name == "fchownat":
             access.owner_uid, access.owner_gid = _signed32(a[2]), _signed32(a[3])
-            data["uid"], data["gid"] = str(access.owner_uid), str(access.owner_gid)
-        if name in _SELF_FD_CALLS:
-            access.dirfd = _signed32(a[0])
-            data["fd"] = str(access.dirfd)
-        if s2:
-            access.new_path = data["newpath"] = _text(s2)
         if name in ("symlink", "symlinkat"):
             # symlink(target, linkpath): the file created is the link; the target is data.
-            access.target = data["target"] = path
-            path = access.path = data.pop("newpath", "")
-            access.new_path = ""
-        ev.resource = path
+            access.target, access.path = access.path, _text(s2)
+        elif s2:
+            access.new_path = _text(s2)
+        ev.resource = access.path
 
     # --- network -------------------------------------------------------------------
     def _net(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
@@ -260,68 +231,42 @@ class Decoder:
             ev.resource = (
                 f"domain={family_name(family)} type={socket_type(kind)} protocol={protocol_name(protocol)}"
             )
-            if ev.retval >= 0:
-                ev.data["fd"] = str(ev.retval)
             return
         fd = _signed32(a[0])
-        ev.data["fd"] = str(fd)
         if name == "listen":
             ev.facts = f.SocketCall(fd, backlog=_signed32(a[1]))
-            ev.data["backlog"] = str(_signed32(a[1]))
             ev.resource = f"fd={fd}"
             return
         endpoint = _sockaddr(s1)
-        fields = endpoint_fields(endpoint)
         call = ev.facts = f.SocketCall(fd, endpoint)
         if name in ("accept", "accept4") and ev.retval >= 0:
             call.new_fd = ev.retval
-            ev.data["newfd"] = str(ev.retval)
-        ev.resource = address_resource(fields)
-        ev.data.update(fields)
+        ev.resource = address_resource(endpoint_fields(endpoint))
 
     def _tcp_state(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "tcp_state"
-        family_nr = a[4] if a[4] in (f.AF_INET, f.AF_INET6) else f.AF_INET6
-        family = family_name(family_nr)
+        family = a[4] if a[4] in (f.AF_INET, f.AF_INET6) else f.AF_INET6
         src = str(ipaddress.ip_address(s1)) if len(s1) in (4, 16) else ""
         dst = str(ipaddress.ip_address(s2)) if len(s2) in (4, 16) else ""
-        ev.facts = f.TcpState(f.Endpoint(family_nr, src, a[2]), f.Endpoint(family_nr, dst, a[3]), a[0], a[1])
+        ev.facts = f.TcpState(f.Endpoint(family, src, a[2]), f.Endpoint(family, dst, a[3]), a[0], a[1])
         old = TCP_STATES.get(a[0], str(a[0]))
         new = TCP_STATES.get(a[1], str(a[1]))
-        ev.data.update(
-            {"sa_family": family, "saddr": src, "sport": str(a[2]), "daddr": dst, "dport": str(a[3]),
-             "oldstate": old, "newstate": new}
-        )  # fmt: skip
         ev.resource = f"{src}:{a[2]} -> {dst}:{a[3]} {old}->{new}"
 
     def _dns(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
-        fd = _signed32(a[0])
-        ev.data["fd"] = str(fd)
         question = parse_question(s1)
-        server = _sockaddr(s2)
-        ev.facts = f.DnsQuestion(fd, None, server=server)
-        if question is None:
-            ev.data["dns"] = "unparsed"
-        else:
+        ev.facts = f.DnsQuestion(_signed32(a[0]), None, server=_sockaddr(s2))
+        if question is not None:
             ev.facts.name, ev.facts.type = question
-            ev.data["qname"], ev.data["qtype"] = question
             ev.resource = question[0]
-        if server is not None:
-            ev.data.update(endpoint_fields(server))
 
     # --- syscalls and capabilities -------------------------------------------------
     def _syscall(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
-        data = ev.data
-        values: dict[str, int | str] = {}
         if name in _CREDENTIAL_ARGS:
-            ids = tuple(_signed32(i) for i in a[: _CREDENTIAL_ARGS[name]])
-            ev.facts = f.Credentials(ids, "gid" in name)
-            if len(ids) > 1:
-                data["ids"] = ",".join(map(str, ids))
-            else:
-                data["groupid" if "gid" in name else "userid"] = str(ids[0])
+            ev.facts = f.Credentials(tuple(_signed32(i) for i in a[: _CREDENTIAL_ARGS[name]]), "gid" in name)
             return
+        values: dict[str, int | str] = {}
         if name == "ptrace":
             values["request"], values["pid"] = a[0], _signed32(a[1])
         elif name in ("kill", "tkill"):
@@ -344,17 +289,14 @@ class Decoder:
         elif name == "io_uring_setup":
             values["entries"] = a[0]
         ev.facts = f.SyscallArgs(values)
-        _render_syscall_data(name, values, data)
-        if "pid" in data and not ev.resource:
-            ev.resource = data["pid"]
+        if "pid" in values and not ev.resource:
+            ev.resource = str(values["pid"])
 
     def _cap(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "cap_capable"
         number = _signed32(a[0])
         ev.facts = f.Capability(number)
-        cap = capability_name(number)
-        ev.data["capability"] = cap
-        ev.resource = cap
+        ev.resource = capability_name(number)
 
 
 # set*id -> how many id arguments it takes
@@ -362,15 +304,3 @@ _CREDENTIAL_ARGS = {
     "setuid": 1, "setfsuid": 1, "setgid": 1, "setfsgid": 1,
     "setreuid": 2, "setregid": 2, "setresuid": 3, "setresgid": 3,
 }  # fmt: skip
-_HEX_FLAGS = frozenset({"mount", "umount2", "memfd_create", "unshare", "setns"})
-
-
-def _render_syscall_data(name: str, values: dict[str, int | str], data: dict[str, str]) -> None:
-    """KubeArmor's `Data` arguments of a syscall-sensor event, in the order KubeArmor prints them."""
-    for key in ("request", "pid", "tid", "sig", "source", "cmd", "params", "entries"):
-        if key in values:
-            data[key] = str(values[key])
-    if name in _HEX_FLAGS:
-        data["flags"] = hex(values["flags"])  # type: ignore[arg-type]
-    elif name == "chroot":
-        data["flags"] = ""

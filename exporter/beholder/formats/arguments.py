@@ -1,0 +1,142 @@
+"""A syscall's arguments as KubeArmor prints them (`Data`, `EventData`), rendered from facts.
+
+`flags=O_RDONLY|O_CLOEXEC`, `mode=0644`, `sa_family=AF_INET sin_port=53 sin_addr=…`: the
+decoder fills typed facts only, and this module writes their text, in the order KubeArmor
+prints them, when an output needs it. A record read from a file (KubeArmor JSON, OTLP, native
+JSON) keeps the arguments it was written with in `Event.data`; those are shown as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from beholder.events import facts as f
+from beholder.events.decoding import TCP_STATES, endpoint_fields, family_name, open_flags
+from beholder.events.model import Event
+
+_AT_FD_CALLS = frozenset(
+    {"openat", "openat2", "unlinkat", "fchmodat", "fchmodat2", "fchownat", "renameat", "renameat2", "linkat"}
+)
+_SELF_FD_CALLS = frozenset({"fchmod", "fchown", "fchdir"})
+_HEX_FLAGS = frozenset({"mount", "umount2", "memfd_create", "unshare", "setns"})
+_SYSCALL_KEYS = ("request", "pid", "tid", "sig", "source", "cmd", "params", "entries")
+
+
+def arguments(event: Event) -> dict[str, str]:
+    """The event's arguments as KubeArmor-style strings (kept on the event once rendered)."""
+    if not event.data and event.facts is not None:
+        render = _RENDER.get(type(event.facts))
+        if render is not None:
+            event.data = render(event, event.facts)
+    return event.data
+
+
+def _exec(ev: Event, x: f.Exec) -> dict[str, str]:
+    out = {} if x.dirfd is None else {"fd": str(x.dirfd)}
+    if ev.argv[1:]:
+        out["argv"] = " ".join(ev.argv[1:])
+    return out
+
+
+def _fork(ev: Event, x: f.Fork) -> dict[str, str]:
+    return {"parent_pid": str(x.parent_pid), "child_pid": str(x.child_pid)}
+
+
+def _exit(ev: Event, x: f.Exit) -> dict[str, str]:
+    return {"exit_code": "unknown" if x.code is None else str(x.code)}
+
+
+def _file(ev: Event, x: f.FileAccess) -> dict[str, str]:
+    name = ev.syscall
+    out: dict[str, str] = {}
+    if name in _AT_FD_CALLS:
+        out["fd"] = str(x.dirfd)
+    if x.flags is not None:
+        out["flags"] = open_flags(x.flags)
+        if x.mode is not None:
+            out["mode"] = f"{x.mode:04o}"
+    elif name == "unlinkat":
+        out["flags"] = "AT_REMOVEDIR" if x.remove_dir else ""
+    elif x.mode is not None:
+        out["mode"] = f"{x.mode:04o}"
+    elif x.owner_uid is not None:
+        out["uid"], out["gid"] = str(x.owner_uid), str(x.owner_gid)
+    if name in _SELF_FD_CALLS:
+        out["fd"] = str(x.dirfd)
+    if x.new_path:
+        out["newpath"] = x.new_path
+    if x.target:
+        out["target"] = x.target
+    return out
+
+
+def _socket(ev: Event, x: f.Socket) -> dict[str, str]:
+    return {} if x.fd is None else {"fd": str(x.fd)}
+
+
+def _socket_call(ev: Event, x: f.SocketCall) -> dict[str, str]:
+    out = {"fd": str(x.fd)}
+    if x.backlog is not None:
+        out["backlog"] = str(x.backlog)
+        return out
+    if x.new_fd is not None:
+        out["newfd"] = str(x.new_fd)
+    out.update(endpoint_fields(x.endpoint))
+    return out
+
+
+def _tcp_state(ev: Event, x: f.TcpState) -> dict[str, str]:
+    return {
+        "sa_family": family_name(x.local.family),
+        "saddr": x.local.ip,
+        "sport": str(x.local.port),
+        "daddr": x.peer.ip,
+        "dport": str(x.peer.port),
+        "oldstate": TCP_STATES.get(x.old_state, str(x.old_state)),
+        "newstate": TCP_STATES.get(x.new_state, str(x.new_state)),
+    }
+
+
+def _dns(ev: Event, x: f.DnsQuestion) -> dict[str, str]:
+    out = {"fd": str(x.fd)}
+    if x.name is None:
+        out["dns"] = "unparsed"
+    else:
+        out["qname"], out["qtype"] = x.name, x.type
+    out.update(endpoint_fields(x.server))
+    return out
+
+
+def _credentials(ev: Event, x: f.Credentials) -> dict[str, str]:
+    if len(x.ids) > 1:
+        return {"ids": ",".join(map(str, x.ids))}
+    return {("groupid" if x.group else "userid"): str(x.ids[0])}
+
+
+def _syscall(ev: Event, x: f.SyscallArgs) -> dict[str, str]:
+    values = x.values
+    out = {key: str(values[key]) for key in _SYSCALL_KEYS if key in values}
+    if ev.syscall in _HEX_FLAGS:
+        out["flags"] = hex(values["flags"])  # type: ignore[arg-type]
+    elif ev.syscall == "chroot":
+        out["flags"] = ""
+    return out
+
+
+def _capability(ev: Event, x: f.Capability) -> dict[str, str]:
+    return {"capability": x.name}
+
+
+_RENDER: dict[type, Callable] = {
+    f.Exec: _exec,
+    f.Fork: _fork,
+    f.Exit: _exit,
+    f.FileAccess: _file,
+    f.Socket: _socket,
+    f.SocketCall: _socket_call,
+    f.TcpState: _tcp_state,
+    f.DnsQuestion: _dns,
+    f.Credentials: _credentials,
+    f.SyscallArgs: _syscall,
+    f.Capability: _capability,
+}
