@@ -125,6 +125,7 @@ def test_host_alert_has_seed_shape(seeds_dir: Path) -> None:
         argv=("sleep", "10"),
         process=proc,
     )
+    ev = with_facts(ev)
     alert = Alert(ev, "policy", "sleep-deny", "sleep-deny", Action.BLOCK, 5, enforcer="BPFLSM")
     ours = to_kubearmor(ev, HostIdentity("gke-my-first-cluster-1-default-pool-9144db50-81gb"), alert)
     for key in seed:

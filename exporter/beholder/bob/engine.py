@@ -32,6 +32,7 @@ from beholder.bob.rules import (
     refusal,
     rules_by_kind,
 )
+from beholder.events.kinds import kind_of
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
 
 PROFILE_LABEL = "kubescape.io/user-defined-profile"
@@ -235,6 +236,7 @@ class ProfileEngine:
             event = Event(
                 timestamp_ns=now, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,
                 host_tid=0, uid=0, gid=0, comm="", cgroup_id=0, container=container,
+                kind=kind_of(Operation.SYSCALL.value, name),
             )  # fmt: skip
             alerts.append(make_alert(event, R0003, f"Unexpected system call detected: {name}", b, None, name))
         return alerts

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 
 from beholder.events.facts import Facts
-from beholder.events.kinds import kind_of
 
 
 class Operation(enum.Enum):
@@ -100,6 +99,7 @@ class Event:
     gid: int
     comm: str
     cgroup_id: int
+    kind: str = ""  # set by whoever creates the event: the decoder, a reader, `kinds.kind_of`
     resource: str = ""
     data: dict[str, str] = field(default_factory=dict)
     argv: tuple[str, ...] = ()
@@ -108,12 +108,7 @@ class Event:
     truncated: bool = False
     process: ProcessInfo | None = None
     container: ContainerInfo | None = None
-    kind: str = ""
     facts: Facts | None = None
-
-    def __post_init__(self) -> None:
-        if not self.kind:  # the decoder sets it; other sources may leave it to the table
-            self.kind = kind_of(self.operation.value, self.syscall)
 
     @property
     def result(self) -> str:

@@ -343,7 +343,9 @@ def facts_from_data(kind: str, syscall: str, resource: str, data: dict[str, str]
 
 
 def with_facts(event: Event) -> Event:
-    """`event` with its facts filled from its KubeArmor-shaped `data` and `resource`."""
+    """`event` with its kind and facts filled from its syscall, `data` and `resource`."""
+    if not event.kind:
+        event.kind = kinds.kind_of(event.operation.value, event.syscall)
     if event.facts is None:
         event.facts = facts_from_data(event.kind, event.syscall, event.resource, event.data)
     return event

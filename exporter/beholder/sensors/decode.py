@@ -58,6 +58,7 @@ _AT_FD_CALLS = frozenset(
 )
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _SELF_FD_CALLS = frozenset({"fchmod", "fchown", "fchdir"})
+_CARRIES_MODE = 0o100 | 0o20000000  # O_CREAT or O_TMPFILE: open's mode argument counts
 
 
 class DecodeError(ValueError):
@@ -128,29 +129,25 @@ class Decoder:
         }
         self._names: dict[int, str] = dict(X86_64_SYSCALLS)
         self._comms: dict[bytes, str] = {}
-        self._kinds: dict[tuple[int, str], str] = {}
+        self._heads: dict[int, tuple[Callable, Operation, str, str]] = {}
 
     def decode(self, raw: bytes) -> Event:
         if len(raw) < RECORD_FIXED:
             raise DecodeError(f"record of {len(raw)} bytes is shorter than the {RECORD_FIXED}-byte header")
         (ts, cgroup_id, tgid, tid, uid, gid, retval, kind, nr, flags, repeat, ns_tgid, _pad, comm,
          a0, a1, a2, a3, a4, a5, len1, len2) = HEADER.unpack_from(raw)  # fmt: skip
-        handler = self._by_kind.get(kind)
-        if handler is None:
-            raise DecodeError(f"unknown record kind {kind}")
+        head = self._heads.get(kind << 32 | nr)
+        if head is None:
+            head = self._head(kind, nr)
+        handler, op, name, event_kind = head
         end1 = RECORD_FIXED + len1
         if end1 + len2 > len(raw):
             raise DecodeError(f"string lengths {len1}+{len2} overrun a {len(raw)}-byte record")
-        name = self._names.get(nr) or (syscall_name(nr) if nr else "")
         text = self._comms.get(comm)
         if text is None:
             text = self._remember_comm(comm)
-        op = _OPERATIONS[kind]
-        event_kind = self._kinds.get((kind, name))
-        if event_kind is None:
-            event_kind = self._event_kind(kind, op, name)
         event = Event(
-            ts + self.boot_offset_ns, op, name, retval, tgid, tid, uid, gid, text, cgroup_id, kind=event_kind
+            ts + self.boot_offset_ns, op, name, retval, tgid, tid, uid, gid, text, cgroup_id, event_kind
         )
         if repeat:
             event.repeat_count = repeat
@@ -161,11 +158,18 @@ class Decoder:
         handler(event, (a0, a1, a2, a3, a4, a5), raw[RECORD_FIXED:end1], raw[end1 : end1 + len2])
         return event
 
-    def _event_kind(self, kind: int, op: Operation, name: str) -> str:
-        """The event kind of a (record kind, syscall) pair, looked up once per pair."""
-        event_kind = _FIXED_KINDS.get(kind) or kinds.kind_of(op.value, name)
-        self._kinds[(kind, name)] = event_kind
-        return event_kind
+    def _head(self, kind: int, nr: int) -> tuple[Callable, Operation, str, str]:
+        """(handler, operation, syscall name, event kind) of a (record kind, syscall), once each."""
+        handler = self._by_kind.get(kind)
+        if handler is None:
+            raise DecodeError(f"unknown record kind {kind}")
+        name = self._names.get(nr) or (syscall_name(nr) if nr else "")
+        op = _OPERATIONS[kind]
+        head = (handler, op, name, _FIXED_KINDS.get(kind) or kinds.kind_of(op.value, name))
+        if len(self._heads) > 4096:  # garbled records could name any number
+            self._heads.clear()
+        self._heads[kind << 32 | nr] = head
+        return head
 
     def _remember_comm(self, comm: bytes) -> str:
         """comm values repeat endlessly; decode each once (bounded cache)."""
@@ -195,31 +199,15 @@ class Decoder:
     # --- file ----------------------------------------------------------------------
     def _file(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
-        access = ev.facts = f.FileAccess(_text(s1))
-        if name in _AT_FD_CALLS or name in _SELF_FD_CALLS:
-            access.dirfd = _signed32(a[0])
-        if name in _OPEN_CALLS:
-            flags = access.flags = a[1] if name == "open" else a[2]
-            if flags & 0o100 or flags & 0o20000000:  # O_CREAT or O_TMPFILE carry a mode
-                access.mode = (a[2] if name == "open" else a[3]) & 0o7777
-        elif name == "creat":
-            access.flags = 0o1101  # O_CREAT|O_WRONLY|O_TRUNC
-            access.mode = a[1] & 0o7777
-        elif name == "unlinkat":
-            access.remove_dir = bool(a[2] & AT_REMOVEDIR)
-        elif name in ("chmod", "fchmod"):
-            access.mode = a[1] & 0o7777
-        elif name in ("fchmodat", "fchmodat2"):
-            access.mode = a[2] & 0o7777
-        elif name in ("chown", "lchown", "fchown"):
-            access.owner_uid, access.owner_gid = _signed32(a[1]), _signed32(a[2])
-        elif name == "fchownat":
-            access.owner_uid, access.owner_gid = _signed32(a[2]), _signed32(a[3])
-        if name in ("symlink", "symlinkat"):
-            # symlink(target, linkpath): the file created is the link; the target is data.
-            access.target, access.path = access.path, _text(s2)
-        elif s2:
-            access.new_path = _text(s2)
+        path = _text(s1)
+        if name in _OPEN_CALLS:  # most file events: one constructor call
+            at = name != "open"
+            flags = a[2] if at else a[1]
+            mode = (a[3] if at else a[2]) & 0o7777 if flags & _CARRIES_MODE else None
+            access = f.FileAccess(path, _signed32(a[0]) if at else None, flags, mode)
+        else:
+            access = _other_file(name, path, a, s2)
+        ev.facts = access
         ev.resource = access.path
 
     # --- network -------------------------------------------------------------------
@@ -297,6 +285,32 @@ class Decoder:
         number = _signed32(a[0])
         ev.facts = f.Capability(number)
         ev.resource = capability_name(number)
+
+
+def _other_file(name: str, path: str, a: tuple, s2: bytes) -> f.FileAccess:
+    """Facts of the file calls other than open: creat, unlink, rename, chmod, chown, links, chdir."""
+    access = f.FileAccess(path)
+    if name in _AT_FD_CALLS or name in _SELF_FD_CALLS:
+        access.dirfd = _signed32(a[0])
+    if name == "creat":
+        access.flags = 0o1101  # O_CREAT|O_WRONLY|O_TRUNC
+        access.mode = a[1] & 0o7777
+    elif name == "unlinkat":
+        access.remove_dir = bool(a[2] & AT_REMOVEDIR)
+    elif name in ("chmod", "fchmod"):
+        access.mode = a[1] & 0o7777
+    elif name in ("fchmodat", "fchmodat2"):
+        access.mode = a[2] & 0o7777
+    elif name in ("chown", "lchown", "fchown"):
+        access.owner_uid, access.owner_gid = _signed32(a[1]), _signed32(a[2])
+    elif name == "fchownat":
+        access.owner_uid, access.owner_gid = _signed32(a[2]), _signed32(a[3])
+    if name in ("symlink", "symlinkat"):
+        # symlink(target, linkpath): the file created is the link; the target is data.
+        access.target, access.path = access.path, _text(s2)
+    elif s2:
+        access.new_path = _text(s2)
+    return access
 
 
 # set*id -> how many id arguments it takes
