@@ -31,7 +31,7 @@ from beholder.events.decoding import (
 from beholder.events.syscall_table import X86_64_SYSCALLS
 from beholder.sensors.dns import parse_question
 
-_OPERATIONS = {
+_OPERATIONS: dict[int, Operation] = {
     RecordKind.EXEC: Operation.PROCESS,
     RecordKind.FORK: Operation.PROCESS,
     RecordKind.EXIT: Operation.PROCESS,
