@@ -178,7 +178,7 @@ def test_capability_resource_is_named_with_cap_prefix() -> None:
 
 
 def _call(op: Operation, syscall: str, resource: str, **data: str) -> Event:
-    return Event(1, op, syscall, 0, 5, 5, 0, 0, "x", 7, resource=resource, data=dict(data))
+    return with_facts(Event(1, op, syscall, 0, 5, 5, 0, 0, "x", 7, resource=resource, data=dict(data)))
 
 
 def test_data_holds_what_kubearmor_writes_per_syscall(seeds_dir: Path) -> None:
