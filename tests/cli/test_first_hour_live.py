@@ -25,7 +25,16 @@ def agent(tmp_path_factory):
         ["/bin/bash", "-c", "read _; /bin/ls -d /; exit 0"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
     )
     proc = AgentProcess(
-        workdir, ["--output", f"console:{console}", "--sensors", "process,file"], outputs=("kubearmor",)
+        workdir,
+        [
+            "--output",
+            f"console:{console}",
+            "--sensors",
+            "process,file",
+            "--query-socket",
+            str(workdir / "q.sock"),
+        ],
+        outputs=("kubearmor",),
     ).start()
     assert early.stdin is not None
     early.stdin.write(b"go\n")
@@ -35,7 +44,7 @@ def agent(tmp_path_factory):
     marker.write_text("x")
     subprocess.run(["/bin/cat", str(marker)], check=True, capture_output=True)
     subprocess.run(["/bin/sh", "-c", "exit 7"], check=False)
-    proc.wait_for(lambda r: r.get("ProcessName") == "/bin/sh" and "exit" in r.get("Data", ""), timeout=30)
+    proc.wait_for(lambda r: r.get("ProcessName") == "/bin/sh" and "exit" in r.get("Data", ""), timeout=120)
     yield proc, console, marker
     proc.stop()
 
@@ -72,9 +81,12 @@ def test_a_second_agent_on_the_same_output_file_refuses_in_one_line(agent) -> No
 
 def test_summary_names_the_parent_that_started_before_the_agent(agent) -> None:
     proc, _console, _marker = agent
-    proc.wait_for(lambda r: r.get("ProcessName") == "/bin/ls" and r.get("Resource") == "/bin/ls -d /")
+    proc.wait_for(
+        lambda r: r.get("ProcessName") == "/bin/ls" and r.get("Resource") == "/bin/ls -d /", timeout=120
+    )
+    # The agent's own summary: the recording of a busy host's files is large to re-read.
     out = subprocess.run(
-        [*BEHOLDER, "summary", "--file", str(proc.paths["kubearmor"]), "--type", "process", "-o", "json"],
+        [*BEHOLDER, "summary", "--socket", str(proc.workdir / "q.sock"), "--type", "process", "-o", "json"],
         capture_output=True,
         text=True,
         timeout=120,

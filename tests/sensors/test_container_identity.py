@@ -25,7 +25,7 @@ def test_container_pid_1_has_ns_ppid_0_and_runtime_runc(agent: AgentProcess, tmp
     def ours(r: dict) -> bool:
         return r["syscall"] == "execve" and (r["container"] or {}).get("container_id") == ctr.container_id
 
-    assert agent.wait_for(lambda r: ours(r) and marker in r["argv"])
+    assert agent.wait_for(lambda r: ours(r) and marker in r["argv"], timeout=120)
     execs = [r for r in agent.by_output["json"] if ours(r)]
     assert {r["container"]["runtime"] for r in execs} == {"runc"}
     true = next(r for r in execs if marker in r["argv"])
@@ -43,6 +43,7 @@ def test_container_pid_1_has_ns_ppid_0_and_runtime_runc(agent: AgentProcess, tmp
     kubearmor = agent.wait_for(
         lambda r: r.get("ContainerID") == ctr.container_id and r.get("Resource") == f"/bin/true {marker}",
         output="kubearmor",
+        timeout=120,
     )
     assert kubearmor and kubearmor[0]["PPID"] == 1 and kubearmor[0]["PID"] > 1
     shell = [
