@@ -202,10 +202,7 @@ def test_data_holds_what_kubearmor_writes_per_syscall(seeds_dir: Path) -> None:
     assert in_seeds == {"syscall=SYS_SOCKET", "syscall=SYS_UNLINKAT flags=", "syscall=SYS_CONNECT fd=10"}
 
 
-def test_empty_fields_are_left_out_and_an_fd_exec_has_no_leading_space() -> None:
+def test_an_fd_exec_has_no_leading_space() -> None:
     ev = _call(Operation.PROCESS, "execveat", "")
     ev.argv = ("app", "--serve")
-    record = to_kubearmor(ev, HOST)
-    assert record["Resource"] == "--serve"
-    assert "" not in record.values() and "ParentProcessName" not in record
-    assert record["HostPPID"] == 0  # numbers stay, as in KubeArmor's Log
+    assert to_kubearmor(ev, HOST)["Resource"] == "--serve"

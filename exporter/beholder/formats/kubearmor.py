@@ -131,8 +131,7 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     record["Result"] = alert.extra.get("kubearmor.result", event.result) if alert else event.result
     if proc is not None and proc.cwd:
         record["Cwd"] = cwd_text(proc.cwd)
-    # KubeArmor's Log fields are `omitempty`: an unknown parent or an empty Resource is absent
-    return {key: value for key, value in record.items() if value != ""}
+    return record
 
 
 def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, Any]:
