@@ -14,6 +14,7 @@ from beholder.events.abi import HEADER, RECORD_FIXED
 from beholder.events.abi import RecordKind as K
 from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.formats.arguments import arguments
+from beholder.formats.kubearmor import data_text
 from beholder.sensors.decode import DecodeError, Decoder
 
 
@@ -88,7 +89,7 @@ FACTS = {
     "fchownat": (
         record(K.FILE, SYSCALL_NUMBERS["fchownat"], 0, (5, 0, 1000, 2**32 - 1, 0, 0), b"/y\0"),
         kinds.FILE_CHOWN,
-        facts.FileAccess("/y", dirfd=5, owner_uid=1000, owner_gid=-1),
+        facts.FileAccess("/y", dirfd=5, owner_uid=1000, owner_gid=-1, at_flags=0),
     ),
     "symlink": (
         record(K.FILE, SYSCALL_NUMBERS["symlink"], 0, (0,) * 6, b"/etc/passwd\0", b"/tmp/l\0"),
@@ -136,6 +137,14 @@ def test_decoder_sets_kind_and_typed_facts(case: str) -> None:
     raw, kind, expected = FACTS[case]
     ev = Decoder().decode(raw)
     assert (ev.kind, ev.facts) == (kind, expected)
+
+
+def test_fchownat_flags_reach_kubearmor_data_as_mode() -> None:
+    """KubeArmor prints fchownat's AT_* flags as `mode`; the decoder keeps them as a fact."""
+    raw = record(K.FILE, SYSCALL_NUMBERS["fchownat"], 0, (2**64 - 100, 0, 1000, 1000, 0x100, 0), b"/tmp/x\0")
+    ev = Decoder().decode(raw)
+    assert ev.facts == facts.FileAccess("/tmp/x", dirfd=-100, owner_uid=1000, owner_gid=1000, at_flags=0x100)
+    assert data_text(ev) == "syscall=SYS_FCHOWNAT userid=1000 group=1000 mode=256"
 
 
 def test_dns_server_address_follows_the_payload() -> None:

@@ -117,6 +117,7 @@ class FileAccess:
     owner_uid: int | None = None  # chown family
     owner_gid: int | None = None
     remove_dir: bool = False  # unlinkat(AT_REMOVEDIR)
+    at_flags: int | None = None  # fchownat's AT_* flags (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH)
 
     @property
     def flags_text(self) -> str:

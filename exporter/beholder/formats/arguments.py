@@ -61,6 +61,8 @@ def _file(ev: Event, x: f.FileAccess) -> dict[str, str]:
         out["mode"] = f"{x.mode:04o}"
     elif x.owner_uid is not None:
         out["uid"], out["gid"] = str(x.owner_uid), str(x.owner_gid)
+        if x.at_flags is not None:
+            out["flags"] = str(x.at_flags)
     if name in _SELF_FD_CALLS:
         out["fd"] = str(x.dirfd)
     if x.new_path:

@@ -304,7 +304,7 @@ def _other_file(name: str, path: str, a: tuple, s2: bytes) -> f.FileAccess:
     elif name in ("chown", "lchown", "fchown"):
         access.owner_uid, access.owner_gid = _signed32(a[1]), _signed32(a[2])
     elif name == "fchownat":
-        access.owner_uid, access.owner_gid = _signed32(a[2]), _signed32(a[3])
+        access.owner_uid, access.owner_gid, access.at_flags = _signed32(a[2]), _signed32(a[3]), a[4]
     if name in ("symlink", "symlinkat"):
         # symlink(target, linkpath): the file created is the link; the target is data.
         access.target, access.path = access.path, _text(s2)
