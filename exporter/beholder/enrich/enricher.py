@@ -21,6 +21,10 @@ _EXECS = frozenset({"execve", "execveat"})
 _FD_IS_TARGET = ("fchmod", "fchown", "fchdir")  # fd names the file itself, not a directory
 
 
+def _relative(path: str) -> bool:
+    return bool(path) and path[0] != "/"
+
+
 class Enricher:
     def __init__(
         self,
@@ -131,22 +135,25 @@ class Enricher:
         access = ev.facts
         if not isinstance(access, FileAccess):
             return
+        if _relative(access.path) or _relative(access.new_path) or _relative(access.target):
+            base = self._base(ev, access, cwd)  # looked up only when a path needs it
+            access.path = resolve_path(access.path, base)
+            access.new_path = resolve_path(access.new_path, base)
+            access.target = resolve_path(access.target, base)
+            for key, value in (("newpath", access.new_path), ("target", access.target)):
+                if key in ev.data:  # arguments a reader kept as written (a decoded event has none)
+                    ev.data[key] = value
+        path = ev.resource = access.path
+        if ev.kind == kinds.FILE_CHDIR and ev.retval == 0:
+            self.tree.on_chdir(ev.host_pid, path)
+
+    def _base(self, ev: Event, access: FileAccess, cwd: str) -> str:
+        """The directory relative paths of this call start from (see `_file_event`)."""
         dirfd = access.dirfd
         base = ""
         if dirfd is not None and dirfd != AT_FDCWD and ev.syscall not in _FD_IS_TARGET:
             base = self._dirfd_path(ev.host_pid, dirfd)
-        base = base or cwd or self.tree.live_cwd(ev.host_pid) or "/"
-        path = access.path = resolve_path(access.path, base)
-        ev.resource = path
-        if access.new_path:
-            access.new_path = resolve_path(access.new_path, base)
-        if access.target:
-            access.target = resolve_path(access.target, base)
-        for key, value in (("newpath", access.new_path), ("target", access.target)):
-            if key in ev.data:  # arguments a reader kept as written (a decoded event has none)
-                ev.data[key] = value
-        if ev.kind == kinds.FILE_CHDIR and ev.retval == 0:
-            self.tree.on_chdir(ev.host_pid, path)
+        return base or cwd or self.tree.live_cwd(ev.host_pid) or "/"
 
     def _dirfd_path(self, pid: int, fd: int) -> str:
         """Directory an *at() call was relative to (racy by nature: best effort)."""
