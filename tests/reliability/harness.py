@@ -145,7 +145,8 @@ def rss_trend(samples: list[float]) -> RssTrend:
 
 
 def lost_by_stage(requests: list[ExportMetricsServiceRequest]) -> dict[str, int]:
-    """The agent's `beholder.event.lost` counters as last exported (cumulative sums)."""
+    """The agent's `beholder.event.lost` counters as last exported (cumulative sums), for the
+    stages that lost something (every series is exported from 0)."""
     lost: dict[str, int] = {}
     for request in requests:
         for rm in request.resource_metrics:
@@ -158,7 +159,7 @@ def lost_by_stage(requests: list[ExportMetricsServiceRequest]) -> dict[str, int]
                             a.value.string_value for a in point.attributes if a.key == sc.BEHOLDER_STAGE
                         )
                         lost[stage] = int(point.as_int)
-    return lost
+    return {stage: n for stage, n in lost.items() if n}
 
 
 def otlp_env(url: str) -> dict[str, str]:
