@@ -288,6 +288,12 @@ def test_r1004_fires_for_exec_from_a_mount_the_provider_reports() -> None:
     assert sorted(fired(sibling, mounts=lambda c: ["/data"])) == ["R0001", "R1004"]
 
 
+def test_capabilities_compare_with_or_without_cap_on_both_sides() -> None:
+    behaviour = engine().behaviour_for(WEB)
+    assert behaviour is not None
+    assert behaviour.was_capability_used("CAP_SETUID") and behaviour.was_capability_used("setuid")
+
+
 def test_bind_takes_an_id_prefix_and_names_a_binding_to_no_profile() -> None:
     c = ContainerInfo("3f2a9c" + "0" * 58, name="")
     eng = ProfileEngine(load_text(PROFILE), bindings={"3f2a9c": "web", "abc": "web", "nginx-x": "nope"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from beholder.bob.match import AddressSet, PatternIndex, dns_name, dns_pattern, match_args
-from beholder.bob.profile import ContainerBehaviour, ExecEntry, Profile, RulePolicy
+from beholder.bob.profile import ContainerBehaviour, ExecEntry, Profile, RulePolicy, normalize_capability
 
 
 @dataclass(slots=True)
@@ -52,7 +52,7 @@ class Behaviour:
         return name in self.syscalls
 
     def was_capability_used(self, name: str) -> bool:
-        return name in self.capabilities
+        return normalize_capability(name) in self.capabilities  # CAP_ or not, on both sides
 
     def is_domain_in_egress(self, name: str) -> bool:
         name = dns_name(name)
