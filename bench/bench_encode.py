@@ -161,7 +161,6 @@ def run_sdk(prepared: list, batch: int, resource: dict, encode: bool) -> float:
             logger.emit(
                 timestamp=ts,
                 severity_number=SeverityNumber.INFO,
-                severity_text="INFO",
                 body=body,
                 attributes=attrs,
                 event_name=name,

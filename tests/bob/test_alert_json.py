@@ -14,6 +14,7 @@ from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
 from beholder.formats.kubearmor_in import with_facts
 from beholder.otel.encode import encode_logs
+from beholder.otel.security_rule import rule_uuid
 from conftest import SEEDS, require
 
 SEED = SEEDS / "003_7e17178c836950c1.txt"
@@ -239,9 +240,11 @@ def test_profile_alert_is_an_otel_log_record_with_security_rule_attributes() -> 
     request = encode_logs([], [alert], {"service.name": "beholder"})
     (record,) = request.resource_logs[0].scope_logs[0].log_records
     attrs = {kv.key: kv.value for kv in record.attributes}
-    assert attrs["security_rule.uuid"].string_value == "R0001"
+    assert attrs["beholder.rule.id"].string_value == "R0001"
+    assert attrs["security_rule.uuid"].string_value == rule_uuid("profile", "R0001")
     assert attrs["security_rule.name"].string_value == "Unexpected process launched"
-    assert attrs["security_rule.ruleset.name"].string_value == "kubescape"
+    assert attrs["beholder.alert.source"].string_value == "profile"
+    assert attrs["security_rule.ruleset.name"].string_value == "replicaset-webapp-mywebapp-67965968bb"
     assert attrs["beholder.alert.extra.profile.name"].string_value == "replicaset-webapp-mywebapp-67965968bb"
     assert attrs["beholder.alert.extra.profile.status"].string_value == "completed"
     assert attrs["beholder.alert.extra.mitre.technique"].string_value == "T1059"

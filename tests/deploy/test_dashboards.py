@@ -167,9 +167,6 @@ def _expected_values() -> dict[str, set[str]]:
     """Literal values a LogQL filter may compare a key with, from where the agent produces them."""
     values = {loki_name(k): set(a.members) for k, a in REGISTRY.attributes.items() if a.members}
     values[loki_name(sc.SECURITY_RULE_NAME)] = {DEFAULT_POSTURE}
-    values[loki_name(sc.SECURITY_RULE_RULESET_NAME)] = set(
-        REGISTRY.attributes[sc.SECURITY_RULE_RULESET_NAME].examples
-    )
     values[loki_name(sc.BEHOLDER_SYSCALL_NAME)] = {
         syscall for syscall, event in KIND_BY_SYSCALL["Process"].items() if event == sc.EVENT_PROCESS_EXEC
     }
@@ -222,8 +219,8 @@ def loki_rows() -> list[dict[str, str]]:
 
 
 def test_sample_batch_holds_every_kind_of_record_the_dashboard_shows(loki_rows: list) -> None:
-    rulesets = {row.get("security_rule_ruleset_name") for row in loki_rows}
-    assert {"kubearmor", "kubescape", None} <= rulesets
+    sources = {row.get("beholder_alert_source") for row in loki_rows}
+    assert {"policy", "profile", None} <= sources
     assert any(row.get("security_rule_name") == DEFAULT_POSTURE for row in loki_rows)
 
 
@@ -269,7 +266,7 @@ SECURITY_PANELS = [
     ),
     (
         "BoB anomalies by rule id",
-        lambda e: 'security_rule_ruleset_name="kubescape"' in e and _by(e) == {"security_rule_uuid"},
+        lambda e: 'beholder_alert_source="profile"' in e and _by(e) == {"beholder_rule_id"},
     ),
 ]
 

@@ -82,7 +82,8 @@ def test_sink_delivers_events_and_alerts_under_the_convention(
     ]
     stamps = [exec_event(1).timestamp_ns, shadow.timestamp_ns, shadow.timestamp_ns]
     assert [r.time_unix_nano for r in records] == stamps  # nanoseconds, untouched
-    assert [r.severity_number for r in records] == [TELEMETRY_SEVERITY] * 2 + [alert_severity(7)[0]]
+    expected_severity = [TELEMETRY_SEVERITY] * 2 + [alert_severity(7, Action.BLOCK)]
+    assert [r.severity_number for r in records] == expected_severity
     attributes = {kv.key: plain(kv.value) for kv in records[2].attributes}
     assert attributes[sc.PROCESS_PID] == 42
     assert attributes[sc.SECURITY_RULE_NAME] == "block-shadow"

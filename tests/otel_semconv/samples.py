@@ -188,7 +188,11 @@ ALERTS = {
         action=Action.AUDIT,
         severity=5,
         message="Unexpected process launched: /bin/true",
-        extra={"profile": "replicaset-webapp-mywebapp-67965968bb"},
+        extra={
+            "profile.name": "replicaset-webapp-mywebapp-67965968bb",
+            "mitre.tactic": "TA0002",
+            "mitre.technique": "T1059",
+        },
     ),
 }
 

@@ -14,10 +14,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from beholder import __version__
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import Operation
+from beholder.events.model import Action, Operation
 from beholder.otel import jsonwire, wire
 from beholder.otel.encode import LogEncoder, encode_logs
 from beholder.otel.resource import parse_resource_env, resource_attributes
+from beholder.otel.security_rule import rule_uuid
 from beholder.otel.semconv_check import check_attributes
 from beholder.otel.severity import alert_severity, kubescape_severity
 from otel_semconv.samples import ALERTS, EVENTS, SHELL, T0, event
@@ -76,7 +77,7 @@ def test_every_emitted_attribute_is_declared_with_its_type():
 def test_telemetry_gets_its_event_name_info_severity_and_ns_timestamps(sample, event_name):
     (record,) = records(encode_logs([EVENTS[sample]], [], RESOURCE))
     assert record.event_name == event_name
-    assert (record.severity_number, record.severity_text) == (9, "INFO")
+    assert (record.severity_number, record.severity_text) == (9, "")  # no invented severity text
     assert record.time_unix_nano == T0
     assert record.observed_time_unix_nano > T0
     assert 0 < len(record.body.string_value) <= 200
@@ -193,10 +194,13 @@ def test_cached_attributes_follow_changes_to_the_shared_objects(change, key, val
         (
             "policy_block",
             "beholder.policy.alert",
-            (17, "ERROR"),
+            18,  # ERROR2: a Block rule of severity 5
             {
                 "security_rule.name": "harden-wordpress-file-integrity-monitoring",
-                "security_rule.ruleset.name": "kubearmor",
+                "security_rule.uuid": rule_uuid("policy", "harden-wordpress-file-integrity-monitoring"),
+                "security_rule.ruleset.name": "harden-wordpress-file-integrity-monitoring",
+                "security_rule.category": "NIST,MITRE_T1036_masquerading",
+                "security_rule.reference": "https://attack.mitre.org/techniques/T1036/",
                 "beholder.policy.action": "Block",
                 "beholder.policy.enforcer": "BPFLSM",
                 "beholder.policy.type": "MatchedPolicy",
@@ -207,18 +211,20 @@ def test_cached_attributes_follow_changes_to_the_shared_objects(change, key, val
         (
             "host_audit",
             "beholder.policy.alert",
-            (22, "FATAL2"),
+            16,  # WARN4: an audit match stays a warning however severe the rule
             {"security_rule.name": "ksp-discovery-process-discovery", "beholder.alert.severity": 10},
         ),
         (
             "profile_anomaly",
             "beholder.profile.anomaly",
-            (17, "ERROR"),
+            14,  # WARN2: Kubescape rules detect, they do not block
             {
-                "security_rule.uuid": "R0001",
+                "security_rule.uuid": rule_uuid("profile", "R0001"),
                 "security_rule.name": "Unexpected process launched",
-                "security_rule.ruleset.name": "kubescape",
-                "beholder.alert.extra.profile": "replicaset-webapp-mywebapp-67965968bb",
+                "security_rule.ruleset.name": "replicaset-webapp-mywebapp-67965968bb",
+                "security_rule.category": "TA0002,T1059",
+                "security_rule.reference": "https://attack.mitre.org/techniques/T1059/",
+                "beholder.alert.extra.profile.name": "replicaset-webapp-mywebapp-67965968bb",
             },
         ),
     ],
@@ -227,7 +233,7 @@ def test_alerts_carry_the_event_plus_the_rule_and_a_mapped_severity(sample, even
     alert = ALERTS[sample]
     (record,) = records(encode_logs([], [alert], RESOURCE))
     assert record.event_name == event_name
-    assert (record.severity_number, record.severity_text) == severity
+    assert (record.severity_number, record.severity_text) == (severity, "")
     assert record.body.string_value == (
         alert.message or f"{alert.rule_id}: {alert.event.syscall} {alert.event.resource}"
     )
@@ -245,19 +251,27 @@ def test_one_resource_and_one_scope_per_batch():
 
 
 @pytest.mark.parametrize(
-    ("severity", "expected"),
+    ("severity", "audit", "block"),
     [
-        (1, (13, "WARN")),
-        (4, (16, "WARN4")),
-        (5, (17, "ERROR")),
-        (8, (20, "ERROR4")),
-        (10, (22, "FATAL2")),
-        (0, (13, "WARN")),
-        (99, (22, "FATAL2")),
+        (1, 13, 17),
+        (3, 13, 17),
+        (4, 14, 18),
+        (6, 15, 19),
+        (8, 16, 20),
+        (10, 16, 20),
+        (0, 13, 17),
+        (99, 16, 20),
     ],
 )
-def test_alert_severity_table_is_monotonic_and_clamped(severity, expected):
-    assert alert_severity(severity) == expected
+def test_audit_matches_are_warnings_forbidden_ones_errors_and_nothing_is_fatal(severity, audit, block):
+    assert alert_severity(severity, Action.AUDIT) == audit
+    assert alert_severity(severity, Action.BLOCK) == alert_severity(severity, Action.ALLOW) == block
+
+
+def test_the_alert_severity_never_decreases_with_the_rule_severity():
+    for action in Action:
+        numbers = [alert_severity(level, action) for level in range(1, 11)]
+        assert numbers == sorted(numbers) and max(numbers) < 21  # 21 and up are FATAL
 
 
 @pytest.mark.parametrize(
@@ -318,7 +332,7 @@ def test_check_attributes_reports_each_kind_of_violation():
     record.attributes.append(KeyValue(key="process.pid", value=AnyValue(string_value="1")))
     record.attributes.append(KeyValue(key="network.type", value=AnyValue(string_value="ipv5")))
     record.event_name = "beholder.file.opened"
-    record.severity_text = "LOUD"
+    record.severity_text = "LOUD"  # nothing is written there
     problems = check_attributes(request)
     for needle in (
         "undeclared attribute made.up",

@@ -50,11 +50,11 @@ def test_encoded_loss_records_follow_the_semantic_convention() -> None:
         sc.BEHOLDER_STAGE: "ringbuf",
         sc.BEHOLDER_LOSS_COUNT: 1500,
         sc.BEHOLDER_LOSS_TOTAL: 9000,
-        sc.BEHOLDER_LOSS_INTERVAL_MS: 1000,
-        "severity": "WARN",
+        sc.BEHOLDER_LOSS_INTERVAL: 1.0,
+        "severity": "",  # no invented severity text
         "body": "lost 1500 records at stage ringbuf (9000 since start)",
     }
-    assert second[sc.BEHOLDER_STAGE] == "export_queue" and second[sc.BEHOLDER_LOSS_INTERVAL_MS] == 1250
+    assert second[sc.BEHOLDER_STAGE] == "export_queue" and second[sc.BEHOLDER_LOSS_INTERVAL] == 1.25
     record = request.resource_logs[0].scope_logs[0].log_records[0]
     assert record.time_unix_nano == T0 and record.severity_number == 13
 

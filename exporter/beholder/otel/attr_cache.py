@@ -48,6 +48,9 @@ class AttrCache:
     def i(self, name: str, value: int) -> bytes:
         return self.f.attr_int(self.key(name), value)
 
+    def d(self, name: str, value: float) -> bytes:
+        return self.f.attr_double(self.key(name), value)
+
     def true(self, name: str) -> bytes:
         return self.f.attr_true(self.key(name))
 

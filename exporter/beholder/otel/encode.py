@@ -23,10 +23,10 @@ from beholder.otel import wire
 from beholder.otel.attr_cache import AttrCache
 from beholder.otel.event_attrs import EventAttributes
 from beholder.otel.resource import SCOPE_NAME
-from beholder.otel.severity import SEVERITY_NAMES, TELEMETRY_SEVERITY, alert_severity
+from beholder.otel.security_rule import rule_category, rule_reference, rule_uuid, ruleset_name
+from beholder.otel.severity import LOSS_SEVERITY, TELEMETRY_SEVERITY, alert_severity
 
 BODY_LIMIT = 200
-LOSS_SEVERITY = 13  # WARN: data is missing, the agent goes on
 
 _WORKLOAD = {
     "Deployment": sc.K8S_DEPLOYMENT_NAME,
@@ -73,12 +73,11 @@ class LogEncoder:
                 r.time_ns,
                 observed,
                 LOSS_SEVERITY,
-                SEVERITY_NAMES[LOSS_SEVERITY],
                 r.message,
                 self._c.value(sc.BEHOLDER_STAGE, r.stage)
                 + self._c.i(sc.BEHOLDER_LOSS_COUNT, r.count)
                 + self._c.i(sc.BEHOLDER_LOSS_TOTAL, r.total)
-                + self._c.i(sc.BEHOLDER_LOSS_INTERVAL_MS, r.interval_ns // 1_000_000),
+                + self._c.d(sc.BEHOLDER_LOSS_INTERVAL, r.interval_ns / 1e9),
                 sc.EVENT_AGENT_LOSS,
             )
             for r in reports
@@ -92,17 +91,20 @@ class LogEncoder:
     def _alert(self, alert: Alert, observed: int) -> bytes:
         ev = alert.event
         _, attributes = self._attributes(ev)
-        ruleset = "kubescape" if alert.source == "profile" else "kubearmor"
         parts = [
             attributes,
-            self._c.s(sc.SECURITY_RULE_UUID, alert.rule_id),
+            self._c.value(sc.SECURITY_RULE_UUID, rule_uuid(alert.source, alert.rule_id)),
             self._c.s(sc.SECURITY_RULE_NAME, alert.rule_name or alert.rule_id),
-            self._c.value(sc.SECURITY_RULE_RULESET_NAME, ruleset),
+            self._c.value(sc.SECURITY_RULE_RULESET_NAME, ruleset_name(alert)),
+            self._c.value(sc.BEHOLDER_ALERT_SOURCE, alert.source),
+            self._c.value(sc.BEHOLDER_RULE_ID, alert.rule_id),
             self._c.value(sc.BEHOLDER_POLICY_ACTION, alert.action.value),
             self._c.i(sc.BEHOLDER_ALERT_SEVERITY, alert.severity),
         ]
         optional = (
             (sc.SECURITY_RULE_DESCRIPTION, alert.message),
+            (sc.SECURITY_RULE_CATEGORY, rule_category(alert)),
+            (sc.SECURITY_RULE_REFERENCE, rule_reference(alert)),
             (sc.BEHOLDER_POLICY_ENFORCER, alert.enforcer),
             (sc.BEHOLDER_POLICY_TYPE, alert.policy_type),
         )
@@ -111,20 +113,19 @@ class LogEncoder:
             parts.append(self._c.array(sc.BEHOLDER_RULE_TAGS, alert.tags))
         parts += [self._c.s(f"{sc.BEHOLDER_ALERT_EXTRA}.{k}", v) for k, v in alert.extra.items()]
         name = sc.ALERT_EVENT_BY_SOURCE.get(alert.source, sc.EVENT_POLICY_ALERT)
-        number, _ = alert_severity(alert.severity)
+        number = alert_severity(alert.severity, alert.action)
         body = alert.message or f"{alert.rule_name or alert.rule_id}: {_body(ev)}"
         return self._record(ev, observed, name, number, body, b"".join(parts))
 
     def _record(
         self, ev: Event, observed: int, name: str, severity: int, body: str, attributes: bytes
     ) -> bytes:
-        text = SEVERITY_NAMES[severity]
         time_ns = max(ev.timestamp_ns, 0)  # fixed64: a bogus negative clock must not sink the batch
         p = ev.process
         if p is None or not p.span_id:
-            return self._f.record(time_ns, observed, severity, text, body[:BODY_LIMIT], attributes, name)
+            return self._f.record(time_ns, observed, severity, body[:BODY_LIMIT], attributes, name)
         return self._f.record(
-            time_ns, observed, severity, text, body[:BODY_LIMIT], attributes, name, p.trace_id, p.span_id
+            time_ns, observed, severity, body[:BODY_LIMIT], attributes, name, p.trace_id, p.span_id
         )
 
     # --- attributes ------------------------------------------------------------------------

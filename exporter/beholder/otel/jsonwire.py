@@ -36,6 +36,10 @@ def attr_int(key_field: bytes, value: int) -> bytes:
     return key_field + b'{"intValue":"%d"}},' % value
 
 
+def attr_double(key_field: bytes, value: float) -> bytes:
+    return key_field + b'{"doubleValue":' + _number(value) + b"}},"
+
+
 def attr_true(key_field: bytes) -> bytes:
     return key_field + b'{"boolValue":true}},'
 
@@ -53,8 +57,7 @@ def _attr_any(key_field: bytes, value: object) -> bytes:
     if isinstance(value, int):
         return attr_int(key_field, value)
     if isinstance(value, float):
-        number = value if math.isfinite(value) else _NON_FINITE[str(value)]
-        return key_field + b'{"doubleValue":' + _dumps(number).encode() + b"}},"
+        return attr_double(key_field, value)
     return attr_str(key_field, str(value))
 
 
@@ -62,7 +65,6 @@ def record(
     time_ns: int,
     observed_ns: int,
     severity: int,
-    severity_text: str,
     body: str,
     attributes: bytes,
     event_name: str,
@@ -70,10 +72,9 @@ def record(
     span_id: bytes = b"",
 ) -> bytes:
     """One LogRecord object (fields in field-number order; ids in hex, as OTLP/JSON writes them)."""
-    out = b'{"timeUnixNano":"%d","severityNumber":%d,"severityText":%b,"body":{"stringValue":%b}' % (
+    out = b'{"timeUnixNano":"%d","severityNumber":%d,"body":{"stringValue":%b}' % (
         time_ns,
         severity,
-        string(severity_text),
         string(body),
     )
     if attributes:
@@ -95,3 +96,8 @@ def request(
     scope_logs = b'[{"scope":%b%b,"schemaUrl":%b}]' % (scope, logs, schema)
     resource_logs = b'{"resource":%b,"scopeLogs":%b,"schemaUrl":%b}' % (resource_json, scope_logs, schema)
     return b'{"resourceLogs":[%b]}' % resource_logs
+
+
+def _number(value: float) -> bytes:
+    """A JSON number, or the protobuf JSON spelling of a non-finite one."""
+    return _dumps(value if math.isfinite(value) else _NON_FINITE[str(value)]).encode()

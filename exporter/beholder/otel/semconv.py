@@ -33,8 +33,8 @@ BEHOLDER_FILE_OPEN_FLAGS: Final = "beholder.file.open.flags"
 BEHOLDER_K8S_SERVICE_ACCOUNT_NAME: Final = "beholder.k8s.service_account.name"
 # Records one stage lost during the reporting interval of a `beholder.agent.loss` record.
 BEHOLDER_LOSS_COUNT: Final = "beholder.loss.count"
-# Milliseconds since the previous loss report (the agent reports at most once a second).
-BEHOLDER_LOSS_INTERVAL_MS: Final = "beholder.loss.interval_ms"
+# Seconds since the previous loss report (the agent reports at most once a second).
+BEHOLDER_LOSS_INTERVAL: Final = "beholder.loss.interval"
 # Records that stage has lost since the agent started.
 BEHOLDER_LOSS_TOTAL: Final = "beholder.loss.total"
 # Socket address family as the kernel names it.
@@ -71,6 +71,9 @@ BEHOLDER_REASON: Final = "beholder.reason"
 # KubeArmor's `Resource` text, set only when no more specific attribute carries it (socket triples, listen
 # fds, mount targets, signal targets).
 BEHOLDER_RESOURCE: Final = "beholder.resource"
+# The rule's id in its source: the KubeArmor policy name, or the Kubescape rule id (`security_rule.uuid`
+# is a UUIDv5 of `<beholder.alert.source>/<beholder.rule.id>`).
+BEHOLDER_RULE_ID: Final = "beholder.rule.id"
 # Rule tags (KubeArmor `ATags`; MITRE/NIST ids).
 BEHOLDER_RULE_TAGS: Final = "beholder.rule.tags"
 # Pipeline stage that lost records: ringbuf (kernel ring buffer full), handover (the agent's reader-to-
@@ -187,13 +190,20 @@ PROCESS_REAL_USER_ID: Final = "process.real_user.id"
 PROCESS_VPID: Final = "process.vpid"
 # Current working directory of the process.
 PROCESS_WORKING_DIRECTORY: Final = "process.working_directory"
+# MITRE ATT&CK / NIST classification, comma-separated: a policy's tags, or a profile rule's tactic and
+# technique.
+SECURITY_RULE_CATEGORY: Final = "security_rule.category"
 # The rule's message (KubeArmor `Message`).
 SECURITY_RULE_DESCRIPTION: Final = "security_rule.description"
 # Rule name (KubeArmor policy name, Kubescape rule name).
 SECURITY_RULE_NAME: Final = "security_rule.name"
-# Ruleset the rule comes from (`kubearmor` policies or `kubescape` profile rules).
+# The ATT&CK page of the first technique the rule names.
+SECURITY_RULE_REFERENCE: Final = "security_rule.reference"
+# What the rule belongs to: the KubeArmor policy's name, or the behaviour profile a Kubescape rule judged
+# against (`kubescape` when the rule needs none).
 SECURITY_RULE_RULESET_NAME: Final = "security_rule.ruleset.name"
-# Rule id unique within its ruleset (KubeArmor policy name, Kubescape rule id).
+# UUIDv5 of the rule's identity (`<source>/<rule id>`: the KubeArmor policy name or the Kubescape rule
+# id), the same on every agent; the rule id itself is `security_rule.name` or `beholder.alert.extra.*`.
 SECURITY_RULE_UUID: Final = "security_rule.uuid"
 # Address a process connected to (connect) or sent a DNS question to.
 SERVER_ADDRESS: Final = "server.address"
@@ -281,7 +291,7 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.file.open.flags": "string",
     "beholder.k8s.service_account.name": "string",
     "beholder.loss.count": "int",
-    "beholder.loss.interval_ms": "int",
+    "beholder.loss.interval": "double",
     "beholder.loss.total": "int",
     "beholder.network.address_family": "string",
     "beholder.network.connection.previous_state": "string",
@@ -298,6 +308,7 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.process.running": "boolean",
     "beholder.reason": "string",
     "beholder.resource": "string",
+    "beholder.rule.id": "string",
     "beholder.rule.tags": "string[]",
     "beholder.stage": "string",
     "beholder.summary.table": "string",
@@ -353,8 +364,10 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "process.real_user.id": "int",
     "process.vpid": "int",
     "process.working_directory": "string",
+    "security_rule.category": "string",
     "security_rule.description": "string",
     "security_rule.name": "string",
+    "security_rule.reference": "string",
     "security_rule.ruleset.name": "string",
     "security_rule.uuid": "string",
     "server.address": "string",

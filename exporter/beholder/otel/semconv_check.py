@@ -74,8 +74,8 @@ def check_attributes(request: ExportLogsServiceRequest) -> list[str]:
                 where = f"resource_logs[{r}].scope_logs[{s}].log_records[{i}]"
                 if record.event_name not in EVENT_NAMES:
                     problems.append(f"{where}: undeclared event name {record.event_name!r}")
-                if SEVERITY_NAMES.get(record.severity_number) != record.severity_text:
+                if record.severity_number not in SEVERITY_NAMES or record.severity_text:
                     severity = f"{record.severity_number}/{record.severity_text!r}"
-                    problems.append(f"{where}: severity {severity} is not in the table")
+                    problems.append(f"{where}: severity {severity} is not a number of the table without text")
                 problems += _check_kvs(where, record.attributes, strict=True)
     return problems

@@ -16,11 +16,13 @@ from typing import Any
 
 import yaml
 
+from beholder.events.model import Action
 from beholder.otel.severity import (
-    ALERT_SEVERITY,
     KUBESCAPE_SEVERITY_WORDS,
+    LOSS_SEVERITY,
     SEVERITY_NAMES,
     TELEMETRY_SEVERITY,
+    alert_severity,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -382,16 +384,21 @@ def render_events_md(registry: Registry) -> str:
         "## Severity",
         "",
         f"Telemetry events have severity number {TELEMETRY_SEVERITY} "
-        f"(`{SEVERITY_NAMES[TELEMETRY_SEVERITY]}`). Alerts map the rule's 1–10 severity",
-        "(KubeArmor policies and Kubescape rules share that scale) as follows; the original value",
-        "stays in `beholder.alert.severity`.",
+        f"({SEVERITY_NAMES[TELEMETRY_SEVERITY]}), `beholder.agent.loss` records {LOSS_SEVERITY} "
+        f"({SEVERITY_NAMES[LOSS_SEVERITY]}). No record carries SeverityText (the kernel wrote",
+        "none). An alert's range follows its action: a match that only audits is a warning, one",
+        "a Block rule or an allow-list forbids is an error; the rule's 1–10 severity (KubeArmor",
+        "policies and Kubescape rules share that scale) picks the step. Nothing is FATAL. The",
+        "original value stays in `beholder.alert.severity`.",
         "",
-        "| Rule severity | Kubescape word | SeverityNumber | SeverityText |",
+        "| Rule severity | Kubescape word | Audit | Block or allow-list miss |",
         "|---|---|---|---|",
     ]
     words = {v: k.capitalize() for k, v in KUBESCAPE_SEVERITY_WORDS.items()}
-    for level, number in ALERT_SEVERITY.items():
-        lines.append(f"| {level} | {words.get(level, '')} | {number} | `{SEVERITY_NAMES[number]}` |")
+    for level in range(1, 11):
+        audit, forbidden = alert_severity(level, Action.AUDIT), alert_severity(level, Action.BLOCK)
+        cells = f"{audit} ({SEVERITY_NAMES[audit]}) | {forbidden} ({SEVERITY_NAMES[forbidden]})"
+        lines.append(f"| {level} | {words.get(level, '')} | {cells} |")
     lines += ["", "## Resource", ""]
     agent = registry.group("beholder.agent")
     lines += [agent.brief, "", *_ref_table(registry, agent.refs), ""]

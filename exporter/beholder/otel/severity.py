@@ -1,17 +1,22 @@
-"""Severity numbers for Beholder records: telemetry is INFO, alerts map by one table.
+"""Severity numbers for Beholder records: one table, no invented severity text.
 
 KubeArmor rates policies 1–10 and Kubescape node-agent rules use the same 1–10 scale
 (with Low/Medium/High/Critical words in its reports). OpenTelemetry has 24 numbers in six
-ranges. The table spreads 1–10 monotonically over WARN..FATAL so that no alert sorts below
-telemetry and a higher rule severity never maps lower; the original value is kept in the
-`beholder.alert.severity` attribute.
+ranges. What an alert asked for decides the range: a match that only audits is a warning
+(WARN..WARN4), one that a Block rule (or an allow-list) forbids is an error (ERROR..ERROR4);
+the rule severity picks the step inside the range, monotonically. Nothing is FATAL: that is
+for the agent dying, not for what it observed. Telemetry events are INFO. Records carry no
+SeverityText: the spec keeps that field for a severity as the source wrote it, and the kernel
+wrote none. The original value stays in `beholder.alert.severity`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-# OTel SeverityNumber values (logs data model) and their short names.
+from beholder.events.model import Action
+
+# OTel SeverityNumber values (logs data model) and their short names, for the docs.
 SEVERITY_NAMES: Final = {
     9: "INFO",
     13: "WARN",
@@ -22,22 +27,21 @@ SEVERITY_NAMES: Final = {
     18: "ERROR2",
     19: "ERROR3",
     20: "ERROR4",
-    21: "FATAL",
-    22: "FATAL2",
 }
 TELEMETRY_SEVERITY: Final = 9
-
-# KubeArmor / Kubescape severity 1..10 -> OTel SeverityNumber.
-ALERT_SEVERITY: Final = {1: 13, 2: 14, 3: 15, 4: 16, 5: 17, 6: 18, 7: 19, 8: 20, 9: 21, 10: 22}
+LOSS_SEVERITY: Final = 13  # WARN: data is missing, the agent goes on
+_STEP: Final = {1: 0, 2: 0, 3: 0, 4: 1, 5: 1, 6: 2, 7: 2, 8: 3, 9: 3, 10: 3}  # rule severity -> step
+AUDIT_BASE: Final = 13  # WARN
+FORBIDDEN_BASE: Final = 17  # ERROR
 
 # Kubescape's severity words, placed on the 1..10 scale at the top of their band.
 KUBESCAPE_SEVERITY_WORDS: Final = {"low": 3, "medium": 6, "high": 8, "critical": 10}
 
 
-def alert_severity(severity: int) -> tuple[int, str]:
-    """SeverityNumber and text for a 1–10 rule severity; out-of-range values are clamped."""
-    number = ALERT_SEVERITY[min(10, max(1, severity))]
-    return number, SEVERITY_NAMES[number]
+def alert_severity(severity: int, action: Action) -> int:
+    """SeverityNumber for a 1–10 rule severity (out-of-range values clamped) and the action."""
+    base = AUDIT_BASE if action is Action.AUDIT else FORBIDDEN_BASE
+    return base + _STEP[min(10, max(1, severity))]
 
 
 def kubescape_severity(value: str | int) -> int:

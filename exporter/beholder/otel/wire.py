@@ -21,7 +21,6 @@ from beholder.otel.resource import SCHEMA_URL
 # LogRecord fields (logs.proto)
 LR_TIME: Final = b"\x09"  # 1, fixed64
 LR_SEVERITY_NUMBER: Final = b"\x10"  # 2, enum
-LR_SEVERITY_TEXT: Final = b"\x1a"  # 3, string
 LR_BODY: Final = b"\x2a"  # 5, AnyValue
 LR_ATTRIBUTE: Final = b"\x32"  # 6, repeated KeyValue
 LR_TRACE_ID: Final = b"\x4a"  # 9, bytes
@@ -37,10 +36,12 @@ FIELD_3: Final = b"\x1a"  # ResourceLogs/ScopeLogs (and ResourceSpans/ScopeSpans
 AV_STRING: Final = b"\x0a"
 AV_BOOL_TRUE: Final = b"\x10\x01"
 AV_INT: Final = b"\x18"
+AV_DOUBLE: Final = b"\x21"  # 4, fixed64
 AV_ARRAY: Final = b"\x2a"
 
 _SMALL: Final = tuple(bytes((i,)) if i < 0x80 else bytes((i & 0x7F | 0x80, i >> 7)) for i in range(1 << 14))
 fixed64: Final = struct.Struct("<Q").pack
+_double: Final = struct.Struct("<d").pack
 
 
 def varint(value: int) -> bytes:
@@ -89,6 +90,11 @@ def attr_int(key_field: bytes, value: int) -> bytes:
     return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + _SMALL[len(av)] + av)
 
 
+def attr_double(key_field: bytes, value: float) -> bytes:
+    """A whole LogRecord attribute field holding a double."""
+    return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + b"\x09" + AV_DOUBLE + _double(value))
+
+
 def attr_true(key_field: bytes) -> bytes:
     """A whole LogRecord attribute field holding boolean true."""
     return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + b"\x02" + AV_BOOL_TRUE)
@@ -100,7 +106,7 @@ def attr_str_array(key_field: bytes, values: tuple[str, ...] | list[str]) -> byt
     return delimited(LR_ATTRIBUTE, key_field + delimited(FIELD_2, delimited(AV_ARRAY, array)))
 
 
-_SEVERITY: dict[tuple[int, str], bytes] = {}
+_SEVERITY: dict[int, bytes] = {}
 _EVENT_NAME: dict[str, bytes] = {}
 
 
@@ -108,19 +114,19 @@ def record(
     time_ns: int,
     observed_ns: int,
     severity: int,
-    severity_text: str,
     body: str,
     attributes: bytes,
     event_name: str,
     trace_id: bytes = b"",
     span_id: bytes = b"",
 ) -> bytes:
-    """One `ScopeLogs.log_records` field holding a LogRecord (linked to a span when ids are given)."""
-    sev = _SEVERITY.get((severity, severity_text))
+    """One `ScopeLogs.log_records` field holding a LogRecord (linked to a span when ids are given).
+
+    No SeverityText: it is for a severity as the source wrote it, and the kernel wrote none.
+    """
+    sev = _SEVERITY.get(severity)
     if sev is None:
-        sev = _SEVERITY[(severity, severity_text)] = (
-            LR_SEVERITY_NUMBER + varint(severity) + delimited(LR_SEVERITY_TEXT, text(severity_text))
-        )
+        sev = _SEVERITY[severity] = LR_SEVERITY_NUMBER + varint(severity)
     name = _EVENT_NAME.get(event_name)
     if name is None:
         name = _EVENT_NAME[event_name] = delimited(LR_EVENT_NAME, text(event_name))

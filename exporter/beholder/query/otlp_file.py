@@ -191,8 +191,8 @@ def log_record(raw: Any) -> Event | Alert:
     tags = attrs.get(sc.BEHOLDER_RULE_TAGS, [])
     return Alert(
         event=event,
-        source="profile" if _s(attrs, sc.SECURITY_RULE_RULESET_NAME) == "kubescape" else "policy",
-        rule_id=_s(attrs, sc.SECURITY_RULE_UUID),
+        source=_s(attrs, sc.BEHOLDER_ALERT_SOURCE) or "policy",
+        rule_id=_s(attrs, sc.BEHOLDER_RULE_ID),
         rule_name=_s(attrs, sc.SECURITY_RULE_NAME),
         action=action,
         severity=_i(attrs, sc.BEHOLDER_ALERT_SEVERITY),
