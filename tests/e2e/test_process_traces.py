@@ -120,5 +120,8 @@ def test_every_log_record_of_the_container_names_its_process_span(traced) -> Non
     ]
     assert records
     for record in records:
-        span = spans[values(record.attributes)[sc.PROCESS_PID]]
+        attributes = values(record.attributes)
+        span = spans[attributes[sc.PROCESS_PID]]
         assert (record.trace_id, record.span_id) == (span.trace_id, span.span_id), record.event_name
+        identity = values(span.attributes)[sc.BEHOLDER_PROCESS_ENTITY_ID]
+        assert attributes[sc.BEHOLDER_PROCESS_ENTITY_ID] == identity, record.event_name

@@ -128,6 +128,20 @@ EVENTS = {
             "newstate": "ESTABLISHED",
         },
     ),
+    "tcp_listen": event(
+        Operation.NETWORK,
+        "tcp_state",
+        "0.0.0.0:8080 CLOSE->LISTEN",
+        {
+            "sa_family": "AF_INET",
+            "saddr": "0.0.0.0",
+            "sport": "8080",
+            "daddr": "0.0.0.0",
+            "dport": "0",
+            "oldstate": "CLOSE",
+            "newstate": "LISTEN",
+        },
+    ),
     "dns": event(
         Operation.NETWORK,
         "sendto",

@@ -122,7 +122,16 @@ def test_telemetry_gets_its_event_name_info_severity_and_ns_timestamps(sample, e
                 "beholder.network.connection.previous_state": "syn_sent",
             },
         ),
-        ("dns", {"dns.question.name": "example.com.", "beholder.dns.question.type": "A", "server.port": 53}),
+        (
+            "dns",
+            {
+                "dns.question.name": "example.com.",
+                "beholder.dns.question.type": "A",
+                "server.port": 53,
+                "network.protocol.name": "dns",
+            },
+        ),
+        ("tcp_listen", {"network.local.port": 8080, "network.connection.state": "listen"}),
         ("capability", {"beholder.capability.name": "NET_RAW"}),
         ("setuid", {"beholder.syscall.arg.userid": "0", "error.type": "EPERM"}),
         ("mount", {"beholder.resource": "/mnt", "beholder.syscall.arg.source": "/dev/sda1"}),
@@ -140,6 +149,29 @@ def test_telemetry_gets_its_event_name_info_severity_and_ns_timestamps(sample, e
 def test_event_specific_attributes(sample, expected):
     got = encode_one(EVENTS[sample])
     assert {k: got.get(k) for k in expected} == expected
+
+
+def test_a_listening_socket_has_no_made_up_peer():
+    got = encode_one(EVENTS["tcp_listen"])
+    assert [k for k in got if k.startswith("network.peer.") or k.endswith((".daddr", ".dport"))] == []
+
+
+def test_no_attribute_is_an_empty_string():
+    ev = dataclasses.replace(EVENTS["listen"], data={"fd": "5", "backlog": ""})
+    request = encode_logs([*EVENTS.values(), ev], list(ALERTS.values()), RESOURCE)
+    empty = [(r.event_name, kv.key) for r in records(request) for kv in r.attributes
+             if kv.value.WhichOneof("value") == "string_value" and not kv.value.string_value]  # fmt: skip
+    assert empty == []
+
+
+def test_a_process_the_agent_saw_start_carries_its_creation_time_and_identity():
+    process = dataclasses.replace(
+        EVENTS["open"].process, start_ns=1_764_685_534_853_123_456, entity_id="b:42:7"
+    )
+    got = encode_one(dataclasses.replace(EVENTS["open"], process=process))
+    assert got["process.creation.time"] == "2025-12-02T14:25:34.853123Z"
+    assert got["beholder.process.entity_id"] == "b:42:7"
+    assert "process.creation.time" not in encode_one(EVENTS["open"])  # bootstrapped: start unknown
 
 
 def test_process_and_workload_attributes_come_from_the_shared_objects():

@@ -140,7 +140,7 @@ class AttrCache:
             return cached
         out = []
         for k, v in data.items():
-            if k in skip:
+            if k in skip or not v:  # an empty value says nothing
                 continue
             attr = mapped.get(k)
             if attr is not None:

@@ -148,7 +148,7 @@ class LogEncoder:
             parts.append(cache.s(sc.BEHOLDER_RESOURCE, ev.resource))
         p = ev.process
         if p is not None:
-            fingerprint = (p.exe, p.cmdline, p.cwd, p.ppid, p.parent_exe, p.ns_pid, p.ns_ppid)
+            fingerprint = (p.exe, p.cmdline, p.cwd, p.ppid, p.parent_exe, p.ns_pid, p.ns_ppid, p.entity_id)
             image, rest = self._c.shared(self._processes, p, fingerprint, self._process_chunks)
             parts.append(rest if name == kinds.PROCESS_EXEC else image + rest)
         c = ev.container or (p.container if p is not None else None)
@@ -183,6 +183,8 @@ class LogEncoder:
             (sc.BEHOLDER_PROCESS_PARENT_VPID, p.ns_ppid),
             (sc.BEHOLDER_PROCESS_PARENT_EXECUTABLE_PATH, p.parent_exe),
             (sc.PROCESS_WORKING_DIRECTORY, p.cwd),
+            (sc.PROCESS_CREATION_TIME, iso8601(p.start_ns) if p.start_ns else ""),
+            (sc.BEHOLDER_PROCESS_ENTITY_ID, p.entity_id),
         )
         return image, self._c.present(rest)
 
@@ -212,6 +214,12 @@ class LogEncoder:
             out.append(self._c.s(workload, c.workload_name))
         out += [self._c.s(f"{sc.K8S_POD_LABEL}.{k}", v) for k, v in c.labels.items()]
         return b"".join(out)
+
+
+def iso8601(time_ns: int) -> str:
+    """`2026-12-02T14:25:34.853123Z`: OTel's process.creation.time format, microseconds."""
+    seconds, ns = divmod(time_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1000:06d}Z"
 
 
 def _body(ev: Event) -> str:

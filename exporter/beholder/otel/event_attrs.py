@@ -75,6 +75,7 @@ _IP_VERSION = {AF_INET: "ipv4", AF_INET6: "ipv6"}
 _ADDRESS_KEYS = ("sin_addr", "sin6_addr", "sun_path")
 _PORT_KEYS = ("sin_port", "sin6_port")
 _PREVIOUS_STATE = sc.BEHOLDER_NETWORK_CONNECTION_PREVIOUS_STATE
+_UNSPECIFIED = ("", "0.0.0.0", "::")
 
 Handler = Callable[[Event], tuple[bytes, bool]]
 
@@ -178,6 +179,8 @@ class EventAttributes:
                 has_port = True
                 out.append(c.i(port_attr, endpoint.port))
         named = question is not None and question.name is not None
+        if question is not None:
+            out.append(c.value(sc.NETWORK_PROTOCOL_NAME, "dns"))
         if named:
             out.append(c.s(sc.DNS_QUESTION_NAME, question.name))  # type: ignore[union-attr, arg-type]
             out.append(c.value(sc.BEHOLDER_DNS_QUESTION_TYPE, question.type))  # type: ignore[union-attr]
@@ -211,6 +214,9 @@ class EventAttributes:
             (state.local, "saddr", "sport", sc.NETWORK_LOCAL_ADDRESS, sc.NETWORK_LOCAL_PORT),
             (state.peer, "daddr", "dport", sc.NETWORK_PEER_ADDRESS, sc.NETWORK_PEER_PORT),
         ):
+            if end is state.peer and end.ip in _UNSPECIFIED and not end.port:  # LISTEN has no peer
+                skip += [addr_key, port_key]
+                continue
             if end.ip:
                 out.append(c.s(addr_attr, end.ip))
                 skip.append(addr_key)

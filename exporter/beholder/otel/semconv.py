@@ -166,6 +166,8 @@ NETWORK_LOCAL_PORT: Final = "network.local.port"
 NETWORK_PEER_ADDRESS: Final = "network.peer.address"
 # Remote port.
 NETWORK_PEER_PORT: Final = "network.peer.port"
+# Application protocol the event speaks (`dns` for a DNS question).
+NETWORK_PROTOCOL_NAME: Final = "network.protocol.name"
 # Transport, from the socket type (stream/datagram) or the address family.
 NETWORK_TRANSPORT: Final = "network.transport"
 # IP version, from the socket's address family.
@@ -174,6 +176,8 @@ NETWORK_TYPE: Final = "network.type"
 PROCESS_COMMAND_ARGS: Final = "process.command_args"
 # Full command line of the process as one string (from /proc/<pid>/cmdline).
 PROCESS_COMMAND_LINE: Final = "process.command_line"
+# When the process started (ISO 8601, UTC), from the fork or exec the agent saw.
+PROCESS_CREATION_TIME: Final = "process.creation.time"
 # Base name of the process executable; for an exec event, of the program just executed.
 PROCESS_EXECUTABLE_NAME: Final = "process.executable.name"
 # Full path of the process executable; for an exec event, the program just executed.
@@ -352,10 +356,12 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "network.local.port": "int",
     "network.peer.address": "string",
     "network.peer.port": "int",
+    "network.protocol.name": "string",
     "network.transport": "string",
     "network.type": "string",
     "process.command_args": "string[]",
     "process.command_line": "string",
+    "process.creation.time": "string",
     "process.executable.name": "string",
     "process.executable.path": "string",
     "process.exit.code": "int",

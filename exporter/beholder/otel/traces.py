@@ -122,9 +122,12 @@ class ProcessSpans:
         finished: list[bytes] = []
         for ev in events:
             span = self._span(ev.host_pid, ev)
-            if ev.process is not None:  # the records of this process name its span
-                span.process = ev.process
-                ev.process.trace_id, ev.process.span_id = span.context.trace_id, span.context.span_id
+            p = ev.process
+            if p is not None:  # the records of this process name it and its span
+                span.process = p
+                if p.span_id != span.context.span_id:
+                    p.entity_id, p.trace_id = span.identity, span.context.trace_id
+                    p.span_id = span.context.span_id
             facts = ev.facts
             if isinstance(facts, Fork):
                 if facts.child_pid > 0:
