@@ -164,11 +164,11 @@ def test_no_attribute_is_an_empty_string():
     assert empty == []
 
 
-def test_a_process_the_agent_saw_start_carries_its_creation_time_and_identity():
-    process = dataclasses.replace(
-        EVENTS["open"].process, start_ns=1_764_685_534_853_123_456, entity_id="b:42:7"
-    )
+def test_a_process_the_agent_saw_start_carries_its_creation_time_identity_and_effective_uid():
+    started = 1_764_685_534_853_123_456
+    process = dataclasses.replace(EVENTS["open"].process, start_ns=started, entity_id="b:42:7", euid=0)
     got = encode_one(dataclasses.replace(EVENTS["open"], process=process))
+    assert (got["process.user.id"], got["process.real_user.id"]) == (0, EVENTS["open"].uid)  # root counts
     assert got["process.creation.time"] == "2025-12-02T14:25:34.853123Z"
     assert got["beholder.process.entity_id"] == "b:42:7"
     assert "process.creation.time" not in encode_one(EVENTS["open"])  # bootstrapped: start unknown

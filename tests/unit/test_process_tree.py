@@ -17,10 +17,10 @@ def event(op: Operation, syscall: str, pid: int, resource: str = "", **data: str
     return with_facts(Event(1, op, syscall, 0, pid, pid, 0, 0, "comm", 7, resource=resource, data=dict(data)))
 
 
-def fake_proc(root: Path, pid: int, ppid: int, exe: str, cwd: str) -> None:
+def fake_proc(root: Path, pid: int, ppid: int, exe: str, cwd: str, uids: str = "0 0 0 0") -> None:
     base = root / str(pid)
-    base.mkdir(parents=True)
-    (base / "status").write_text(f"Name:\tx\nPPid:\t{ppid}\nUid:\t0 0 0 0\nGid:\t0 0 0 0\nNSpid:\t{pid}\n")
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "status").write_text(f"Name:\tx\nPPid:\t{ppid}\nUid:\t{uids}\nGid:\t0 0 0 0\nNSpid:\t{pid}\n")
     (base / "exe").symlink_to(exe)
     (base / "cwd").symlink_to(cwd)
     (base / "cmdline").write_bytes(exe.encode() + b"\0")
@@ -204,3 +204,13 @@ def test_a_caller_first_seen_at_its_exec_is_witnessed_by_its_live_parent(tmp_pat
     date = _exec(201, "/usr/bin/date")
     enricher.enrich([date])
     assert isinstance(date.facts, Exec) and date.facts.caller == "/usr/sbin/cron"
+
+
+def test_the_effective_uid_is_read_at_exec_where_set_user_id_programs_change_it(tmp_path: Path) -> None:
+    fake_proc(tmp_path, 100, 1, "/usr/bin/bash", "/home", uids="1000 1000 1000 1000")
+    tree = ProcessTree(proc=tmp_path)
+    tree.bootstrap()
+    assert (tree.processes[100].uid, tree.processes[100].euid) == (1000, 1000)
+    (tmp_path / "100" / "status").write_text("Name:\tsudo\nPPid:\t1\nUid:\t1000 0 0 0\nNSpid:\t100\n")
+    tree.on_exec(event(Operation.PROCESS, "execve", 100, "/usr/bin/sudo"))
+    assert tree.processes[100].euid == 0

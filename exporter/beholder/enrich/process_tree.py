@@ -47,8 +47,9 @@ def read_proc(pid: int, proc: Path = PROC) -> ProcessInfo | None:
             info.comm = value
         elif key == "PPid":
             info.ppid = int(value)
-        elif key == "Uid":
-            info.uid = int(value.split()[0])
+        elif key == "Uid":  # real, effective, saved, filesystem
+            ids = value.split()
+            info.uid, info.euid = int(ids[0]), int(ids[1])
         elif key == "Gid":
             info.gid = int(value.split()[0])
         elif key == "NSpid":
@@ -179,6 +180,7 @@ class ProcessTree:
             cwd=parent.cwd,
             uid=parent.uid,
             gid=parent.gid,
+            euid=parent.euid,
             start_ns=event.timestamp_ns,
             cgroup_id=parent.cgroup_id,
         )
@@ -212,6 +214,7 @@ class ProcessTree:
             info.cmdline = fresh.cmdline if fresh is not None and fresh.cmdline else info.exe
         if fresh is not None:
             info.ns_pid = fresh.ns_pid
+            info.euid = fresh.euid  # a set-user-ID program changes it here
             info.cwd = fresh.cwd or info.cwd
             if fresh.ppid and fresh.ppid != info.ppid:
                 info.ppid = fresh.ppid

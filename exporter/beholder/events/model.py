@@ -69,6 +69,7 @@ class ProcessInfo:
     cwd: str = ""
     uid: int = 0
     gid: int = 0
+    euid: int | None = None  # effective uid as /proc showed it at exec (None: never read)
     start_ns: int = 0
     cgroup_id: int = 0
     container: ContainerInfo | None = None

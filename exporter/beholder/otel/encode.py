@@ -148,7 +148,17 @@ class LogEncoder:
             parts.append(cache.s(sc.BEHOLDER_RESOURCE, ev.resource))
         p = ev.process
         if p is not None:
-            fingerprint = (p.exe, p.cmdline, p.cwd, p.ppid, p.parent_exe, p.ns_pid, p.ns_ppid, p.entity_id)
+            fingerprint = (
+                p.exe,
+                p.cmdline,
+                p.cwd,
+                p.ppid,
+                p.parent_exe,
+                p.ns_pid,
+                p.ns_ppid,
+                p.euid,
+                p.entity_id,
+            )
             image, rest = self._c.shared(self._processes, p, fingerprint, self._process_chunks)
             parts.append(rest if name == kinds.PROCESS_EXEC else image + rest)
         c = ev.container or (p.container if p is not None else None)
@@ -186,7 +196,8 @@ class LogEncoder:
             (sc.PROCESS_CREATION_TIME, iso8601(p.start_ns) if p.start_ns else ""),
             (sc.BEHOLDER_PROCESS_ENTITY_ID, p.entity_id),
         )
-        return image, self._c.present(rest)
+        effective = b"" if p.euid is None else self._c.i(sc.PROCESS_USER_ID, p.euid)  # 0 is root
+        return image, self._c.present(rest) + effective
 
     def _container_chunk(self, c: ContainerInfo) -> bytes:
         """Every container and pod attribute of one container, encoded once."""

@@ -190,6 +190,9 @@ PROCESS_PARENT_PID: Final = "process.parent_pid"
 PROCESS_PID: Final = "process.pid"
 # Real user id of the calling thread at the time of the event (bpf_get_current_uid_gid).
 PROCESS_REAL_USER_ID: Final = "process.real_user.id"
+# Effective user id of the process as /proc showed it at its exec (set-user-ID programs differ from
+# process.real_user.id); absent when the agent could not read it.
+PROCESS_USER_ID: Final = "process.user.id"
 # Process id inside the process's own pid namespace (the container's view).
 PROCESS_VPID: Final = "process.vpid"
 # Current working directory of the process.
@@ -368,6 +371,7 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "process.parent_pid": "int",
     "process.pid": "int",
     "process.real_user.id": "int",
+    "process.user.id": "int",
     "process.vpid": "int",
     "process.working_directory": "string",
     "security_rule.category": "string",
