@@ -112,9 +112,3 @@ def _native(d: dict[str, Any]) -> Event:
         container=ContainerInfo(**ctr) if isinstance(ctr, dict) else None,
     )
     return with_facts(event)
-
-
-def _process(fields: dict) -> ProcessInfo:
-    """A recorded process; its span ids were written in hex."""
-    ids = {k: bytes.fromhex(fields[k]) for k in ("trace_id", "span_id") if isinstance(fields.get(k), str)}
-    return ProcessInfo(**{**fields, **ids})
