@@ -58,3 +58,22 @@ def test_path_of_the_root_and_of_an_unknown_id() -> None:
     require(os.geteuid() == 0 and paths.available, f"root and cgroup v2 needed: {paths.error}")
     assert paths.path(Path(paths.root).stat().st_ino) == "/"
     assert paths.path(2**62) is None
+
+
+def test_runtime_is_guessed_once_per_lookup_and_retried_only_while_unknown(
+    pod_cgroup: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctr, cid, _ = pod_cgroup  # a cgroupfs path: it names no runtime
+    answers, asked = iter(("", "runc")), []
+
+    def guess(pid: int, container_id: str, proc: Path) -> str:
+        asked.append((pid, container_id))
+        return next(answers)
+
+    monkeypatch.setattr("beholder.enrich.containers.guess_runtime", guess)
+    registry = ContainerRegistry(proc=tmp_path)
+    info = registry.resolve(pid=4242, cgroup_id=ctr.stat().st_ino)
+    assert info is not None and info.runtime == "" and asked == [(4242, cid)]
+    assert registry.resolve(pid=4243, cgroup_id=ctr.stat().st_ino) is info and info.runtime == "runc"
+    registry.resolve(pid=4244, cgroup_id=ctr.stat().st_ino)
+    assert asked == [(4242, cid), (4243, cid)]

@@ -42,7 +42,9 @@ class ContainerRegistry:
         self._plain: set[int] = set()  # cgroup ids whose path names no container (host cgroups)
         self.vanished: set[int] = set()  # cgroup ids gone before they could be looked up
 
-    def _info(self, identity: CgroupIdentity, pid: int) -> ContainerInfo:
+    def _info(self, identity: CgroupIdentity, pid: int, retry: bool = True) -> ContainerInfo:
+        """The container's one `ContainerInfo`; its runtime is guessed once when it is new
+        (before `on_new` sees it) and, with `retry`, again on a later lookup while unknown."""
         info = self.by_id.get(identity.container_id)
         if info is None:
             if len(self.by_id) >= self.max_size:
@@ -52,6 +54,8 @@ class ContainerRegistry:
             self.by_id[identity.container_id] = info
             for callback in self.on_new:
                 callback(info)
+        elif retry:
+            self._fill_runtime(info, pid)
         return info
 
     def _fill_runtime(self, info: ContainerInfo, pid: int) -> None:
@@ -93,7 +97,8 @@ class ContainerRegistry:
             return None
         unified = next((line[3:] for line in text.splitlines() if line.startswith("0::")), "")
         if parse_cgroup_path(unified) != identity or not cgroup_id:
-            return self._info(identity, pid)  # v1-only container (hybrid host): nothing to verify
+            # v1-only container (hybrid host): nothing to verify
+            return self._info(identity, pid, retry=False)
         if self._cgroup_inode(unified) != cgroup_id:
             # The event predates the move into the container's cgroup (runc init joins late):
             # it happened outside the container.
@@ -110,8 +115,11 @@ class ContainerRegistry:
     def _from_cgroup_id(self, cgroup_id: int, pid: int) -> ContainerInfo | None:
         """The container named by the cgroup's own path; None for host cgroups and unknowns."""
         info = self.by_cgroup.get(cgroup_id)
-        if info is not None or not self.paths.available:
+        if info is not None:
+            self._fill_runtime(info, pid)
             return info
+        if not self.paths.available:
+            return None
         path = self.paths.path(cgroup_id)
         if path is None:
             return None
@@ -124,7 +132,6 @@ class ContainerRegistry:
         return info
 
     def _remember(self, cgroup_id: int, info: ContainerInfo, pid: int) -> None:
-        self._fill_runtime(info, pid)
         if self.by_cgroup.get(cgroup_id) is not info:
             if len(self.by_cgroup) >= self.max_size:
                 self.by_cgroup.pop(next(iter(self.by_cgroup)))
