@@ -12,7 +12,6 @@ import logging
 import os
 import socket
 import stat
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from beholder.cli import run_cmd
 from beholder.cli.main import cli
 from conftest import require
 from support.recorded_source import RecordedSource, exec_record, open_record
+from support.tmpfs import small_tmpfs
 
 CHUNKS = 40
 PER_CHUNK = 50
@@ -187,16 +187,10 @@ def test_a_full_device_loses_every_record_counted_in_one_line(
 def test_a_full_filesystem_is_one_error_line_and_every_record_is_written_or_counted(
     tmp_path: Path, recorded: list, caplog: pytest.LogCaptureFixture
 ) -> None:
-    require(os.geteuid() == 0, "mounting a tmpfs needs root")
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
-    try:
+    with small_tmpfs(tmp_path) as small:
         stats = tmp_path / "stats.json"
         result = run("--output", f"json:{small / 'events.jsonl'}", "--stats-file", str(stats))
         written = len((small / "events.jsonl").read_bytes().splitlines())
-    finally:
-        subprocess.run(["umount", "--lazy", str(small)], check=True)
     assert result.exit_code == 0, result.output
     report = json.loads(stats.read_text())
     lost = report["lost"]["output"]
