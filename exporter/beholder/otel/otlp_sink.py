@@ -4,7 +4,7 @@ Encoding happens on the export thread, not in `emit`, so the pipeline pays for a
 copy and a lock per batch; the sink has its own `LogEncoder` (and caches), so no other
 thread shares them. Until it is encoded a batch holds live `Event`/`Alert` objects, which
 the queue's memory bound counts at `LIVE_RECORD_BYTES` each (measured: about 1-2 KiB with
-their strings and dicts, against a few hundred bytes encoded). `build_otlp_sink` wires the
+their strings and dicts, against a few hundred bytes encoded). `build_exporter` wires the
 standard pieces from `OTEL_*` variables: transport, optional disk spool, queue.
 """
 
@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.events.model import Alert, Event, LossReport
@@ -103,7 +105,13 @@ class OtlpSink(QueuedSink):
             self._queue.put(Serialized(payload, len(reports)), always=True)
 
 
-def build_otlp_sink(
+S = TypeVar("S", bound=QueuedSink)
+
+
+def build_exporter(
+    sink: Callable[[ExportQueue, dict], S],
+    signal: str,
+    share: int,
     host: HostIdentity,
     metrics: PipelineMetrics,
     spool_dir: str | os.PathLike[str] | None = None,
@@ -111,11 +119,20 @@ def build_otlp_sink(
     env: Mapping[str, str] | None = None,
     queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
     losses: LossCounter | None = None,
-) -> OtlpSink:
-    """An `OtlpSink` configured from `OTEL_*` variables; `ConfigError` on bad settings.
-    The queue and spool count their losses into `losses` (default: `metrics`)."""
-    queue = export_queue("logs", metrics, spool_dir, spool_max_bytes, queue_max_bytes, env, losses)
-    return OtlpSink(queue, resource_attributes(host))
+) -> S:
+    """`sink` over the export queue of OTLP `signal`, configured from `OTEL_*` variables in
+    `env` (the resource always from the process's); `ConfigError` on bad settings. The queue
+    and spool get 1/`share` of the bounds and count their losses into `losses` (default:
+    `metrics`); the logs spool is `spool_dir` itself, another signal's a subdirectory of it."""
+    if spool_dir is not None and signal != "logs":
+        spool_dir = Path(spool_dir) / signal
+    queue = export_queue(
+        signal, metrics, spool_dir, spool_max_bytes // share, queue_max_bytes // share, env, losses
+    )
+    return sink(queue, resource_attributes(host))
+
+
+build_otlp_sink = partial(build_exporter, OtlpSink, "logs", 1)
 
 
 def export_queue(

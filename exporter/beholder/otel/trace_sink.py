@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
+from functools import partial
 
 from beholder import __version__
-from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.events.model import Alert, Event
-from beholder.otel import limits, wire
+from beholder.otel import wire
 from beholder.otel.config import endpoint_configured
-from beholder.otel.metrics import PipelineMetrics
-from beholder.otel.otlp_sink import export_queue
+from beholder.otel.otlp_sink import build_exporter
 from beholder.otel.queue import ExportQueue, QueuedSink, Serialized
-from beholder.otel.resource import SCOPE_NAME, resource_attributes
+from beholder.otel.resource import SCOPE_NAME
 from beholder.otel.traces import ProcessSpans
 
 SPANS_PER_REQUEST = 2048  # a few hundred bytes each: well under the collector's 4 MiB
@@ -64,24 +62,4 @@ def traces_wanted(env: Mapping[str, str] | None = None) -> bool:
     return "none" not in exporters and endpoint_configured("traces", env)
 
 
-def build_trace_sink(
-    host: HostIdentity,
-    metrics: PipelineMetrics,
-    spool_dir: str | os.PathLike[str] | None = None,
-    spool_max_bytes: int = limits.SPOOL_MAX_BYTES,
-    env: Mapping[str, str] | None = None,
-    queue_max_bytes: int = limits.EXPORT_QUEUE_BYTES,
-    losses: LossCounter | None = None,
-) -> TraceSink:
-    """A `TraceSink` configured from `OTEL_*` variables; `ConfigError` on bad settings."""
-    spool = None if spool_dir is None else Path(spool_dir) / "traces"
-    queue = export_queue(
-        "traces",
-        metrics,
-        spool,
-        spool_max_bytes // TRACES_SHARE,
-        queue_max_bytes // TRACES_SHARE,
-        env,
-        losses,
-    )
-    return TraceSink(queue, resource_attributes(host, environ=env))
+build_trace_sink = partial(build_exporter, TraceSink, "traces", TRACES_SHARE)
