@@ -104,11 +104,15 @@ class OutputContext:
     losses: LossLedger = field(default_factory=LossLedger)  # every sink counts its losses here
 
 
+def _target(name: str, path: str, ctx: OutputContext) -> str | None:
+    """The file an output writes: its own path, else --output-file (otlp-file: else its default)."""
+    target = path or ctx.output_file
+    return (target or DEFAULT_OTLP_FILE) if name == "otlp-file" else target
+
+
 def build_sink(spec: str, ctx: OutputContext) -> Sink:
     name, _, path = spec.partition(":")
-    target = path or ctx.output_file
-    if name == "otlp-file":
-        target = target or DEFAULT_OTLP_FILE
+    target = _target(name, path, ctx)
     written = path if name == "console" else target
     if name in OUTPUTS and name != "otlp" and written and written != "-":
         option = "--output" if path or name == "otlp-file" else "--output-file"
@@ -178,7 +182,7 @@ def recorded_files(specs: tuple[str, ...], ctx: OutputContext) -> list[str]:
     out = []
     for spec in specs:
         name, _, path = spec.partition(":")
-        target = path or ctx.output_file or (DEFAULT_OTLP_FILE if name == "otlp-file" else "")
+        target = _target(name, path, ctx)
         if name in ("otlp-file", "kubearmor") and target and target != "-":
             out.append(target)
     return out
