@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 from beholder.bob.behaviour import Behaviour
 from beholder.events import kinds
+from beholder.events.decoding import open_flag_names
 from beholder.events.facts import Capability, DnsQuestion, FileAccess, SocketCall, SyscallArgs
 from beholder.events.model import Event, Operation
 
@@ -201,7 +202,7 @@ def facts_of(event: Event, wanted: Container[str] | None = None) -> Facts | None
     elif kind in ("open", "hardlink"):
         f.path = event.resource
         if isinstance(facts, FileAccess) and facts.flags is not None:
-            f.flags = tuple(facts.flags_text.split("|"))
+            f.flags = open_flag_names(facts.flags)
     elif kind == "symlink":
         f.path = facts.target if isinstance(facts, FileAccess) else ""
     elif kind == "dns":

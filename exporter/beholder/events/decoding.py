@@ -98,8 +98,9 @@ CAPABILITIES = (
 
 
 @lru_cache(maxsize=4096)
-def open_flags(flags: int) -> str:
-    """`O_RDONLY|O_CLOEXEC` style text for an open(2) flags word."""
+def open_flag_names(flags: int) -> tuple[str, ...]:
+    """`("O_RDONLY", "O_CLOEXEC")` for an open(2) flags word; cached, as few words recur and
+    every open event asks (BoB's rules match the names, renderers print them joined)."""
     names = [_OPEN_ACCESS.get(flags & 3, f"0x{flags & 3:x}")]
     rest = flags & ~3
     for bit, name in _OPEN_BITS:
@@ -108,7 +109,13 @@ def open_flags(flags: int) -> str:
             rest &= ~bit
     if rest:
         names.append(f"0x{rest:x}")
-    return "|".join(names)
+    return tuple(names)
+
+
+@lru_cache(maxsize=4096)
+def open_flags(flags: int) -> str:
+    """`O_RDONLY|O_CLOEXEC` style text for an open(2) flags word."""
+    return "|".join(open_flag_names(flags))
 
 
 @lru_cache(maxsize=256)
@@ -183,6 +190,12 @@ def syscall_name(nr: int) -> str:
 
 
 SYSCALL_NUMBERS = {name: nr for nr, name in X86_64_SYSCALLS.items()}
+# File calls whose first argument is a directory fd (the *at() calls) or the file's own fd:
+# the decoder reads it into FileAccess.dirfd and the renderers print it as `fd`.
+AT_FD_CALLS = frozenset(
+    {"openat", "openat2", "unlinkat", "fchmodat", "fchmodat2", "fchownat", "renameat", "renameat2", "linkat"}
+)
+SELF_FD_CALLS = frozenset({"fchmod", "fchown", "fchdir"})
 _OPEN_VALUES = {name: bit for bit, name in _OPEN_BITS} | {name: v for v, name in _OPEN_ACCESS.items()}
 _TYPE_VALUES = {name: v for v, name in SOCKET_TYPES.items()} | {
     "SOCK_NONBLOCK": _SOCK_NONBLOCK,

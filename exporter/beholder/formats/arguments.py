@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from beholder.events import facts as f
-from beholder.events.decoding import TCP_STATES, endpoint_fields, family_name, open_flags
+from beholder.events.decoding import (
+    AT_FD_CALLS,
+    SELF_FD_CALLS,
+    TCP_STATES,
+    endpoint_fields,
+    family_name,
+    open_flags,
+)
 from beholder.events.model import Event
 
-_AT_FD_CALLS = frozenset(
-    {"openat", "openat2", "unlinkat", "fchmodat", "fchmodat2", "fchownat", "renameat", "renameat2", "linkat"}
-)
-_SELF_FD_CALLS = frozenset({"fchmod", "fchown", "fchdir"})
 _HEX_FLAGS = frozenset({"mount", "umount2", "memfd_create", "unshare", "setns"})
 _SYSCALL_KEYS = ("request", "pid", "tid", "sig", "source", "cmd", "params", "entries")
 
@@ -49,7 +52,7 @@ def _exit(ev: Event, x: f.Exit) -> dict[str, str]:
 def _file(ev: Event, x: f.FileAccess) -> dict[str, str]:
     name = ev.syscall
     out: dict[str, str] = {}
-    if name in _AT_FD_CALLS:
+    if name in AT_FD_CALLS:
         out["fd"] = str(x.dirfd)
     if x.flags is not None:
         out["flags"] = open_flags(x.flags)
@@ -63,7 +66,7 @@ def _file(ev: Event, x: f.FileAccess) -> dict[str, str]:
         out["uid"], out["gid"] = str(x.owner_uid), str(x.owner_gid)
         if x.at_flags is not None:
             out["flags"] = str(x.at_flags)
-    if name in _SELF_FD_CALLS:
+    if name in SELF_FD_CALLS:
         out["fd"] = str(x.dirfd)
     if x.new_path:
         out["newpath"] = x.new_path

@@ -45,6 +45,7 @@ _OPERATIONS = {op.value: op for op in Operation} | {"Capability": Operation.CAPA
 # KubeArmor's kprobe-based network records name the kernel function, not the syscall.
 _KPROBE_SYSCALL = {"tcp_connect": "connect", "inet_csk_accept": "accept", "udp_sendmsg": "sendto"}
 _RESOURCE_KEYS = {"remoteip": "sin_addr", "port": "sin_port"}
+_TCP_STATE_VALUES = {name: number for number, name in TCP_STATES.items()}  # TCP_ESTABLISHED → 1
 
 
 class RecordError(ValueError):
@@ -291,12 +292,11 @@ def _dns_facts(data: dict[str, str]) -> f.DnsQuestion:
 
 def _tcp_state_facts(data: dict[str, str]) -> f.TcpState:
     family = family_number(data.get("sa_family", "AF_INET"))
-    states = {name: number for number, name in TCP_STATES.items()}
     return f.TcpState(
         f.Endpoint(family, data.get("saddr", ""), _number(data.get("sport"))),
         f.Endpoint(family, data.get("daddr", ""), _number(data.get("dport"))),
-        states.get(data.get("oldstate", ""), 0),
-        states.get(data.get("newstate", ""), 0),
+        _TCP_STATE_VALUES.get(data.get("oldstate", ""), 0),
+        _TCP_STATE_VALUES.get(data.get("newstate", ""), 0),
     )
 
 

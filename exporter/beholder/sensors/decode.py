@@ -17,8 +17,10 @@ from beholder.events import Event, Operation, kinds
 from beholder.events import facts as f
 from beholder.events.abi import HEADER, RECORD_FIXED, RecordKind
 from beholder.events.decoding import (
+    AT_FD_CALLS,
     AT_FDCWD,
     AT_REMOVEDIR,
+    SELF_FD_CALLS,
     TCP_STATES,
     address_resource,
     capability_name,
@@ -53,11 +55,7 @@ _FIXED_KINDS: dict[int, str] = {
     RecordKind.DNS: kinds.NETWORK_DNS,
     RecordKind.CAP: kinds.CAPABILITY_CHECK,
 }
-_AT_FD_CALLS = frozenset(
-    {"openat", "openat2", "unlinkat", "fchmodat", "fchmodat2", "fchownat", "renameat", "renameat2", "linkat"}
-)
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
-_SELF_FD_CALLS = frozenset({"fchmod", "fchown", "fchdir"})
 _CARRIES_MODE = 0o100 | 0o20000000  # O_CREAT or O_TMPFILE: open's mode argument counts
 
 
@@ -92,10 +90,8 @@ def _sockaddr(raw: bytes) -> f.Endpoint | None:
     if family == socket.AF_UNIX:
         path = raw[2:]
         if path[:1] == b"\0":  # abstract socket: keep the leading @ like ss(8)
-            return f.Endpoint(
-                family, path="@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-            )
-        return f.Endpoint(family, path=path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace"))
+            return f.Endpoint(family, path="@" + _text(path[1:]))
+        return f.Endpoint(family, path=_text(path))
     if family == 16 and len(raw) >= 12:  # AF_NETLINK: nl_pid, nl_groups
         pid, groups = _NETLINK.unpack_from(raw, 4)
         return f.Endpoint(family, nl_pid=pid, nl_groups=groups)
@@ -290,7 +286,7 @@ class Decoder:
 def _other_file(name: str, path: str, a: tuple, s2: bytes) -> f.FileAccess:
     """Facts of the file calls other than open: creat, unlink, rename, chmod, chown, links, chdir."""
     access = f.FileAccess(path)
-    if name in _AT_FD_CALLS or name in _SELF_FD_CALLS:
+    if name in AT_FD_CALLS or name in SELF_FD_CALLS:
         access.dirfd = _signed32(a[0])
     if name == "creat":
         access.flags = 0o1101  # O_CREAT|O_WRONLY|O_TRUNC
