@@ -106,7 +106,6 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     record["UID"] = event.uid
     if alert is not None:
         record.update(names)
-    if alert is not None:
         record["PolicyName"] = alert.rule_id
         if alert.severity:  # DefaultPosture alerts carry none, as in KubeArmor's examples
             record["Severity"] = str(alert.severity)
