@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -13,8 +14,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from beholder import __version__
 from beholder.events.facts import Exec, Exit, Fork
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.otel import jsonwire, wire
 from beholder.otel import semconv as sc
-from beholder.otel import wire
+from beholder.otel.encode import LogEncoder, encode_logs
 from beholder.otel.queue import ExportQueue
 from beholder.otel.resource import SCHEMA_URL, SCOPE_NAME
 from beholder.otel.semconv_check import declared_type, value_type
@@ -195,3 +197,21 @@ def test_a_process_started_after_the_agent_but_first_seen_late_keeps_its_childre
     )
     assert grandchild.trace_id == spans.context(CHILD_PID).trace_id
     assert grandchild.parent_span_id == spans.context(CHILD_PID).span_id
+
+
+def test_each_log_record_carries_its_own_process_ids_in_both_wire_formats() -> None:
+    """The encoded trace/span id fields are reused per process: records of two processes,
+    interleaved and encoded twice, still each name their own process's span."""
+    procs = [process(pid, f"/bin/p{pid}", 1) for pid in (7, 8)]
+    for p in procs:
+        p.trace_id, p.span_id = os.urandom(16), os.urandom(8)
+    events = [exec_(T0 + i, procs[i % 2]) for i in range(4)]
+    expected = [(p.trace_id, p.span_id) for p in (procs[i % 2] for i in range(4))]
+    for _ in range(2):
+        logs = encode_logs(events, [], {})
+        got = [(r.trace_id, r.span_id) for r in logs.resource_logs[0].scope_logs[0].log_records]
+        assert got == expected
+        doc = json.loads(LogEncoder(jsonwire).encode(events, [], {}))
+        records = doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+        got = [(bytes.fromhex(r["traceId"]), bytes.fromhex(r["spanId"])) for r in records]
+        assert got == expected

@@ -61,6 +61,10 @@ def _attr_any(key_field: bytes, value: object) -> bytes:
     return attr_str(key_field, str(value))
 
 
+_LINKS: dict[tuple[bytes, bytes], bytes] = {}  # (trace id, span id) -> both fields; one per process
+_LINKS_LIMIT = 4096  # a full cache is cleared
+
+
 def record(
     time_ns: int,
     observed_ns: int,
@@ -79,8 +83,16 @@ def record(
     )
     if attributes:
         out += b',"attributes":[' + attributes[:-1] + b"]"
-    if span_id:
-        out += b',"traceId":"%b","spanId":"%b"' % (trace_id.hex().encode(), span_id.hex().encode())
+    if span_id:  # every record of a process carries the same ids: spell them once
+        link = _LINKS.get((trace_id, span_id))
+        if link is None:
+            if len(_LINKS) > _LINKS_LIMIT:
+                _LINKS.clear()
+            link = _LINKS[(trace_id, span_id)] = b',"traceId":"%b","spanId":"%b"' % (
+                trace_id.hex().encode(),
+                span_id.hex().encode(),
+            )
+        out += link
     return out + b',"observedTimeUnixNano":"%d","eventName":%b}' % (observed_ns, string(event_name))
 
 

@@ -108,6 +108,8 @@ def attr_str_array(key_field: bytes, values: tuple[str, ...] | list[str]) -> byt
 
 _SEVERITY: dict[int, bytes] = {}
 _EVENT_NAME: dict[str, bytes] = {}
+_LINKS: dict[tuple[bytes, bytes], bytes] = {}  # (trace id, span id) -> both fields; one per process
+_LINKS_LIMIT = 4096  # a full cache is cleared
 
 
 def record(
@@ -133,7 +135,16 @@ def record(
     body_value = text(body)
     n = len(body_value)
     body_field = delimited(LR_BODY, AV_STRING + (_SMALL[n] if n < 16384 else varint(n)) + body_value)
-    link = delimited(LR_TRACE_ID, trace_id) + delimited(LR_SPAN_ID, span_id) if span_id else b""
+    link = b""
+    if span_id:  # every record of a process carries the same ids: encode them once
+        cached = _LINKS.get((trace_id, span_id))
+        if cached is None:
+            if len(_LINKS) > _LINKS_LIMIT:
+                _LINKS.clear()
+            cached = _LINKS[(trace_id, span_id)] = delimited(LR_TRACE_ID, trace_id) + delimited(
+                LR_SPAN_ID, span_id
+            )
+        link = cached
     content = b"".join(
         (
             LR_TIME,
