@@ -177,6 +177,17 @@ def test_capability_resource_is_named_with_cap_prefix() -> None:
     assert to_kubearmor(ev, HOST)["Resource"] == "CAP_NET_RAW"
 
 
+def test_a_capability_past_the_known_list_is_named_once_and_reads_back_as_its_number() -> None:
+    from beholder.events import facts
+    from beholder.events.decoding import capability_number
+
+    ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "probe", 7, resource="CAP_50")
+    ev.facts = facts.Capability(50)
+    resource = to_kubearmor(ev, HOST)["Resource"]
+    assert resource == "CAP_50"
+    assert capability_number(resource) == 50
+
+
 def _call(op: Operation, syscall: str, resource: str, **data: str) -> Event:
     return with_facts(Event(1, op, syscall, 0, 5, 5, 0, 0, "x", 7, resource=resource, data=dict(data)))
 

@@ -79,7 +79,8 @@ def _resource(event: Event) -> str:
     if event.kind == kinds.PROCESS_EXEC:  # execveat by fd has no path: no leading space
         return " ".join(([event.resource] if event.resource else []) + list(event.argv[1:]))
     if isinstance(event.facts, Capability):  # KubeArmor names capabilities CAP_NET_RAW
-        return f"CAP_{event.facts.name}"
+        name = event.facts.name  # a number past the known list is already named CAP_<n>
+        return name if name.startswith("CAP_") else f"CAP_{name}"
     return event.resource
 
 
