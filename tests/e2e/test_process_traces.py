@@ -100,15 +100,16 @@ def test_span_timing_is_the_kernel_fork_and_exit_time(traced) -> None:
     spans, kernel = by_pid(traced["spans"]), traced["kernel"]
     forks = {int(r["data"]["child_pid"]): r["timestamp_ns"] for r in kernel if r["syscall"] == "fork"}
     exits = {r["host_pid"]: r["timestamp_ns"] for r in kernel if r["syscall"] == "exit"}
+    execs = [r for r in kernel if r["syscall"] == "execve" and r["retval"] == 0]
     assert forks and set(forks) <= set(spans)
+    assert exits and execs  # the loops below check something
     for pid, forked in forks.items():
         assert spans[pid].start_time_unix_nano == forked
     for pid, exited in exits.items():
         assert spans[pid].end_time_unix_nano == exited
-    for r in kernel:
-        if r["syscall"] == "execve" and r["retval"] == 0:
-            span = spans[r["host_pid"]]
-            assert span.start_time_unix_nano <= r["timestamp_ns"] <= span.end_time_unix_nano
+    for r in execs:
+        span = spans[r["host_pid"]]
+        assert span.start_time_unix_nano <= r["timestamp_ns"] <= span.end_time_unix_nano
 
 
 def test_every_log_record_of_the_container_names_its_process_span(traced) -> None:
