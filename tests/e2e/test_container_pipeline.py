@@ -5,7 +5,6 @@ at a real OTLP/gRPC receiver and in the KubeArmor JSON output.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -87,19 +86,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=e2e",
         }
-        os.environ.update(env)
-        try:
-            agent = AgentProcess(
-                tmp,
-                ["--policy", str(tmp / "policies"), "--k8s-api-url", api.url, "--node-name", NODE,
-                 "--cluster-name", "e2e-cluster", "--spool-dir", str(tmp / "spool"),
-                 "--cgroup-id", str(cgroup_id),
-                 "--no-alert-throttling"],  # every alert is checked here; throttling has its own test
-                outputs=("kubearmor", "json", "otlp"),
-            ).start()  # fmt: skip
-        finally:
-            for key in env:
-                os.environ.pop(key, None)
+        agent = AgentProcess(
+            tmp,
+            ["--policy", str(tmp / "policies"), "--k8s-api-url", api.url, "--node-name", NODE,
+             "--cluster-name", "e2e-cluster", "--spool-dir", str(tmp / "spool"),
+             "--cgroup-id", str(cgroup_id),
+             "--no-alert-throttling"],  # every alert is checked here; throttling has its own test
+            outputs=("kubearmor", "json", "otlp"),
+            env=env,
+        ).start()  # fmt: skip
         result = runc.run(ctr)
         assert result.returncode == 0, result.stderr.decode()
         agent.wait_for(lambda r: r.get("PolicyName") == "DefaultPosture", output="kubearmor")

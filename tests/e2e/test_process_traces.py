@@ -6,7 +6,6 @@ record of the container names the span of its process.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,16 +41,12 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     collector = Collector()
     with GrpcReceiver(collector) as rx:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rx.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
-        os.environ.update(env)
-        try:
-            agent = AgentProcess(
-                tmp,
-                ["--spool-dir", str(tmp / "spool"), "--cgroup-id", str(cgroup_id)],
-                outputs=("json", "otlp"),
-            ).start()
-        finally:
-            for key in env:
-                os.environ.pop(key, None)
+        agent = AgentProcess(
+            tmp,
+            ["--spool-dir", str(tmp / "spool"), "--cgroup-id", str(cgroup_id)],
+            outputs=("json", "otlp"),
+            env=env,
+        ).start()
         result = runc.run(ctr)
         assert result.returncode == 0, result.stderr.decode()
         agent.wait_for(lambda r: r["syscall"] == "exit" and r["process"]["exe"].endswith("sleep"))

@@ -21,9 +21,15 @@ BEHOLDER = [sys.executable, "-m", "beholder.cli"]
 
 class AgentProcess:
     def __init__(
-        self, workdir: Path, extra_args: list[str] | None = None, outputs: tuple[str, ...] = ("json",)
+        self,
+        workdir: Path,
+        extra_args: list[str] | None = None,
+        outputs: tuple[str, ...] = ("json",),
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`env` is added to this process's environment for the agent (e.g. OTEL_* settings)."""
         self.workdir = workdir
+        self.env = {**os.environ, **env} if env else None
         self.paths = {name: workdir / f"events.{name}.jsonl" for name in outputs}
         self.events_path = self.paths[outputs[0]]
         self.stats_path = workdir / "stats.json"
@@ -49,7 +55,7 @@ class AgentProcess:
 
     def start(self, timeout: float = 120) -> AgentProcess:
         stderr = self.stderr_path.open("wb")
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=stderr)
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=stderr, env=self.env)
         deadline = time.monotonic() + timeout
         while not self.ready_path.exists():
             if self.proc.poll() is not None:
