@@ -71,14 +71,7 @@ class PodContainer(Place):
         self.pod_name = pod_name
 
     def run(self, argv: Sequence[str]) -> tuple[int, str]:
-        done = subprocess.run(
-            ["runc", "exec", self.container.name, *argv],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=COMMAND_TIMEOUT_S,
-            check=False,
-        )
+        done = runc.exec_in(self.container, list(argv), COMMAND_TIMEOUT_S)
         return done.returncode, done.stdout + done.stderr
 
 

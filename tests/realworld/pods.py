@@ -15,21 +15,16 @@ import json
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from realworld.netns import Network
-from support import rootfs
+from support import rootfs, runc
 from support.runc import Container
 
-CONTAINERD_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)  # fmt: skip
+CONTAINERD_CAPS = tuple(f"CAP_{name}" for name in runc.POD_CAPABILITIES)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 API_SERVER = "10.43.0.1"
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -199,24 +194,12 @@ class Running:
 
     def exec(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         """Run `argv` in the container as `kubectl exec` would (its user, env and cwd)."""
-        return subprocess.run(
-            ["runc", "exec", self.container.name, *argv],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        return runc.exec_in(self.container, argv, timeout)
 
 
 def new_container(spec: ContainerSpec, bundle: Path) -> Container:
     """Identity of a container to be started (ids known ahead, so agents can bind them)."""
-    return Container(
-        name=f"beholder-rw-{spec.name}-{uuid.uuid4().hex[:8]}",
-        container_id=uuid.uuid4().hex + uuid.uuid4().hex,
-        pod_uid=str(uuid.uuid4()),
-        bundle=bundle,
-    )
+    return runc.new_container(bundle, f"beholder-rw-{spec.name}")
 
 
 @contextmanager

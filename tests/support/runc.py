@@ -113,6 +113,20 @@ def run(container: Container, timeout: float = 60) -> subprocess.CompletedProces
         subprocess.run(["runc", "delete", "--force", container.name], capture_output=True, check=False)
 
 
+def exec_in(
+    container: Container, argv: list[str] | tuple[str, ...], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run `argv` in a running container as `kubectl exec` would (its user, env and cwd)."""
+    return subprocess.run(
+        ["runc", "exec", container.name, *argv],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start(container: Container) -> subprocess.Popen[bytes]:
     """Run the container in the background (a long-running pod); end it with `stop`."""
     return subprocess.Popen(
