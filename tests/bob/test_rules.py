@@ -68,7 +68,8 @@ spec:
     ports: [{name: TCP-443, port: 443, protocol: TCP}]
   rulePolicies:
     R0001: {processAllowed: [ping]}
-    R0008: {allProcesses: true}
+    R0008: {containerAllowed: true}
+    R1010: {processAllowed: [ln]}
   matchLabels: {app: web}
 """
 
@@ -106,7 +107,11 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
         ["R0040"],
     ),
     ("failed exec is not an exec", lambda c: [b.exec_event(c, "/bin/ls", ("ls",), retval=-2)], []),
-    ("exec allowed by rulePolicies", lambda c: [b.exec_event(c, "/bin/ping", ("ping", "1.1.1.1"))], []),
+    (
+        "rulePolicies do not silence R0001 (not a supportPolicy rule)",
+        lambda c: [b.exec_event(c, "/bin/ping", ("ping", "1.1.1.1"))],
+        ["R0001"],
+    ),
     # R0002 (off by default): watched prefixes only, service account and /tmp excluded
     ("profiled open under a trailing star", lambda c: [b.open_event(c, "/etc/nginx/conf.d/x.conf")], []),
     ("unprofiled open under /etc", lambda c: [b.open_event(c, "/etc/hosts")], ["R0002"]),
@@ -117,7 +122,11 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
         ["R0002"],
     ),
     ("open of nothing is not", lambda c: [b.open_event(c, "/etc/hosts", retval=-2)], []),
-    ("/proc/self/environ is watched", lambda c: [b.open_event(c, "/proc/self/environ")], ["R0002"]),
+    (
+        "/proc/self/environ is watched",
+        lambda c: [b.open_event(c, "/proc/self/environ")],
+        ["R0002", "R0008"],
+    ),
     # R0004 capabilities with and without the CAP_ prefix in the profile
     (
         "profiled capability",
@@ -158,8 +167,8 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
     ("kubectl in profile", lambda c: [b.exec_event(c, "/usr/bin/kubectl", ("kubectl", "get", "pods"))], []),
     ("kubectl not in profile", lambda c: [b.exec_event(c, "/tmp/kubectl", ("kubectl",))], ["R0001", "R0007"]),
     ("api server address in egress", lambda c: [b.connect_event(c, "10.96.0.1", 443)], []),
-    # R0008 environ (silenced for every process by rulePolicies allProcesses)
-    ("environ read allowed by allProcesses policy", lambda c: [b.open_event(c, "/proc/1/environ")], []),
+    # R0008 environ: its containerAllowed policy is ignored, R0008 is not a supportPolicy rule
+    ("environ read despite a containerAllowed policy", lambda c: [b.open_event(c, "/proc/1/environ")], ["R0008"]),
     # R0009 bpf program load
     ("bpf prog load in a profile that lists bpf", lambda c: [b.syscall_event(c, "bpf", cmd="5")], []),
     # R0010 sensitive files
@@ -240,7 +249,16 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
     ("mining pool lookup", lambda c: [b.dns_event(c, "xmr.pool.minergate.com")], ["R0005", "R1008"]),
     ("stratum port", lambda c: [b.connect_event(c, "10.9.9.9", 3333)], ["R1009"]),
     # R1010 / R1012 links over sensitive files
-    ("symlink to shadow", lambda c: [b.symlink_event(c, "/etc/shadow", "/tmp/s")], ["R1010"]),
+    (
+        "symlink to shadow by a process the R1010 policy allows",
+        lambda c: [b.symlink_event(c, "/etc/shadow", "/tmp/s")],
+        [],
+    ),
+    (
+        "symlink to shadow by another process",
+        lambda c: [b.symlink_event(c, "/etc/shadow", "/tmp/s", b.process("/usr/bin/python3"))],
+        ["R1010"],
+    ),
     ("symlink to a harmless file", lambda c: [b.symlink_event(c, "/etc/hosts", "/tmp/s")], []),
     (
         "hardlink to sudoers, even when refused",
@@ -507,11 +525,14 @@ def test_an_application_profile_bound_alone_has_an_empty_egress() -> None:
     assert [a.rule_id for a in eng.evaluate([b.dns_event(c, "gitlab.com")])] == ["R0005"]
 
 
-def test_rule_policies_silence_a_rule_for_named_processes_only() -> None:
+def test_rule_policies_silence_a_supportpolicy_rule_for_named_processes_only() -> None:
     eng = engine()
-    ping = b.exec_event(WEB, "/bin/ping", ("ping",))
-    sh = b.exec_event(WEB, "/bin/sh", ("sh",))
-    assert [a.rule_id for a in eng.evaluate([ping, sh])] == ["R0001"]
+    ln = b.link_event(WEB, "/etc/shadow", "/tmp/a")
+    python = b.link_event(WEB, "/etc/shadow", "/tmp/b", b.process("/usr/bin/python3"))
+    assert [a.rule_id for a in eng.evaluate([ln, python])] == ["R1012", "R1012"]  # no R1012 policy
+    quiet = b.symlink_event(WEB, "/etc/shadow", "/tmp/c")
+    loud = b.symlink_event(WEB, "/etc/shadow", "/tmp/d", b.process("/usr/bin/python3"))
+    assert [a.rule_id for a in eng.evaluate([quiet, loud])] == ["R1010"]
 
 
 def test_a_container_binds_once_its_pod_labels_arrive() -> None:
@@ -536,3 +557,18 @@ def test_re_executing_oneself_is_the_callers_binary() -> None:
     assert fired([applet]) == ["R0001"]  # /bin/toybox is not in the profile
     known = b.exec_event(WEB, "/proc/self/exe", ("nginx", "-g", "x"), parent_exe="/usr/sbin/nginx")
     assert fired([known]) == []
+
+
+def test_r1030_follows_the_profile_io_uring_setup_and_its_container_policy() -> None:
+    setup = [b.syscall_event(WEB, "io_uring_setup", entries="8")]
+    with_uring = PROFILE.replace("execve, bpf]", "execve, bpf, io_uring_setup]")
+    assert fired(setup) == ["R1030"]
+    assert [a.rule_id for a in ProfileEngine(load_text(with_uring)).evaluate(setup)] == []
+    allowed = PROFILE.replace("R1010: {processAllowed: [ln]}", "R1030: {containerAllowed: true}")
+    assert [a.rule_id for a in ProfileEngine(load_text(allowed)).evaluate(setup)] == []
+
+
+def test_r1008_names_any_case_with_or_without_the_trailing_dot() -> None:
+    for name in ("XMR.Pool.Minergate.com", "xmr.pool.minergate.com.", "POOL.SUPPORTXMR.COM."):
+        assert "R1008" in fired([b.dns_event(WEB, name)]), name
+    assert "R1008" not in fired([b.dns_event(WEB, "minergate.com.example.org")])

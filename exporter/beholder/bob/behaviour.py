@@ -100,12 +100,7 @@ def compile_behaviour(
             for ip in n.ip_addresses:
                 b.egress_addresses.add(ip)
         for rule_id, policy in c.rule_policies.items():
-            old = b.rule_policies.get(rule_id)
-            if old is not None:
-                policy = RulePolicy(
-                    old.all_processes or policy.all_processes, old.process_allowed | policy.process_allowed
-                )
-            b.rule_policies[rule_id] = policy
+            b.rule_policies[rule_id] = b.rule_policies.get(rule_id, RulePolicy()).union(policy)
     b.syscalls = frozenset(syscalls)
     b.capabilities = frozenset(caps)
     b.open_paths = tuple(open_paths)

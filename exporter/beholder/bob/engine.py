@@ -204,8 +204,8 @@ class ProfileEngine:
                     continue
                 if b is not None and spec.profile_dependency == 0 and not _has_data(spec, b):
                     continue
-                if b is not None and (b.policy_allows(spec.id, facts.comm)):
-                    continue
+                if spec.support_policy and b is not None and b.policy_allows(spec.id, facts.comm):
+                    continue  # as node-agent: rulePolicies exceptions only for supportPolicy rules
                 message = rule.check(facts, ctx)
                 if message is None:
                     continue
@@ -231,7 +231,7 @@ class ProfileEngine:
         alerts = []
         now = time.time_ns()
         for name in sorted(fresh - b.syscalls):
-            if b.policy_allows(R0003.id, "") or not self._may_alert(container, R0003.id, name):
+            if not self._may_alert(container, R0003.id, name):
                 continue
             event = Event(
                 timestamp_ns=now, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,

@@ -66,10 +66,7 @@ def merge_containers(
         for e in c.endpoints:
             endpoints.setdefault(json.dumps(e, sort_keys=True, default=str), e)
         for rule_id, policy in c.rule_policies.items():
-            old = out.rule_policies.get(rule_id, RulePolicy())
-            out.rule_policies[rule_id] = RulePolicy(
-                old.all_processes or policy.all_processes, old.process_allowed | policy.process_allowed
-            )
+            out.rule_policies[rule_id] = out.rule_policies.get(rule_id, RulePolicy()).union(policy)
         out.call_stacks += [s for s in c.call_stacks if s not in out.call_stacks]
     out.execs = list(execs)
     patterns = generalize(opens, threshold)

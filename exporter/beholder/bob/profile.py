@@ -42,7 +42,7 @@ _CONTAINER_FIELDS = {
 }
 _EXEC_FIELDS = frozenset({"path", "args", "argsRequired"})
 _OPEN_FIELDS = frozenset({"path", "flags"})
-_RULE_POLICY_FIELDS = frozenset({"allProcesses", "processAllowed"})
+_RULE_POLICY_FIELDS = frozenset({"containerAllowed", "processAllowed"})
 _NEIGHBOR_FIELDS = frozenset(
     {"identifier", "type", "dns", "dnsNames", "ipAddress", "ipAddresses", "namespaceSelector", "podSelector",
      "ports"}
@@ -87,13 +87,20 @@ class Neighbor:
 
 @dataclass(frozen=True, slots=True)
 class RulePolicy:
-    """A `rulePolicies` exception: the rule is silenced for these process names (or all)."""
+    """A `rulePolicies` exception (storage's RulePolicy): the rule is silenced for these
+    process names, or for the whole container. Only rules marked `supportPolicy` read it."""
 
-    all_processes: bool = False
+    container_allowed: bool = False
     process_allowed: frozenset[str] = frozenset()
 
     def allows(self, comm: str) -> bool:
-        return self.all_processes or comm in self.process_allowed
+        return self.container_allowed or comm in self.process_allowed
+
+    def union(self, other: RulePolicy) -> RulePolicy:
+        """Both exceptions at once (merged profiles, AP + CP bound together)."""
+        return RulePolicy(
+            self.container_allowed or other.container_allowed, self.process_allowed | other.process_allowed
+        )
 
 
 @dataclass(slots=True)
@@ -270,7 +277,7 @@ def _container(
         p = _as_dict(policy, where, f"{at}.rulePolicies.{rule_id}")
         _known_fields(p, _RULE_POLICY_FIELDS, where, f"{at}.rulePolicies.{rule_id}")
         c.rule_policies[str(rule_id)] = RulePolicy(
-            all_processes=bool(p.get("allProcesses", False)),
+            container_allowed=bool(p.get("containerAllowed", False)),
             process_allowed=frozenset(
                 _str_list(p.get("processAllowed"), where, f"{at}.rulePolicies.{rule_id}.processAllowed")
             ),
@@ -414,8 +421,8 @@ def _exec_document(e: ExecEntry) -> dict[str, Any]:
 
 def _policy_document(p: RulePolicy) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if p.all_processes:
-        out["allProcesses"] = True
+    if p.container_allowed:
+        out["containerAllowed"] = True
     if p.process_allowed:
         out["processAllowed"] = sorted(p.process_allowed)
     return out
