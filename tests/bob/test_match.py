@@ -70,7 +70,14 @@ ARGS = [
     (("redis-server", "⋯⋯"), False, ("redis-server",), True),  # ⋯⋯ is zero or more
     (("redis-server", "⋯⋯"), False, ("redis-server", "--port", "6379"), True),
     (("redis-server", "⋯⋯"), False, ("redis-cli", "ping"), False),
-    (("/bin/sh", "-c", "*"), False, ("/bin/sh", "-c", "ping -c 4 1.1.1.1"), True),  # lone * too
+    (("/bin/sh", "-c", "*"), False, ("/bin/sh", "-c", "ping -c 4 1.1.1.1"), False),  # a lone * is data
+    (("/bin/sh", "-c", "*"), False, ("/bin/sh", "-c", "*"), True),
+    (("/usr/lib/postgresql/⋯/bin/postgres", "-D", "/var/lib/postgresql/⋯/data"), False,
+     ("/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/15/data"), True),  # ⋯ in an arg
+    (("/usr/lib/postgresql/⋯/bin/postgres",), False, ("/usr/lib/postgresql/15/main/bin/postgres",), False),
+    (("--config=⋯",), False, ("--config=/etc/x",), False),  # ⋯ must be a whole segment
+    (("ls", "-l"), True, ("ls", "-l"), True),
+    (("ls", "⋯⋯"), True, ("ls",), True),
     (("a", "⋯⋯", "z"), False, ("a", "z"), True),
     (("a", "⋯⋯", "z"), False, ("a", "b", "c", "z"), True),
     (("a", "⋯⋯", "z"), False, ("a", "b", "c"), False),

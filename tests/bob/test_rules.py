@@ -223,6 +223,11 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
         ["R0001", "R1005"],
     ),
     (
+        "exec through /proc/self/fd of a file on disk is judged by that file",
+        lambda c: [b.exec_event(c, "/proc/self/fd/3", ("x",), exe="/usr/sbin/nginx")],
+        ["R0040"],
+    ),
+    (
         "exec of /proc/PID/fd/N",
         lambda c: [b.exec_event(c, "/proc/77/fd/4", ("x",), exe="/proc/77/fd/4")],
         ["R0001", "R1005"],
@@ -572,3 +577,27 @@ def test_r1008_names_any_case_with_or_without_the_trailing_dot() -> None:
     for name in ("XMR.Pool.Minergate.com", "xmr.pool.minergate.com.", "POOL.SUPPORTXMR.COM."):
         assert "R1008" in fired([b.dns_event(WEB, name)]), name
     assert "R1008" not in fired([b.dns_event(WEB, "minergate.com.example.org")])
+
+
+def test_r0006_and_r0008_fold_on_the_command_name_as_node_agent() -> None:
+    token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    cat, python = b.process("/bin/cat"), b.process("/usr/bin/python3")
+    events = [
+        b.open_event(WEB, token, proc=cat),
+        b.open_event(WEB, token.replace("kubernetes.io", "eks.amazonaws.com"), proc=cat),  # folded
+        b.open_event(WEB, token, proc=python),  # another command alerts again
+        b.open_event(WEB, "/proc/1/environ", proc=cat),
+        b.open_event(WEB, "/proc/2/environ", proc=cat),  # folded
+        b.open_event(WEB, "/proc/1/environ", proc=python),
+    ]
+    alerts = engine().evaluate(events)
+    pairs = [(a.rule_id, a.event.comm) for a in alerts if a.rule_id in ("R0006", "R0008")]
+    assert pairs == [("R0006", "cat"), ("R0006", "python3"), ("R0008", "cat"), ("R0008", "python3")]
+
+
+def test_r0001_judges_the_exe_before_argv0_as_node_agent() -> None:
+    spoof = b.exec_event(WEB, "/usr/bin/sleep", ("/usr/sbin/nginx", "-g", "x"), exe="/usr/bin/sleep")
+    (alert,) = engine().evaluate([spoof])  # `exec -a /usr/sbin/nginx sleep`: argv[0] lies
+    assert alert.rule_id == "R0001" and alert.extra["exec_path"] == "/usr/bin/sleep"
+    fd_exec = replace(b.exec_event(WEB, "", ("/usr/bin/kubectl", "get", "pods")), process=None)
+    assert engine().evaluate([fd_exec]) == []  # no exe known: argv[0], then comm

@@ -3,8 +3,7 @@
 Paths: `⋯` matches exactly one segment; a standalone `*` matches zero or more segments
 mid-path and one or more at the end (so `/etc/*` does not match `/etc`); a `*` inside a
 segment is a literal character; a lone unanchored `*` matches everything. Exec args:
-`⋯` matches one argument, `⋯⋯` (or a lone `*`) zero or more; an empty args list is no
-constraint unless `argsRequired`. DNS names: `*.x` and `a.⋯.b` take exactly one label,
+see `match_args`. DNS names: `*.x` and `a.⋯.b` take exactly one label,
 `x.*` one or more; trailing dots are ignored.
 
 Cost per lookup does not grow with the profile: literal patterns live in a hash set,
@@ -19,7 +18,7 @@ from typing import Generic, TypeVar
 
 DYNAMIC = "⋯"
 WILDCARD = "*"
-ARGS_ANY = ("⋯⋯", "*")
+ARGS_ANY = "⋯⋯"
 
 T = TypeVar("T")
 
@@ -152,7 +151,14 @@ class PatternIndex(Generic[T]):
 
 
 def match_args(pattern: Sequence[str], args: Sequence[str], required: bool = False) -> bool:
-    """Anchored argv match: `⋯` is one argument, `⋯⋯`/`*` zero or more."""
+    """Storage's exec-argument contract (`MatchExecArgs` as node-agent calls it).
+
+    An entry without args is no constraint, unless `argsRequired` (then argv must be
+    empty). Recorded args match anchored at both ends: `⋯` is one argument, `⋯⋯` zero or
+    more, a token holding `⋯` (`/usr/lib/postgresql/⋯/bin/postgres`) matches one argument
+    segment by segment, and everything else, a lone `*` included, is literal data (an
+    unexpanded shell glob is an argument like any other).
+    """
     if not pattern and not required:
         return True
     n, m = len(pattern), len(args)
@@ -161,16 +167,25 @@ def match_args(pattern: Sequence[str], args: Sequence[str], required: bool = Fal
     for i in range(n):
         tok = pattern[i]
         new = [False] * (m + 1)
-        if tok in ARGS_ANY:
+        if tok == ARGS_ANY:
             running = False
             for j in range(m + 1):
                 running = running or ok[j]
                 new[j] = running
         else:
             for j in range(1, m + 1):
-                new[j] = ok[j - 1] and (tok == DYNAMIC or tok == args[j - 1])
+                new[j] = ok[j - 1] and _arg_matches(tok, args[j - 1])
         ok = new
     return ok[m]
+
+
+def _arg_matches(token: str, arg: str) -> bool:
+    if token == DYNAMIC or token == arg:
+        return True
+    if DYNAMIC not in token:
+        return False
+    want, have = token.split("/"), arg.split("/")
+    return len(want) == len(have) and all(w == DYNAMIC or w == h for w, h in zip(want, have, strict=True))
 
 
 def dns_pattern(name: str) -> str:

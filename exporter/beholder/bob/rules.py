@@ -398,9 +398,12 @@ def _exec_from_mount(f: Facts, c: Context) -> str | None:
 
 
 def _fileless(f: Facts, c: Context) -> str | None:
-    for p in (f.exec_path, f.path):
-        if "memfd" in p or p.startswith("/proc/self/fd") or MEMFD_FD_PATH.fullmatch(p):
-            return f'Fileless execution detected: exec call "{f.comm}" is from a malicious source'
+    """node-agent reads the kernel's exe path: an exec through `/proc/self/fd/N` is judged by
+    the file the descriptor names (`/memfd:x` fires, a file on disk does not); only a
+    descriptor that could not be resolved (the process already gone) is judged as given."""
+    p = f.exec_path
+    if "memfd" in p or p.startswith("/proc/self/fd") or MEMFD_FD_PATH.fullmatch(p):
+        return f'Fileless execution detected: exec call "{f.comm}" is from a malicious source'
     return None
 
 
