@@ -601,3 +601,34 @@ def test_r0001_judges_the_exe_before_argv0_as_node_agent() -> None:
     assert alert.rule_id == "R0001" and alert.extra["exec_path"] == "/usr/bin/sleep"
     fd_exec = replace(b.exec_event(WEB, "", ("/usr/bin/kubectl", "get", "pods")), process=None)
     assert engine().evaluate([fd_exec]) == []  # no exe known: argv[0], then comm
+
+
+@pytest.mark.parametrize(
+    "path", ["/etc/shadow", "/etc/sudoers", "/etc/ssh/sshd_config", "/host-etc/shadow", "/host/etc/sudoers.d/x"]
+)
+def test_sensitive_files_follow_node_agent_list_and_a_mounted_host_etc(path: str) -> None:
+    opened = [a.rule_id for a in ProfileEngine(load_text(PROFILE)).evaluate([b.open_event(WEB, path)])]
+    linked = b.symlink_event(WEB, path, "/tmp/s", b.process("/usr/bin/python3"))
+    assert opened == ["R0010"] and fired([linked]) == ["R1010"]
+
+
+def test_other_etc_files_are_not_sensitive() -> None:
+    assert fired([b.symlink_event(WEB, "/host-etc/hosts", "/tmp/s", b.process("/usr/bin/python3"))]) == []
+
+
+def test_bin_and_usr_bin_spell_one_exec_on_merged_usr_images() -> None:
+    usr = PROFILE.replace("{path: /usr/sbin/nginx,", "{path: /sbin/nginx,").replace(
+        "{path: /bin/busybox,", "{path: /usr/bin/busybox,"
+    )
+    eng = ProfileEngine(load_text(usr))
+    events = [
+        b.exec_event(WEB, "/usr/sbin/nginx", ("nginx", "-g", "daemon off;")),  # profile: /sbin/nginx
+        b.exec_event(WEB, "/bin/busybox", ("/docker-entrypoint.sh", "nginx")),  # profile: /usr/bin/busybox
+    ]
+    assert eng.evaluate(events) == []
+    assert [a.rule_id for a in eng.evaluate([b.exec_event(WEB, "/usr/sbin/nginx", ("nginx", "-s"))])] == [
+        "R0040"
+    ]
+    assert [a.rule_id for a in eng.evaluate([b.exec_event(WEB, "/usr/local/bin/nginx", ("nginx",))])] == [
+        "R0001"
+    ]

@@ -14,6 +14,18 @@ from beholder.bob.match import AddressSet, PatternIndex, dns_name, dns_pattern, 
 from beholder.bob.profile import ContainerBehaviour, ExecEntry, Profile, RulePolicy, normalize_capability
 
 
+MERGED_USR = ("/bin/", "/sbin/", "/lib/", "/lib64/", "/libx32/")
+
+
+def merged_usr(path: str) -> str:
+    """The /usr spelling of an exec path: on a merged-/usr image (Debian 12, Ubuntu, Fedora)
+    /bin/sh and /usr/bin/sh are one file, reached by whichever name $PATH or a script's
+    `#!` gave; a profile learned under one spelling must match the other. On an image
+    without merged /usr they are two files of the same name in the system directories,
+    which the profile is taken to allow alike."""
+    return "/usr" + path if path.startswith(MERGED_USR) else path
+
+
 @dataclass(slots=True)
 class Behaviour:
     profile_name: str
@@ -34,10 +46,11 @@ class Behaviour:
     _suffix_cache: dict[str, bool] = field(default_factory=dict)
 
     def was_executed(self, path: str) -> bool:
-        return self.execs.contains(path)
+        return self.execs.contains(path) or self.execs.contains(merged_usr(path))
 
     def was_executed_with_args(self, path: str, args: tuple[str, ...]) -> bool:
-        return any(match_args(e.args, args, e.args_required) for e in self.execs.lookup(path))
+        entries = self.execs.lookup(path) or self.execs.lookup(merged_usr(path))
+        return any(match_args(e.args, args, e.args_required) for e in entries)
 
     def was_path_opened(self, path: str) -> bool:
         return self.opens.contains(path)
@@ -88,7 +101,9 @@ def compile_behaviour(
         b.has_behaviour |= c.has_behaviour
         b.has_network |= c.has_network
         for e in c.execs:
-            b.execs.add(e.path, e)
+            b.execs.add(e.path, e)  # as the vendor wrote it, and in /usr form (merged_usr)
+            if merged_usr(e.path) != e.path:
+                b.execs.add(merged_usr(e.path), e)
         for o in c.opens:
             b.opens.add(o.path, True)
             open_paths.append(o.path)

@@ -78,7 +78,12 @@ R0002_EXCLUDED = (
     "/var/run/secrets/kubernetes.io/serviceaccount",
     "/tmp",
 )
-SENSITIVE_LINK_PREFIXES = ("/etc/shadow", "/etc/sudoers")
+# node-agent's sensitive files (its Go R0010's list; the CEL catalogue keeps /etc/shadow for
+# opens and adds /etc/sudoers for links): a prefix each, so /etc/shadow- and /etc/sudoers.d/ count
+SENSITIVE_FILES = ("/etc/shadow", "/etc/sudoers", "/etc/ssh/ssh_config", "/etc/ssh/sshd_config")
+# where a pod commonly mounts the node's /etc with a hostPath volume: /host-etc/shadow is the
+# node's /etc/shadow
+HOST_ETC_MOUNTS = ("/host-etc/", "/host/etc/", "/hostfs/etc/", "/rootfs/etc/")
 MINER_PORTS = frozenset({3333, 45700})
 SELF_EXE = "/proc/self/exe"
 MEMFD_FD_PATH = re.compile(r"/proc/[0-9]+/fd/[0-9]+")
@@ -343,8 +348,18 @@ def _bpf_load(f: Facts, c: Context) -> str | None:
     return f"bpf program load system call (bpf) was called by process ({f.comm}) with command (BPF_PROG_LOAD)"
 
 
+def sensitive(path: str) -> bool:
+    """One of node-agent's sensitive files, in the container's /etc or the node's /etc
+    mounted into it."""
+    for mount in HOST_ETC_MOUNTS:
+        if path.startswith(mount):
+            path = "/etc/" + path[len(mount) :]
+            break
+    return path.startswith(SENSITIVE_FILES)
+
+
 def _sensitive_open(f: Facts, c: Context) -> str | None:
-    if not f.path.startswith("/etc/shadow") or (c.behaviour and c.behaviour.was_path_opened(f.path)):
+    if not sensitive(f.path) or (c.behaviour and c.behaviour.was_path_opened(f.path)):
         return None
     return f"Unexpected sensitive file access: {f.path} by process {f.comm}"
 
@@ -435,10 +450,10 @@ def _mining_port(f: Facts, c: Context) -> str | None:
 
 
 def _link_over_sensitive(label: str, arrow: str) -> Check:
-    """R1010/R1012: a link whose old path is /etc/shadow or /etc/sudoers, unless profiled."""
+    """R1010/R1012: a link whose old path is a sensitive file, unless profiled."""
 
     def check(f: Facts, c: Context) -> str | None:
-        if not f.path.startswith(SENSITIVE_LINK_PREFIXES):
+        if not sensitive(f.path):
             return None
         if c.behaviour and c.behaviour.was_path_opened(f.path):
             return None
