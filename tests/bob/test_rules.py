@@ -168,7 +168,11 @@ CASES: list[tuple[str, Callable[[ContainerInfo], list[Event]], list[str]]] = [
     ("kubectl not in profile", lambda c: [b.exec_event(c, "/tmp/kubectl", ("kubectl",))], ["R0001", "R0007"]),
     ("api server address in egress", lambda c: [b.connect_event(c, "10.96.0.1", 443)], []),
     # R0008 environ: its containerAllowed policy is ignored, R0008 is not a supportPolicy rule
-    ("environ read despite a containerAllowed policy", lambda c: [b.open_event(c, "/proc/1/environ")], ["R0008"]),
+    (
+        "environ read despite a containerAllowed policy",
+        lambda c: [b.open_event(c, "/proc/1/environ")],
+        ["R0008"],
+    ),
     # R0009 bpf program load
     ("bpf prog load in a profile that lists bpf", lambda c: [b.syscall_event(c, "bpf", cmd="5")], []),
     # R0010 sensitive files
@@ -604,7 +608,8 @@ def test_r0001_judges_the_exe_before_argv0_as_node_agent() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/etc/shadow", "/etc/sudoers", "/etc/ssh/sshd_config", "/host-etc/shadow", "/host/etc/sudoers.d/x"]
+    "path",
+    ["/etc/shadow", "/etc/sudoers", "/etc/ssh/sshd_config", "/host-etc/shadow", "/host/etc/sudoers.d/x"],
 )
 def test_sensitive_files_follow_node_agent_list_and_a_mounted_host_etc(path: str) -> None:
     opened = [a.rule_id for a in ProfileEngine(load_text(PROFILE)).evaluate([b.open_event(WEB, path)])]

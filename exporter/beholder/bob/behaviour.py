@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from beholder.bob.match import AddressSet, PatternIndex, dns_name, dns_pattern, match_args
 from beholder.bob.profile import ContainerBehaviour, ExecEntry, Profile, RulePolicy, normalize_capability
 
-
 MERGED_USR = ("/bin/", "/sbin/", "/lib/", "/lib64/", "/libx32/")
 
 

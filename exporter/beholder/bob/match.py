@@ -180,12 +180,12 @@ def match_args(pattern: Sequence[str], args: Sequence[str], required: bool = Fal
 
 
 def _arg_matches(token: str, arg: str) -> bool:
-    if token == DYNAMIC or token == arg:
+    if token in (DYNAMIC, arg):
         return True
     if DYNAMIC not in token:
         return False
     want, have = token.split("/"), arg.split("/")
-    return len(want) == len(have) and all(w == DYNAMIC or w == h for w, h in zip(want, have, strict=True))
+    return len(want) == len(have) and all(w in (DYNAMIC, h) for w, h in zip(want, have, strict=True))
 
 
 def dns_pattern(name: str) -> str:
