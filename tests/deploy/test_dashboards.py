@@ -259,7 +259,7 @@ SECURITY_PANELS = [
     ),
     ("alerts over time by namespace", lambda e: "count_over_time" in e and "k8s_namespace_name" in _by(e)),
     ("top processes", lambda e: e.startswith("topk(") and "process_executable_path" in _by(e)),
-    ("recent Block alerts", lambda e: e.startswith("{") and 'beholder_policy_action="Block"' in e),
+    ("recent Block alerts", lambda e: e.startswith("{") and 'beholder_policy_action="block"' in e),
     (
         "recent DefaultPosture alerts",
         lambda e: e.startswith("{") and f'security_rule_name="{DEFAULT_POSTURE}"' in e,

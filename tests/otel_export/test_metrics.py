@@ -41,13 +41,13 @@ def test_batch_counts_split_by_attribute(recorded: RecordedMetrics) -> None:
     recorded.metrics.record_batch(BATCH_EVENTS, BATCH_ALERTS, now_ns=2_000_000_000)
     recorded.metrics.record_batch(BATCH_EVENTS[:1], [], now_ns=2_000_000_000)
     assert recorded.counted("beholder.event.count") == {
-        (("beholder.operation", "Process"),): 4,
-        (("beholder.operation", "File"),): 2,
+        (("beholder.operation", "process"),): 4,
+        (("beholder.operation", "file"),): 2,
     }
     source, action, severity = "beholder.alert.source", "beholder.policy.action", "beholder.alert.severity"
     assert recorded.counted("beholder.alert.count") == {
-        ((severity, 5), (source, "policy"), (action, "Block")): 2,
-        ((severity, 8), (source, "profile"), (action, "Audit")): 1,
+        ((severity, 5), (source, "policy"), (action, "block")): 2,
+        ((severity, 8), (source, "profile"), (action, "audit")): 1,
     }
     assert recorded.points("beholder.pipeline.duration") == {(): 2}  # one sample per batch
 
@@ -90,7 +90,7 @@ def test_every_counter_series_exists_at_zero_before_anything_happens(recorded: R
     assert recorded.points("beholder.event.lost") == {(("beholder.stage", s),): 0 for s in LOSS_STAGES}
     assert recorded.points("beholder.event.suppressed") == {(("beholder.reason", "repeat"),): 0}
     assert set(recorded.points("beholder.event.count")) == {
-        (("beholder.operation", op.value),) for op in Operation
+        (("beholder.operation", op.value.lower()),) for op in Operation
     }
     alerts = recorded.points("beholder.alert.count")
     assert len(alerts) == 2 * len(Action) * 10 and set(alerts.values()) == {0}
@@ -166,8 +166,8 @@ def test_metrics_endpoint_uses_prometheus_names(exposed: MetricsRuntime) -> None
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-    assert samples[("beholder_event_count_total", "Process")] == 3
-    assert samples[("beholder_event_count_total", "File")] == 2
+    assert samples[("beholder_event_count_total", "process")] == 3
+    assert samples[("beholder_event_count_total", "file")] == 2
     assert ("beholder_pipeline_duration_seconds_count", None) in samples
     assert "{event}" not in text
 

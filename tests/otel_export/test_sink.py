@@ -87,7 +87,7 @@ def test_sink_delivers_events_and_alerts_under_the_convention(
     attributes = {kv.key: plain(kv.value) for kv in records[2].attributes}
     assert attributes[sc.PROCESS_PID] == 42
     assert attributes[sc.SECURITY_RULE_NAME] == "block-shadow"
-    assert attributes[sc.BEHOLDER_POLICY_ACTION] == "Block"
+    assert attributes[sc.BEHOLDER_POLICY_ACTION] == "block"
     assert collector.headers[0]["x-scope"] == "tenant-a"
     assert recorded.lost("export") == recorded.lost("export_queue") == 0
 

@@ -16,11 +16,13 @@ from beholder import __version__
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Operation
 from beholder.otel import jsonwire, wire
+from beholder.otel import semconv as sc
 from beholder.otel.encode import LogEncoder, encode_logs
 from beholder.otel.resource import parse_resource_env, resource_attributes
 from beholder.otel.security_rule import rule_uuid
 from beholder.otel.semconv_check import check_attributes
 from beholder.otel.severity import alert_severity, kubescape_severity
+from beholder.query.otlp_file import log_record
 from otel_semconv.samples import ALERTS, EVENTS, SHELL, T0, event
 
 RESOURCE = {"service.name": "beholder", "host.name": "node-1"}
@@ -106,13 +108,13 @@ def test_telemetry_gets_its_event_name_info_severity_and_ns_timestamps(sample, e
         ("socket", {"beholder.network.address_family": "AF_UNIX", "network.transport": "unix"}),
         (
             "socket_tcp",
-            {"network.type": "ipv4", "network.transport": "tcp", "beholder.syscall.arg.protocol": "6"},
+            {"network.type": "ipv4", "network.transport": "tcp", "beholder.syscall.arg.protocol": 6},
         ),
         ("connect", {"server.address": "10.0.0.10", "server.port": 53, "network.type": "ipv4"}),
         ("connect_unix", {"server.address": "/run/docker.sock", "network.transport": "unix"}),
         ("bind6", {"network.local.address": "::", "network.local.port": 8080, "network.type": "ipv6"}),
-        ("listen", {"beholder.syscall.arg.backlog": "128", "beholder.syscall.arg.fd": "5"}),
-        ("accept", {"client.address": "10.1.2.3", "client.port": 51234, "beholder.syscall.arg.newfd": "6"}),
+        ("listen", {"beholder.syscall.arg.backlog": 128, "beholder.syscall.arg.fd": 5}),
+        ("accept", {"client.address": "10.1.2.3", "client.port": 51234, "beholder.syscall.arg.newfd": 6}),
         (
             "tcp_state",
             {
@@ -133,7 +135,7 @@ def test_telemetry_gets_its_event_name_info_severity_and_ns_timestamps(sample, e
         ),
         ("tcp_listen", {"network.local.port": 8080, "network.connection.state": "listen"}),
         ("capability", {"beholder.capability.name": "NET_RAW"}),
-        ("setuid", {"beholder.syscall.arg.userid": "0", "error.type": "EPERM"}),
+        ("setuid", {"beholder.syscall.arg.userid": 0, "error.type": "EPERM"}),
         ("mount", {"beholder.resource": "/mnt", "beholder.syscall.arg.source": "/dev/sda1"}),
         (
             "host_repeated",
@@ -233,7 +235,7 @@ def test_cached_attributes_follow_changes_to_the_shared_objects(change, key, val
                 "security_rule.ruleset.name": "harden-wordpress-file-integrity-monitoring",
                 "security_rule.category": "NIST,MITRE_T1036_masquerading",
                 "security_rule.reference": "https://attack.mitre.org/techniques/T1036/",
-                "beholder.policy.action": "Block",
+                "beholder.policy.action": "block",
                 "beholder.policy.enforcer": "BPFLSM",
                 "beholder.policy.type": "MatchedPolicy",
                 "beholder.rule.tags": ["NIST", "MITRE_T1036_masquerading"],
@@ -427,3 +429,35 @@ def test_any_resource_env_value_yields_attributes_or_one_clear_error(value):
     assert all("\n" not in p for p in problems)
     got = resource_attributes(HOST, environ={"OTEL_RESOURCE_ATTRIBUTES": value})
     assert got["host.name"] == "node-1"
+
+
+@pytest.mark.parametrize(
+    ("syscall", "data", "expected"),
+    [
+        ("mount", {"source": "/dev/sda1", "flags": "0x1000"}, {"flags": 0x1000, "source": "/dev/sda1"}),
+        ("unlinkat", {"fd": "-100", "flags": "AT_REMOVEDIR"}, {"fd": -100, "flags": 0x200}),
+        ("kill", {"pid": "4243", "sig": "9"}, {"pid": 4243, "sig": 9}),
+        ("setresuid", {"ids": "0,0,-1"}, {"ids": "0,0,-1"}),  # a list stays its text
+    ],
+)
+def test_numeric_arguments_are_ints_on_the_wire_and_read_back_as_kubearmor_text(syscall, data, expected):
+    operation = Operation.FILE if syscall == "unlinkat" else Operation.SYSCALL
+    ev = event(operation, syscall, "", dict(data))
+    request = encode_logs([ev], [], RESOURCE)
+    assert check_attributes(request) == []
+    got = attrs(records(request)[0])
+    assert {k: got[f"beholder.syscall.arg.{k}"] for k in expected} == expected
+    line = json.loads(json_format.MessageToJson(request))
+    back = log_record(line["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0])
+    assert {k: back.data[k] for k in data} == data
+
+
+def test_enum_members_are_lowercase_on_logs_while_the_model_keeps_kubearmors_spelling():
+    request = encode_logs([EVENTS["open"]], [ALERTS["policy_block"]], RESOURCE)
+    values = [attrs(r) for r in records(request)]
+    assert [v["beholder.operation"] for v in values] == ["file", "file"]
+    assert values[1]["beholder.policy.action"] == "block"
+    assert ALERTS["policy_block"].action.value == "Block"  # what KubeArmor JSON prints
+    for key, members in sc.ENUM_VALUES.items():
+        if key.startswith("beholder."):
+            assert all(m == m.lower() and " " not in m for m in members), key

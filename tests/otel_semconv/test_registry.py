@@ -133,7 +133,7 @@ def test_generated_constants_cover_the_registry():
     assert set(sc.ATTRIBUTE_TYPES) == set(registry.attributes)
     assert {a.id for a in registry.attributes.values() if a.is_template} == sc.TEMPLATE_PREFIXES
     assert sc.ATTRIBUTE_TYPES["process.command_args"] == "string[]"
-    assert sc.ENUM_VALUES["beholder.policy.action"] == {"Allow", "Audit", "Block"}
+    assert sc.ENUM_VALUES["beholder.policy.action"] == {"allow", "audit", "block"}
 
 
 def _broken_copy(tmp_path: Path, rel: str, old: str, new: str) -> Path:

@@ -21,7 +21,9 @@ from beholder.events.decoding import (
 )
 from beholder.events.model import Event
 
-_HEX_FLAGS = frozenset({"mount", "umount2", "memfd_create", "unshare", "setns"})
+HEX_FLAG_CALLS = frozenset(  # flags KubeArmor prints in hex
+    {"mount", "umount2", "memfd_create", "unshare", "setns"}
+)
 _SYSCALL_KEYS = ("request", "pid", "tid", "sig", "source", "cmd", "params", "entries")
 
 
@@ -121,7 +123,7 @@ def _credentials(ev: Event, x: f.Credentials) -> dict[str, str]:
 def _syscall(ev: Event, x: f.SyscallArgs) -> dict[str, str]:
     values = x.values
     out = {key: str(values[key]) for key in _SYSCALL_KEYS if key in values}
-    if ev.syscall in _HEX_FLAGS:
+    if ev.syscall in HEX_FLAG_CALLS:
         out["flags"] = hex(values["flags"])  # type: ignore[arg-type]
     elif ev.syscall == "chroot":
         out["flags"] = ""

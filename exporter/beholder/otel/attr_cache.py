@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from beholder.otel import semconv as sc
+from beholder.otel.arg_values import ARG_PREFIX, INT_ARGS, arg_number
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,7 +130,8 @@ class AttrCache:
         return value
 
     def args(self, data: Mapping[str, str], mapped: Mapping[str, str], skip: tuple[str, ...] = ()) -> bytes:
-        """Data entries: mapped keys to their attribute, the rest to `beholder.syscall.arg.<key>`.
+        """Data entries: mapped keys to their attribute, the rest to `beholder.syscall.arg.<key>`
+        (an int where the registry declares one).
 
         Whole argument sets repeat (`fd=-100 flags=O_RDONLY|O_CLOEXEC`), so each distinct set
         is encoded once.
@@ -145,8 +147,12 @@ class AttrCache:
             attr = mapped.get(k)
             if attr is not None:
                 out.append(self.s(attr, v))
+                continue
+            number = arg_number(v) if k in INT_ARGS else None
+            if number is None:
+                out.append(self.s(ARG_PREFIX + k, v))
             else:
-                out.append(self.s(f"{sc.BEHOLDER_SYSCALL_ARG}.{k}", v))
+                out.append(self.i(ARG_PREFIX + k, number))
         if len(self._arg_sets) > CACHE_LIMIT:
             self._arg_sets.clear()
         encoded = self._arg_sets[signature] = b"".join(out)

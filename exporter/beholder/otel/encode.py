@@ -21,6 +21,7 @@ from beholder.events.model import Alert, ContainerInfo, Event, LossReport, Proce
 from beholder.otel import semconv as sc
 from beholder.otel import wire
 from beholder.otel.attr_cache import AttrCache
+from beholder.otel.enum_values import ACTION, OPERATION
 from beholder.otel.event_attrs import EventAttributes
 from beholder.otel.resource import SCOPE_NAME
 from beholder.otel.security_rule import rule_category, rule_reference, rule_uuid, ruleset_name
@@ -98,7 +99,7 @@ class LogEncoder:
             self._c.value(sc.SECURITY_RULE_RULESET_NAME, ruleset_name(alert)),
             self._c.value(sc.BEHOLDER_ALERT_SOURCE, alert.source),
             self._c.value(sc.BEHOLDER_RULE_ID, alert.rule_id),
-            self._c.value(sc.BEHOLDER_POLICY_ACTION, alert.action.value),
+            self._c.value(sc.BEHOLDER_POLICY_ACTION, ACTION[alert.action]),
             self._c.i(sc.BEHOLDER_ALERT_SEVERITY, alert.severity),
         ]
         optional = (
@@ -134,7 +135,7 @@ class LogEncoder:
         cache = self._c
         name = ev.kind
         parts = [
-            cache.head(ev.operation.value, ev.syscall),
+            cache.head(OPERATION[ev.operation], ev.syscall),
             cache.result(ev.retval),
             cache.thread((ev.host_pid, ev.host_tid, ev.uid, ev.gid, ev.comm, ev.cgroup_id)),
         ]

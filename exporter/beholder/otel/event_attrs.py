@@ -200,7 +200,7 @@ class EventAttributes:
             cached = self._family(sock.family) + c.s(sc.BEHOLDER_NETWORK_SOCKET_TYPE, kind)
             if sock.family in _IP_VERSION and kind.startswith(("SOCK_STREAM", "SOCK_DGRAM")):
                 cached += c.s(sc.NETWORK_TRANSPORT, "tcp" if kind.startswith("SOCK_STREAM") else "udp")
-            cached += c.s(f"{sc.BEHOLDER_SYSCALL_ARG}.protocol", str(sock.protocol))
+            cached += c.i(f"{sc.BEHOLDER_SYSCALL_ARG}.protocol", sock.protocol)
             self._sockets[key] = cached
         return cached + self._c.args(arguments(ev), NO_KEYS), True
 

@@ -30,6 +30,7 @@ from beholder.events.model import Action, Alert, Event, Operation
 from beholder.health import Health
 from beholder.otel import semconv as sc
 from beholder.otel.config import GRPC, OtlpConfig
+from beholder.otel.enum_values import ACTION, OPERATION
 from beholder.otel.http_endpoint import serve
 from beholder.otel.metric_export import OutageReportingExporter
 from beholder.otel.resource import SCHEMA_URL
@@ -89,7 +90,7 @@ class PipelineMetrics:
 
     def _start_at_zero(self) -> None:
         for operation in Operation:
-            self._events.add(0, {sc.BEHOLDER_OPERATION: operation.value})
+            self._events.add(0, {sc.BEHOLDER_OPERATION: OPERATION[operation]})
         for source, action, severity in product(ALERT_SOURCES, Action, ALERT_SEVERITIES):
             self._alerts.add(0, _alert_attributes(source, action, severity))
         for stage in LOSS_STAGES:
@@ -100,7 +101,7 @@ class PipelineMetrics:
     def record_batch(self, events: list[Event], alerts: list[Alert], now_ns: int | None = None) -> None:
         """Count a batch's events and alerts and sample its latency, once per batch."""
         for operation, n in Counter(event.operation for event in events).items():
-            self._events.add(n, {sc.BEHOLDER_OPERATION: operation.value})
+            self._events.add(n, {sc.BEHOLDER_OPERATION: OPERATION[operation]})
         for (source, action, severity), n in Counter(
             (alert.source, alert.action, alert.severity) for alert in alerts
         ).items():
@@ -143,7 +144,7 @@ class PipelineMetrics:
 def _alert_attributes(source: str, action: Action, severity: int) -> dict[str, str | int]:
     return {
         sc.BEHOLDER_ALERT_SOURCE: source,
-        sc.BEHOLDER_POLICY_ACTION: action.value,
+        sc.BEHOLDER_POLICY_ACTION: ACTION[action],
         sc.BEHOLDER_ALERT_SEVERITY: severity,
     }
 

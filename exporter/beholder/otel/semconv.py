@@ -43,7 +43,7 @@ BEHOLDER_NETWORK_ADDRESS_FAMILY: Final = "beholder.network.address_family"
 BEHOLDER_NETWORK_CONNECTION_PREVIOUS_STATE: Final = "beholder.network.connection.previous_state"
 # socket(2) type with its flags.
 BEHOLDER_NETWORK_SOCKET_TYPE: Final = "beholder.network.socket.type"
-# Event class, spelled as KubeArmor's `Operation`.
+# Event class (KubeArmor's `Operation`, in lowercase).
 BEHOLDER_OPERATION: Final = "beholder.operation"
 # Action of the matched rule (KubeArmor `Action`).
 BEHOLDER_POLICY_ACTION: Final = "beholder.policy.action"
@@ -84,9 +84,36 @@ BEHOLDER_RULE_TAGS: Final = "beholder.rule.tags"
 BEHOLDER_STAGE: Final = "beholder.stage"
 # Summary table an event was folded into (process, file, network, syscall, capability).
 BEHOLDER_SUMMARY_TABLE: Final = "beholder.summary.table"
-# A syscall argument no other attribute carries, `beholder.syscall.arg.<name>`, with the name and text
-# KubeArmor's `Data` uses (fd, backlog, userid, sig, flags of mount…).
+# A syscall argument no other attribute carries, `beholder.syscall.arg.<name>`, with the name KubeArmor's
+# `Data` uses; text arguments (mount source, module params, the ids of setresuid) here, numeric ones as
+# the int attributes below.
 BEHOLDER_SYSCALL_ARG: Final = "beholder.syscall.arg"
+# listen()'s backlog.
+BEHOLDER_SYSCALL_ARG_BACKLOG: Final = "beholder.syscall.arg.backlog"
+# bpf()'s command number.
+BEHOLDER_SYSCALL_ARG_CMD: Final = "beholder.syscall.arg.cmd"
+# io_uring_setup()'s entries.
+BEHOLDER_SYSCALL_ARG_ENTRIES: Final = "beholder.syscall.arg.entries"
+# A file descriptor argument (AT_FDCWD is -100).
+BEHOLDER_SYSCALL_ARG_FD: Final = "beholder.syscall.arg.fd"
+# The flags argument as a number (mount, umount2, memfd_create, unshare, setns, fchownat, unlinkat).
+BEHOLDER_SYSCALL_ARG_FLAGS: Final = "beholder.syscall.arg.flags"
+# The group id set*gid() asked for.
+BEHOLDER_SYSCALL_ARG_GROUPID: Final = "beholder.syscall.arg.groupid"
+# The descriptor accept() returned.
+BEHOLDER_SYSCALL_ARG_NEWFD: Final = "beholder.syscall.arg.newfd"
+# The target pid of kill, tgkill, ptrace.
+BEHOLDER_SYSCALL_ARG_PID: Final = "beholder.syscall.arg.pid"
+# socket()'s protocol number.
+BEHOLDER_SYSCALL_ARG_PROTOCOL: Final = "beholder.syscall.arg.protocol"
+# ptrace()'s request number.
+BEHOLDER_SYSCALL_ARG_REQUEST: Final = "beholder.syscall.arg.request"
+# The signal number kill/tkill/tgkill sent.
+BEHOLDER_SYSCALL_ARG_SIG: Final = "beholder.syscall.arg.sig"
+# The target thread of tgkill.
+BEHOLDER_SYSCALL_ARG_TID: Final = "beholder.syscall.arg.tid"
+# The user id set*uid() asked for.
+BEHOLDER_SYSCALL_ARG_USERID: Final = "beholder.syscall.arg.userid"
 # Syscall or hook name without the SYS_ prefix.
 BEHOLDER_SYSCALL_NAME: Final = "beholder.syscall.name"
 # KubeArmor's `Result`, `Passed` or the errno text.
@@ -320,6 +347,19 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.stage": "string",
     "beholder.summary.table": "string",
     "beholder.syscall.arg": "string",
+    "beholder.syscall.arg.backlog": "int",
+    "beholder.syscall.arg.cmd": "int",
+    "beholder.syscall.arg.entries": "int",
+    "beholder.syscall.arg.fd": "int",
+    "beholder.syscall.arg.flags": "int",
+    "beholder.syscall.arg.groupid": "int",
+    "beholder.syscall.arg.newfd": "int",
+    "beholder.syscall.arg.pid": "int",
+    "beholder.syscall.arg.protocol": "int",
+    "beholder.syscall.arg.request": "int",
+    "beholder.syscall.arg.sig": "int",
+    "beholder.syscall.arg.tid": "int",
+    "beholder.syscall.arg.userid": "int",
     "beholder.syscall.name": "string",
     "beholder.syscall.result": "string",
     "beholder.syscall.retval": "int",
@@ -408,18 +448,18 @@ ENUM_VALUES: Final[dict[str, frozenset[str]]] = {
     ),
     "beholder.operation": frozenset(
         {
-            "Process",
-            "File",
-            "Network",
-            "Syscall",
-            "Capabilities",
+            "process",
+            "file",
+            "network",
+            "syscall",
+            "capabilities",
         }
     ),
     "beholder.policy.action": frozenset(
         {
-            "Allow",
-            "Audit",
-            "Block",
+            "allow",
+            "audit",
+            "block",
         }
     ),
     "beholder.stage": frozenset(

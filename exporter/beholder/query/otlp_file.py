@@ -16,13 +16,14 @@ from typing import Any
 from beholder.events.decoding import address_resource
 from beholder.events.interfaces import HostIdentity
 from beholder.events.kinds import PROCESS_EXEC, kind_of
-from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.events.model import Alert, ContainerInfo, Event, Operation, ProcessInfo
 from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, RecordError, facts_from_data
 from beholder.otel import semconv as sc
+from beholder.otel.arg_values import ARG_PREFIX, arg_text
+from beholder.otel.enum_values import ACTION, OPERATION
 from beholder.otel.event_attrs import DATA_ATTRIBUTES, ENDPOINT_ROLE
 from beholder.query.records import Record
 
-_ARG = sc.BEHOLDER_SYSCALL_ARG + "."
 _EXTRA = sc.BEHOLDER_ALERT_EXTRA + "."
 _LABEL = sc.K8S_POD_LABEL + "."
 # The encoder's own mapping, read backwards.
@@ -39,7 +40,7 @@ SOCKADDR_ORDER = (  # the order the network sensor writes sockaddr fields in
     "nl_groups",
 )
 _RESOURCE_KEYS = (sc.BEHOLDER_RESOURCE, sc.FILE_PATH)
-_OPERATIONS = {op.value: op for op in Operation}
+_OPERATIONS = {**{op.value: op for op in Operation}, **{v: op for op, v in OPERATION.items()}}
 
 
 def _value(raw: Any) -> Any:
@@ -86,8 +87,9 @@ def _i(attrs: Mapping[str, Any], key: str) -> int:
     return value
 
 
-def _data(attrs: Mapping[str, Any]) -> dict[str, str]:
-    data = {key[len(_ARG) :]: str(v) for key, v in attrs.items() if key.startswith(_ARG)}
+def _data(attrs: Mapping[str, Any], syscall: str) -> dict[str, str]:
+    n = len(ARG_PREFIX)
+    data = {key[n:]: arg_text(syscall, key[n:], v) for key, v in attrs.items() if key.startswith(ARG_PREFIX)}
     data.update({name: str(attrs[key]) for key, name in _DATA_KEYS.items() if key in attrs})
     family = data.get("sa_family", "")
     for address_key, port_key in _ADDRESS_PAIRS:
@@ -140,7 +142,7 @@ def log_record(raw: Any) -> Event | Alert:
     is_exec = kind == PROCESS_EXEC
     exe = _s(attrs, sc.PROCESS_EXECUTABLE_PATH)
     resource = next((_s(attrs, k) for k in _RESOURCE_KEYS if k in attrs), exe if is_exec else "")
-    data = _data(attrs)
+    data = _data(attrs, syscall)
     if operation is Operation.NETWORK and not resource:
         resource = _network_resource(syscall, data, _s(attrs, sc.BEHOLDER_NETWORK_SOCKET_TYPE))
     container = _container(attrs)
@@ -185,7 +187,7 @@ def log_record(raw: Any) -> Event | Alert:
     if sc.SECURITY_RULE_UUID not in attrs:
         return event
     action_text = _s(attrs, sc.BEHOLDER_POLICY_ACTION)
-    action = next((a for a in Action if a.value == action_text), None)
+    action = next((a for a, v in ACTION.items() if action_text in (v, a.value)), None)
     if action is None:
         raise RecordError(f"attribute {sc.BEHOLDER_POLICY_ACTION}: unknown value {action_text[:40]!r}")
     tags = attrs.get(sc.BEHOLDER_RULE_TAGS, [])
