@@ -39,6 +39,7 @@ enum cfg { CFG_DEDUP_NS = 0, CFG_FILTER_CGROUP = 1, CFG_READY = 3, CFG_MAX = 4 }
 
 #define F_TRUNCATED 1               /* a string or argv was cut to its bound */
 #define F_ARGV_TRUNCATED 2
+#define F_KILLED 4                  /* kill mode sent the caller SIGKILL at this call's entry */
 
 struct hdr {
     u64 ts;
@@ -72,6 +73,8 @@ struct pending {
     u32 kind;
     u32 nr;
     u64 args[6];
+    u32 flags;                      /* record flags known at enter (F_KILLED) */
+    u32 pad;
 };
 
 struct dedup_key {
@@ -329,6 +332,7 @@ static __always_inline struct record *resume(void *ctx, struct pending *out)
     struct record *r = new_record(out->kind, out->nr, a->ret);
     if (!r)
         return 0;
+    r->h.flags |= out->flags;
 #pragma unroll
     for (int i = 0; i < 6; i++)
         r->args[i] = out->args[i];

@@ -2,19 +2,8 @@
  * `syscall_role` (an array lookup, inlined by the verifier); untraced syscalls return at
  * once. SENSOR_* and SYSCALL_COUNTS are defined by the loader for what is enabled.
  */
-TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+static __always_inline int sensor_enter(struct sc_enter *a, u32 role)
 {
-    struct sc_enter *a = (struct sc_enter *)args;
-    u32 nr = (u32)a->id;
-    if (nr >= SYSCALL_SLOTS)
-        return 0;
-    barrier_var(nr);
-    nr &= SYSCALL_SLOTS - 1;
-#ifdef SYSCALL_COUNTS
-    count_syscall(nr);
-#endif
-    u32 *slot = syscall_role.lookup(&nr);
-    u32 role = slot ? *slot : R_NONE;
     switch (role) {
     case R_NONE:
         return 0;
@@ -36,6 +25,32 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     default:
         return stash(a, role);
     }
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+{
+    struct sc_enter *a = (struct sc_enter *)args;
+    u32 nr = (u32)a->id;
+    if (nr >= SYSCALL_SLOTS)
+        return 0;
+    barrier_var(nr);
+    nr &= SYSCALL_SLOTS - 1;
+#ifdef SYSCALL_COUNTS
+    count_syscall(nr);
+#endif
+    u32 *slot = syscall_role.lookup(&nr);
+    u32 role = slot ? *slot : R_NONE;
+    if (role == R_NONE)
+        return 0;
+#ifdef ENFORCE_KILL
+    int killed = enforce_enter(a, role);  /* first: verified once, not once per sensor path */
+#endif
+    sensor_enter(a, role);
+#ifdef ENFORCE_KILL
+    if (killed)
+        enforce_mark(role);  /* on the record the sensor just parked */
+#endif
+    return 0;
 }
 
 TRACEPOINT_PROBE(raw_syscalls, sys_exit)

@@ -99,6 +99,9 @@ static __always_inline int exec_finish(u32 key, s64 ret, const char *kernel_name
 TRACEPOINT_PROBE(sched, sched_process_exec)
 {
     const char *name = (const char *)args + (args->data_loc_filename & 0xFFFF);
+#ifdef ENFORCE_KILL
+    enforce_note_exec(name);
+#endif
     return exec_finish(args->old_pid, 0, name);
 }
 
@@ -134,6 +137,9 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
         clone_flags.delete(&tid);
     if (thread)
         return 0;
+#ifdef ENFORCE_KILL
+    enforce_note_fork(parent, child);
+#endif
     if (excluded.lookup(&parent)) {
         u8 one = 1;
         excluded.update(&child, &one);
@@ -166,6 +172,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
     u32 *code = exit_codes.lookup(&tgid);
     u64 status = code ? *code : (u64)-1;
     exit_codes.delete(&tgid);
+#ifdef ENFORCE_KILL
+    enforce_forget(tgid);
+#endif
     if (excluded.lookup(&tgid)) {
         excluded.delete(&tgid);
         return 0;

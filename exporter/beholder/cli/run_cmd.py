@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from beholder.agent import AgentOptions
+from beholder.cli.enforce import ENFORCE_MODES, kill_report, start_kill_mode
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.live_options import live_options, settings_from, throttle_from
 from beholder.cli.outputs import (
@@ -149,6 +150,15 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     metavar="REGEX",
     help="Also mask matches of REGEX (a group named 'secret' masks only that part).",
 )
+@click.option(
+    "--enforce",
+    type=click.Choice(ENFORCE_MODES),
+    default="off",
+    show_default=True,
+    help="kill: a Block rule on an exec path, a file open or a socket protocol SIGKILLs the caller "
+    "at syscall entry (Enforcer BPF-SIGKILL; docs/enforcement.md says what that prevents); "
+    "off: Block rules are reported as 'Audit (Block)'.",
+)
 @click.option("--sensors", default=",".join(SENSOR_NAMES), show_default=True, help="Comma-separated sensors.")
 @click.option(
     "--dedup-window-ms", type=int, default=1000, show_default=True, help="Fold exact repeats (0: off)."
@@ -221,6 +231,7 @@ def command(
     rule_cooldown_after: int,
     no_redact: bool,
     redact_patterns: tuple[str, ...],
+    enforce: str,
     sensors: str,
     dedup_window_ms: int,
     ringbuf_pages: int,
@@ -272,6 +283,7 @@ def command(
         syscall_counts=bool(profiles) if syscall_counts is None else syscall_counts,
         cgroup_filter=cgroup_ids,
         bpf_cache_dir=Path(bpf_cache_dir) if bpf_cache_dir else None,
+        enforce_kill=enforce == "kill",
     )
     health = Health()
     metrics_runtime = _start_metrics(host, metrics_addr, health)
@@ -312,6 +324,9 @@ def command(
         raise click.ClickException(str(exc)) from exc
     for name, why in agent.source.refused.items():
         _say(f"sensor {name} disabled: {why}")
+    if enforce == "kill":
+        for line in start_kill_mode(agent.source, sources.policies, _say):
+            _say(line)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     signal.signal(signal.SIGHUP, lambda *_: sources.request_reload())  # reload, never stop
@@ -332,7 +347,8 @@ def command(
         if query:
             query.stop()
         kubernetes = asdict(watcher.stats()) if watcher.enabled else {"enabled": False}
-        report = pipeline.close(kubernetes=kubernetes, sources=sources.report())
+        extra = {"enforce": kill_report(agent.source)} if enforce == "kill" else {}
+        report = pipeline.close(kubernetes=kubernetes, sources=sources.report(), **extra)
         for lock in ctx.locks:  # the outputs are closed: another agent may write them now
             os.close(lock)
         if metrics_runtime:

@@ -64,6 +64,7 @@ STAT_MAX = len(Stat)
 # Record flags (`hdr.flags`).
 F_TRUNCATED = 1
 F_ARGV_TRUNCATED = 2
+F_KILLED = 4  # kill mode sent the caller SIGKILL at the call's entry (bpf/enforce.c)
 
 SYSCALL_SLOTS = 512  # rows of `syscall_role`, `ptr_mask` and `struct sc_counts`
 

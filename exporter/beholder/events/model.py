@@ -108,14 +108,17 @@ class Event:
     ns_pid: int = 0  # pid in the container's pid namespace when the kernel knew it
     repeat_count: int = 0
     truncated: bool = False
+    killed: bool = False  # kill mode sent the caller SIGKILL at this call's entry
     process: ProcessInfo | None = None
     container: ContainerInfo | None = None
     facts: Facts | None = None
 
     @property
     def result(self) -> str:
-        """KubeArmor's `Result`: `Passed`, or the errno text of a failed call."""
-        return result_text(self.retval)
+        """KubeArmor's `Result`: `Passed`, the errno text of a failed call, or `Killed
+        (SIGKILL)` when kill mode killed the caller at the call's entry (whatever the call
+        itself returned in the kernel, the caller never saw it)."""
+        return KILLED_RESULT if self.killed else result_text(self.retval)
 
     @property
     def is_container(self) -> bool:
@@ -123,6 +126,8 @@ class Event:
 
 
 MONITOR_ENFORCER = "eBPF Monitor"  # KubeArmor's name for "observed, not enforced"
+KILL_ENFORCER = "BPF-SIGKILL"  # kill mode: the caller was sent SIGKILL at syscall entry
+KILLED_RESULT = "Killed (SIGKILL)"
 SYSTEM_EVENT = "SystemEvent"  # KubeArmor record type of the agent's own notices (AlertThreshold)
 
 
@@ -153,7 +158,9 @@ class Alert:
         A Block rule on a node that only monitors (KubeArmor's "Audit (Block)", enforcer
         `eBPF Monitor`) let the call run, so its outcome is Audit, from every source.
         """
-        if self.action is Action.BLOCK and (self.enforcer == MONITOR_ENFORCER or self.event.retval >= 0):
+        if self.action is Action.BLOCK and (
+            self.enforcer == MONITOR_ENFORCER or (self.event.retval >= 0 and not self.event.killed)
+        ):
             return Action.AUDIT
         return self.action
 

@@ -1,15 +1,16 @@
 """Build `Alert`s the way KubeArmor fills an alert's policy fields.
 
 The one rule that matters most here: never claim a block that did not happen. A Block rule
-is reported as `Block` (Enforcer `BPFLSM`) only when the engine runs with BPF-LSM enforcing
-and the kernel really refused the call; otherwise it is `Audit (Block)` from the
-`eBPF Monitor`, with the event's own Result (normally `Passed`), as KubeArmor reports a
-Block rule on a node where it cannot enforce.
+is reported as `Block` only when something really stopped the call: kill mode sent the
+caller SIGKILL at the call's entry (Enforcer `BPF-SIGKILL`, Result `Killed (SIGKILL)`), or
+the engine runs with BPF-LSM enforcing and the kernel refused the call (Enforcer `BPFLSM`).
+Otherwise it is `Audit (Block)` from the `eBPF Monitor`, with the event's own Result
+(normally `Passed`), as KubeArmor reports a Block rule on a node where it cannot enforce.
 """
 
 from __future__ import annotations
 
-from beholder.events.model import MONITOR_ENFORCER, Action, Alert, Event
+from beholder.events.model import KILL_ENFORCER, MONITOR_ENFORCER, Action, Alert, Event
 from beholder.policy.model import Rule
 
 DEFAULT_POSTURE = "DefaultPosture"
@@ -24,6 +25,8 @@ def policy_type(event: Event) -> str:
 
 def _block(event: Event, lsm_enforcing: bool) -> tuple[str, str]:
     """(KubeArmor Action text, Enforcer) for something a rule or posture wants blocked."""
+    if event.killed:
+        return Action.BLOCK.value, KILL_ENFORCER
     if lsm_enforcing and event.retval < 0:
         return Action.BLOCK.value, BPFLSM
     return AUDIT_BLOCK, MONITOR

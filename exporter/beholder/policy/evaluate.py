@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beholder.events import kinds
 from beholder.events.facts import (
@@ -51,6 +51,9 @@ from beholder.policy.compile import POSTURE_CLASS, RuleSet, compile_rules
 from beholder.policy.loader import FileResult, load_docs, load_file, policy_files
 from beholder.policy.model import Policy, Rule
 from beholder.policy.select import applies_to_container, applies_to_node, node_labels
+
+if TYPE_CHECKING:
+    from beholder.policy.kernel_rules import KillSync
 
 POSTURE_ANNOTATIONS = {
     "file": "kubearmor-file-posture",
@@ -155,6 +158,25 @@ def socket_protocols(family: int, kind: int, protocol: int) -> frozenset[str]:
     return frozenset(names)
 
 
+def network_candidates(rules: RuleSet, protocols: frozenset[str]) -> list[Rule]:
+    """The network rules a socket with these protocol names answers to, any source."""
+    found: list[Rule] = []
+    for name in (*protocols, "all"):
+        found.extend(rules.network.get(name, ()))
+    if "raw" in protocols:  # KubeArmor judges `capabilities: net_raw` on the raw socket
+        found.extend(rules.capabilities.get(NET_RAW, ()))
+    return found
+
+
+def most_specific(rules: list[Rule]) -> Rule | None:
+    """The rule that decides among applicable ones (the first of equal rank)."""
+    best: Rule | None = None
+    for rule in rules:
+        if best is None or rule.rank > best.rank:
+            best = rule
+    return best
+
+
 @dataclass(slots=True)
 class _Snapshot:
     """Everything one batch needs; replaced whole on reload. Its policies never change,
@@ -204,6 +226,7 @@ class PolicyEngine:
         self.skipped: list[str] = []
         self._namespace_postures: dict[str, Posture] = {}
         self.namespace_annotations: dict[str, dict[str, str]] = {}
+        self._kill: KillSync | None = None
         self._state = self._snapshot({})
 
     @classmethod
@@ -315,13 +338,22 @@ class PolicyEngine:
             return self.host_posture
         return self._namespace_postures.get(namespace, self.default_posture)
 
+    def enforce_in_kernel(self, sync: KillSync) -> None:
+        """Kill mode: keep the kernel's Block entries equal to the rules applied per scope."""
+        self._kill = sync
+
     def evaluate(self, events: list[Event]) -> list[Alert]:
         state = self._state
         host_rules = state.host_rules
+        kill = self._kill
+        if kill is not None:
+            kill.ensure(0, host_rules)
         alerts: list[Alert] = []
         for event in events:
             container = event.container
             rules = host_rules if container is None else state.rules_for(container)
+            if kill is not None and container is not None:
+                kill.ensure(event.cgroup_id, rules)
             if rules.size == 0:
                 continue
             alert = self._evaluate_one(event, rules)
@@ -360,10 +392,7 @@ class PolicyEngine:
             protocols = socket_protocols(sock.family, sock.type, sock.protocol)
             if not protocols:
                 return None
-            for name in (*protocols, "all"):
-                found.extend(rules.network.get(name, ()))
-            if "raw" in protocols:  # KubeArmor judges `capabilities: net_raw` on the raw socket
-                found.extend(rules.capabilities.get(NET_RAW, ()))
+            found = network_candidates(rules, protocols)
             sources = ("", exe)
             allow_list = rules.network_allow_list
         elif op is Operation.CAPABILITY:
@@ -398,14 +427,14 @@ class PolicyEngine:
         return None
 
     def _decide(self, event: Event, found: list[Rule], path: str, allow_list: bool) -> Alert | None:
-        best: Rule | None = None
+        applicable = []
         for rule in found:
             flagged = rule.read_only or rule.owner_only
             permitted = self._permitted(event, rule, path) if flagged else True
             # Allow applies inside its limits, Audit/Block outside them (always when unflagged).
-            applies = permitted if rule.action is Action.ALLOW else not (flagged and permitted)
-            if applies and (best is None or rule.rank > best.rank):
-                best = rule
+            if permitted if rule.action is Action.ALLOW else not (flagged and permitted):
+                applicable.append(rule)
+        best = most_specific(applicable)
         if best is not None:
             return None if best.action is Action.ALLOW else rule_alert(event, best, self.lsm_enforcing)
         if not allow_list:

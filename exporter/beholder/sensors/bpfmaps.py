@@ -110,6 +110,13 @@ class BpfMap:
                 return
             raise MapError(f"map {self.name}: update failed: {os.strerror(err)}")
 
+    def delete(self, key: object) -> None:
+        """Remove `key`; absent already is fine (ENOENT)."""
+        if bpf_lib().bpf_delete_elem(self.fd, ctypes.byref(self._key(key))) < 0:
+            err = ctypes.get_errno()
+            if err != 2:
+                raise MapError(f"map {self.name}: delete failed: {os.strerror(err)}")
+
     def keys(self) -> Iterator[object]:
         lib, key = bpf_lib(), self.key_type()
         previous = None

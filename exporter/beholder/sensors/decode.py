@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from beholder.events import Event, Operation, kinds
 from beholder.events import facts as f
-from beholder.events.abi import HEADER, RECORD_FIXED, RecordKind
+from beholder.events.abi import F_ARGV_TRUNCATED, F_KILLED, F_TRUNCATED, HEADER, RECORD_FIXED, RecordKind
 from beholder.events.decoding import (
     AT_FD_CALLS,
     AT_FDCWD,
@@ -57,6 +57,7 @@ _FIXED_KINDS: dict[int, str] = {
 }
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _CARRIES_MODE = 0o100 | 0o20000000  # O_CREAT or O_TMPFILE: open's mode argument counts
+_TRUNCATION = F_TRUNCATED | F_ARGV_TRUNCATED
 
 
 class DecodeError(ValueError):
@@ -150,7 +151,8 @@ class Decoder:
         if ns_tgid:
             event.ns_pid = ns_tgid
         if flags:
-            event.truncated = True
+            event.truncated = bool(flags & _TRUNCATION)
+            event.killed = bool(flags & F_KILLED)
         handler(event, (a0, a1, a2, a3, a4, a5), raw[RECORD_FIXED:end1], raw[end1 : end1 + len2])
         return event
 

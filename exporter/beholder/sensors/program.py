@@ -18,6 +18,7 @@ from pathlib import Path
 
 from beholder.events.abi import MAP_LAYOUTS, RING_BUFFER, STAT_NAMES, Cfg, NsId, SyscallCounts
 from beholder.events.decoding import SYSCALL_NUMBERS
+from beholder.events.enforce_abi import ENFORCE_MAP_LAYOUTS
 from beholder.sensors import bpfcache
 from beholder.sensors.bpfmaps import BpfMap, RingBuffer, detach_tracepoint
 from beholder.sensors.catalog import SENSORS, TRACEPOINT_NAMES, Sensor
@@ -27,6 +28,7 @@ from beholder.sensors.loader import LoadedProgram, LoadError, load_program
 BPF_DIR = Path(__file__).resolve().parents[3] / "bpf"
 
 SYSCALL_COUNT_TRACEPOINT = "raw_syscalls/sys_enter"
+ALL_MAP_LAYOUTS = {**MAP_LAYOUTS, **ENFORCE_MAP_LAYOUTS}
 CFLAGS = ("-Wno-macro-redefined", "-Wno-unused-function")
 
 
@@ -43,13 +45,19 @@ class ProgramOptions:
     cgroup_filter: tuple[int, ...] = ()
     exclude_pids: tuple[int, ...] = field(default_factory=lambda: (os.getpid(),))
     bpf_cache_dir: Path | None = bpfcache.CACHE_DIR  # None: compile at every start
+    enforce_kill: bool = False  # kill mode (bpf/enforce.c): Block rules SIGKILL at syscall entry
 
 
-def build_source(sensors: list[Sensor], ringbuf_pages: int, syscall_counts: bool) -> tuple[str, list[str]]:
+def build_source(
+    sensors: list[Sensor], ringbuf_pages: int, syscall_counts: bool, enforce_kill: bool = False
+) -> tuple[str, list[str]]:
     """The program text and the -D flags that select the dispatcher's cases."""
     parts = [f"#define RINGBUF_PAGES {ringbuf_pages}", (BPF_DIR / "common.h").read_text()]
-    parts += [(BPF_DIR / sensor.source).read_text() for sensor in sensors]
     defines = [f"-D{sensor.define}" for sensor in sensors]
+    if enforce_kill:  # before the sensors: the process sensor calls its exec/fork/exit hooks
+        parts.append((BPF_DIR / "enforce.c").read_text())
+        defines.append("-DENFORCE_KILL")
+    parts += [(BPF_DIR / sensor.source).read_text() for sensor in sensors]
     if syscall_counts:
         parts.append((BPF_DIR / "syscall_counts.c").read_text())
         defines.append("-DSYSCALL_COUNTS")
@@ -85,10 +93,10 @@ class Program:
             reasons = "; ".join(f"{k}: {v}" for k, v in self.refused.items()) or "none enabled"
             raise SensorError(f"no sensor can run ({reasons})")
         counting = options.syscall_counts and tracepoint_exists(SYSCALL_COUNT_TRACEPOINT)
-        source, defines = build_source(self.sensors, options.ringbuf_pages, counting)
+        source, defines = build_source(self.sensors, options.ringbuf_pages, counting, options.enforce_kill)
         try:
             self._loaded = load_program(
-                source, [*CFLAGS, *defines], [RING_BUFFER, *MAP_LAYOUTS], options.bpf_cache_dir
+                source, [*CFLAGS, *defines], [RING_BUFFER, *ALL_MAP_LAYOUTS], options.bpf_cache_dir
             )
         except LoadError as exc:
             raise SensorError(str(exc)) from exc
@@ -102,7 +110,7 @@ class Program:
         for name, info in loaded.maps.items():
             if name == RING_BUFFER:
                 continue
-            key, value, per_cpu = MAP_LAYOUTS[name]
+            key, value, per_cpu = ALL_MAP_LAYOUTS[name]
             if (info.key_size, info.value_size) != (ctypes.sizeof(key), ctypes.sizeof(value)):
                 raise SensorError(
                     f"BPF map {name}: compiled key/value sizes {info.key_size}/{info.value_size} "

@@ -1,0 +1,52 @@
+"""`beholder run --enforce kill`: turn the loaded program's kill maps on for the policy engine.
+
+Kill mode needs the kernel half (bpf/enforce.c, compiled in when `--enforce kill` is given)
+and the policy engine's rules; this wires one to the other and says at start what will
+and will not be enforced, never leaving a Block rule silently unenforced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from beholder.policy.kernel_rules import KillSync
+from beholder.sensors.killmode import KillMaps
+
+if TYPE_CHECKING:
+    from beholder.policy.evaluate import PolicyEngine
+    from beholder.sensors.source import KernelSource
+
+ENFORCE_MODES = ("off", "kill")
+# what each class of Block rule needs running to be killed
+_NEEDS = {"process": "exec paths (and fromSource)", "file": "file opens", "network": "socket protocols"}
+
+
+def start_kill_mode(
+    source: KernelSource, engine: PolicyEngine | None, say: Callable[[str], None]
+) -> list[str]:
+    """Attach kill mode to the engine; the start-up lines to print."""
+    if engine is None:
+        return ["kill mode: no policy given (--policy or the cluster's): nothing to enforce"]
+    maps = KillMaps(source.program.maps)
+    engine.enforce_in_kernel(KillSync(maps.load, say))
+    lines = [
+        "kill mode on: a Block rule on an exec path, a file open or a socket protocol sends the "
+        "caller SIGKILL at syscall entry (Enforcer BPF-SIGKILL, Result 'Killed (SIGKILL)'); "
+        "rules the kernel cannot judge stay 'Audit (Block)'"
+    ]
+    running = set(source.sensors)
+    lines += [
+        f"kill mode: sensor {name} is off: Block rules on {what} are not enforced"
+        for name, what in _NEEDS.items()
+        if name not in running
+    ]
+    return lines
+
+
+def kill_report(source: KernelSource) -> dict[str, object]:
+    """Kill mode's counters for the stats file: calls killed, paths unreadable at entry."""
+    maps = source.program.maps
+    if "enforce_stats" not in maps:
+        return {}
+    return {"mode": "kill", **KillMaps.read_stats(maps)}
