@@ -11,8 +11,9 @@ on a shared machine is neither counted nor paid for. Four runs:
    lost, every record decoded, every event and alert exported or counted lost by stage.
 2. Run 1 with the hot path's pure-Python fallback (`BEHOLDER_PURE_PYTHON=1`): the native
    build's gain end to end, as a ratio.
-3. The embedded default output (`make run`: console + OTLP/JSON file): the same figure, and
-   its CPU cost per event as a ratio of run 1's.
+3. The embedded default output (`make run`: console + KubeArmor JSON lines file, rotated into
+   compressed generations), and the previous default (console + OTLP/JSON file): the same
+   figure, each one's CPU cost per event as a ratio of run 1's, and bytes per record.
 4. Run 1 again under `py-spy` (sampling from outside, the thread holding the GIL): the
    share of samples per pipeline stage, by the innermost Beholder module on each stack,
    and the hottest functions.
@@ -46,8 +47,10 @@ from otel_export.receiver import Collector, GrpcReceiver  # noqa: E402
 from reliability.harness import lost_by_stage, otlp_env  # noqa: E402
 from reliability.scenarios import Books  # noqa: E402
 
+from beholder.formats.kubearmor_in import ReadReport  # noqa: E402
 from beholder.native import PURE_ENV  # noqa: E402
 from beholder.otel.spool import Spool  # noqa: E402
+from beholder.query.offline import open_recordings, read_batches  # noqa: E402
 
 NODE = "bench-node"
 PROFILE = (
@@ -120,6 +123,7 @@ class Run:
     books: Books
     cpu_s: float
     produce_s: float
+    file_bytes: int = 0  # the recording's text (compressed generations counted unpacked)
 
     @property
     def rate(self) -> float:
@@ -178,9 +182,10 @@ def run_once(
                 cpu = wait_idle(tracer) - before
         stats = json.loads(stats_path.read_text())
         spooled = Spool(workdir / "spool", max_bytes=1 << 40).pending_records
-        exported = collector.total if "otlp" in outputs else _file_records(workdir / "events.otlp.jsonl")
+        recording = next((o.partition(":")[2] for o in outputs if o.endswith("jsonl")), "")
+        exported, file_bytes = _file_records(Path(recording)) if recording else (collector.total, 0)
         books = Books(stats, exported, lost_by_stage(collector.metrics), spooled)
-    return Run(books, cpu, produce_s)
+    return Run(books, cpu, produce_s, file_bytes)
 
 
 @contextmanager
@@ -203,15 +208,15 @@ def own_cgroup() -> Iterator[tuple[int, Path]]:
         path.rmdir()
 
 
-def _file_records(path: Path) -> int:
-    """Log records in an OTLP/JSON file and its rotated predecessors."""
-    total = 0
-    for part in path.parent.glob(path.name + "*"):
-        with part.open("rb") as lines:
-            for line in lines:
-                for rl in json.loads(line).get("resourceLogs", []):
-                    total += sum(len(sl.get("logRecords", [])) for sl in rl.get("scopeLogs", []))
-    return total
+def _file_records(path: Path) -> tuple[int, int]:
+    """(records, bytes of text) in a recording and its rotated generations, as `beholder
+    logs --file` reads them."""
+    report = ReadReport()
+    recordings = open_recordings([path])
+    size = sum(r.size for r in recordings)
+    for _batch in read_batches(recordings, report):
+        pass
+    return report.records, size
 
 
 def show(name: str, run: Run, n: int) -> None:  # n: opens the workload made
@@ -223,8 +228,9 @@ def show(name: str, run: Run, n: int) -> None:  # n: opens the workload made
         f" hand-over dropped {a['queue_dropped_records']:,};"
         f" alerts {a['alerts']:,}; exported {run.books.exported:,}; lost by stage {run.books.lost or '{}'};"
         f" books {'balanced' if run.books.balanced() else 'UNBALANCED'}"
-        + ("" if run.books.lost else " (the file sink reports no losses; its rotation keeps 4 x 64 MiB)")
     )
+    if run.file_bytes:
+        print(f"      recording: {run.file_bytes / max(run.books.exported, 1):,.0f} bytes per record")
 
 
 def breakdown(raw: Path) -> list[tuple[str, float]]:
@@ -279,10 +285,12 @@ def main() -> None:
         fallback = run_once(tmp / "pure", load, ["otlp"], pure=True)
         show(f"the same, {PURE_ENV}=1 (no native hot path)", fallback, n)
         print(f"   native hot path / pure Python, events per CPU-second: {otlp.rate / fallback.rate:.2f}x")
-        file_path = tmp / "default" / "events.otlp.jsonl"
-        default = run_once(tmp / "default", load, ["console:/dev/null", f"otlp-file:{file_path}"])
-        show("embedded default (console + OTLP/JSON file)", default, n)
+        default = run_once(tmp / "default", load, ["console:/dev/null", f"kubearmor:{tmp}/events.jsonl"])
+        show("embedded default (console + KubeArmor JSON lines file)", default, n)
         print(f"   default output CPU per event / OTLP path's: {otlp.rate / default.rate:.2f}x")
+        before = run_once(tmp / "before", load, ["console:/dev/null", f"otlp-file:{tmp}/events.otlp.jsonl"])
+        show("previous default (console + OTLP/JSON file)", before, n)
+        print(f"   previous default CPU per event / OTLP path's: {otlp.rate / before.rate:.2f}x")
         profile = tmp / "profile.txt"
         run_once(tmp / "profiled", load, ["otlp"], profile_to=profile)
         if profile.exists():

@@ -98,8 +98,9 @@ def test_a_small_otlp_file_limit_rotates_regular_files_but_never_a_device(tmp_pa
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
     assert stat.S_IMODE(after.st_mode) == 0o666
     assert not (tmp_path / "null.1").exists()
-    assert (tmp_path / "events.jsonl.1").exists() and (tmp_path / "events.jsonl.2").exists()
-    assert stat.S_IMODE(os.stat(regular).st_mode) == 0o600
+    rotated = [tmp_path / "events.jsonl.1.gz", tmp_path / "events.jsonl.2.gz"]
+    assert sorted(tmp_path.glob("events.jsonl*")) == [regular, *rotated]  # compressed, none plain
+    assert all(stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in (regular, *rotated))
 
 
 def read_all(fifo: Path, into: list[bytes]) -> threading.Thread:

@@ -16,7 +16,7 @@ from typing import Any
 
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
 from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, bounded_lines, with_facts
-from beholder.query.offline import read_batches
+from beholder.query.offline import open_recordings, read_batches
 
 BATCH = 1024
 
@@ -35,7 +35,7 @@ def read_events(path: Path, stats: ReadStats | None = None) -> Iterator[list[Eve
         yield from _native_batches(path, stats)
         return
     report = ReadReport()
-    for records in read_batches([path], report):
+    for records in read_batches(open_recordings([path]), report):
         events = [r.event for r in records if r.alert is None]
         stats.events += len(events)
         stats.skipped += len(records) - len(events)

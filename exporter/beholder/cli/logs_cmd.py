@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import click
@@ -24,7 +23,7 @@ from beholder.config import config_option
 from beholder.formats.kubearmor_in import ReadReport
 from beholder.formats.safe_text import safe
 from beholder.query.client import QueryClientError, follow_logs
-from beholder.query.offline import read_batches
+from beholder.query.offline import open_recordings, read_batches
 from beholder.query.records import LOG_FILTERS, LOG_TYPES, OPERATIONS, Record, RecordFilter, kubearmor_dict
 from beholder.query.server import DEFAULT_SOCKET
 
@@ -46,15 +45,15 @@ def read_recordings(paths: Iterable[str]) -> Iterator[list[Record]]:
     Bad records are reported on stderr (first few, then a count); a recording with no
     readable record at all ends the command with exit code 3.
     """
-    files = [Path(p) for p in paths]
-    total = sum(f.stat().st_size for f in files)
+    recordings = open_recordings(paths)
+    total = sum(r.size for r in recordings)
     report = ReadReport()
     err = Console(stderr=True, highlight=False)
     show = err.is_terminal and total >= PROGRESS_MIN_BYTES
     columns = (TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=not show) as progress:
         task = progress.add_task("replay", total=total)
-        yield from read_batches(files, report, lambda n: progress.advance(task, n))
+        yield from read_batches(recordings, report, lambda n: progress.advance(task, n))
     for line in report.errors:
         click.echo(f"beholder: skipped {safe(line)}", err=True)
     if report.bad > len(report.errors):

@@ -1,8 +1,11 @@
 """Turn `--output NAME[:PATH]` specs into sinks.
 
-The embedded default (what `make run` uses) is the console plus a local OTLP JSON file;
-when an OTLP endpoint is configured through `OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT`, the
-default becomes the OTLP exporter instead of the file.
+The embedded default (what `make run` uses) is the console plus a local recording of every
+event in KubeArmor JSON lines: what `karmor logs --json` prints, readable with `jq`, about a
+third of OTLP/JSON's bytes per record, and rendered from text kept per process, so it costs
+less than the OTLP encoding (`formats.kubearmor_lines`); rotated generations are compressed
+(`output.rotation`). When an OTLP endpoint is configured through
+`OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT`, the default becomes the OTLP exporter instead of the file.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from beholder.output.sinks import ConsoleSink, KubeArmorJsonSink, KubescapeAlert
 
 OUTPUTS = ("console", "kubearmor", "json", "kubescape", "otlp", "otlp-file")
 DEFAULT_OTLP_FILE = "beholder-events.otlp.jsonl"
+DEFAULT_RECORDING = "beholder-events.jsonl"
 
 
 def complete_output(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -45,7 +49,7 @@ def complete_output(_ctx: click.Context, _param: click.Parameter, incomplete: st
 def default_outputs(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     if env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return ("console", "otlp")
-    return ("console", f"otlp-file:{DEFAULT_OTLP_FILE}")
+    return ("console", f"kubearmor:{DEFAULT_RECORDING}")
 
 
 def check_writable(path: str, option: str) -> None:

@@ -35,6 +35,7 @@ from beholder.formats.console import CONSOLE_MODES
 from beholder.health import Health
 from beholder.memory import tune_malloc
 from beholder.otel import limits
+from beholder.output.rotation import KEPT
 from beholder.output.target import write_whole
 from beholder.pipeline import Pipeline, Tracing, closing_line
 from beholder.privileges import missing_for_run
@@ -257,7 +258,7 @@ def command(
 
     \b
     Examples:
-      beholder run                                   console + ./beholder-events.otlp.jsonl
+      beholder run                                   console + ./beholder-events.jsonl
       beholder run --output kubearmor --duration 30  KubeArmor JSON on stdout
       beholder run --policy policies/ --profile bob.yaml --output otlp
       OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 beholder run          OTLP/HTTP
@@ -336,7 +337,7 @@ def command(
     _say(f"tracing ({running}); {f'for {duration:g}s' if duration else 'Ctrl-C to stop'}")
     for path in recorded_files(specs, ctx):
         _say(f"all events go to {path}; read them with `beholder summary --file {path}`")
-        _say(f"  or `beholder logs --file {path}`")
+        _say(f"  or `beholder logs --file {path}` (both read its rotated generations too: {KEPT})")
     if ready_file:
         Path(ready_file).touch()
     try:

@@ -173,7 +173,7 @@ def command(
       beholder summary -n dvwa
       beholder summary --pod nginx-8f458dc5b-fl42t -o json
       beholder summary --type process,network
-      beholder summary --file beholder-events.otlp.jsonl
+      beholder summary --file beholder-events.jsonl
       beholder summary --file events.json --peers <(kubectl get pods,services -A -o json)
 
     \b

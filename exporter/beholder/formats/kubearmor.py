@@ -9,7 +9,8 @@ MatchedHostPolicy. Container-only fields are left out of host records, as KubeAr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from functools import lru_cache
 from typing import Any
 
 from beholder.events import Alert, Event, kinds
@@ -27,9 +28,15 @@ _PORT_KEYS = {"sin_port": "port", "sin6_port": "port"}
 
 
 def updated_time(ts_ns: int) -> str:
-    """`2023-06-11T13:43:43.289380Z`: microseconds and a Z, as KubeArmor writes it."""
-    moment = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`2023-06-11T13:43:43.289380Z`: microseconds and a Z, as KubeArmor writes it (the
+    seconds' text is kept: the events of one second share it)."""
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    return f"{_second(seconds)}.{ns // 1000:06d}Z"
+
+
+@lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 # The arguments KubeArmor's monitor (logUpdate.go) writes in `Data` for these syscalls, in its
@@ -119,19 +126,24 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     else:
         record["Type"] = "ContainerLog" if ctr is not None else "HostLog"
     record["Source"] = _source(event)
-    record["Operation"] = (
-        alert.extra.get("kubearmor.operation", event.operation.value) if alert else event.operation.value
-    )
-    record["Resource"] = _resource(event)
-    record["Data"] = data_text(event)
-    record["EventData"] = event_data(event)
+    operation, resource, data, structured, result = per_event_fields(event)
+    record["Operation"] = alert.extra.get("kubearmor.operation", operation) if alert else operation
+    record["Resource"] = resource
+    record["Data"] = data
+    record["EventData"] = structured
     if alert is not None:
         record["Enforcer"] = alert.enforcer
         record["Action"] = alert.extra.get("kubearmor.action", alert.action.value)
-    record["Result"] = alert.extra.get("kubearmor.result", event.result) if alert else event.result
+    record["Result"] = alert.extra.get("kubearmor.result", result) if alert else result
     if proc is not None and proc.cwd:
         record["Cwd"] = cwd_text(proc.cwd)
     return record
+
+
+def per_event_fields(event: Event) -> tuple[str, str, str, dict[str, str], str]:
+    """Operation, Resource, Data, EventData and Result: what differs between the events of one
+    process (`formats.kubearmor_lines` joins them with the rest, rendered once)."""
+    return event.operation.value, _resource(event), data_text(event), event_data(event), event.result
 
 
 def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, Any]:

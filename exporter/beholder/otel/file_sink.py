@@ -8,8 +8,8 @@ a test checks it equals `MessageToDict` of the protobuf encoding.
 
 Writing happens on the sink's own thread behind a bounded queue: `emit` never waits for the
 disk. A full queue or a failed write drops the batch and counts it (`LineSink.count_lost`).
-A regular file is created 0600 and rotated when it would exceed `max_bytes` (`path.1` …
-`path.<backups>`); a device, FIFO or socket is written as it is.
+A regular file is created 0600 and rotated when it would exceed `max_bytes` into compressed
+generations (`output.rotation`); a device, FIFO or socket is written as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from beholder.events.model import Alert, Event, LossReport
 from beholder.otel import jsonwire
 from beholder.otel.encode import LogEncoder
 from beholder.output.lines import LineSink
+from beholder.output.rotation import GENERATIONS, MAX_BYTES
 
 _STOP = object()
 
@@ -36,8 +37,8 @@ class OtlpJsonFileSink(LineSink):
         self,
         path: str | os.PathLike[str],
         resource: Mapping[str, object],
-        max_bytes: int = 64 << 20,
-        backups: int = 3,
+        max_bytes: int = MAX_BYTES,
+        backups: int = GENERATIONS,
         queue_batches: int = 256,
         *,
         losses: LossCounter | None = None,

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from beholder.events import Alert, Event, LossReport
 from beholder.events.interfaces import HostIdentity, LossCounter
 from beholder.formats.console import alert_line, event_line, watched
-from beholder.formats.kubearmor import to_kubearmor
+from beholder.formats.kubearmor_lines import KubeArmorLines
 from beholder.formats.native import alert_dict, event_dict
 from beholder.output.lines import Destination, LineSink
+from beholder.output.rotation import GENERATIONS, MAX_BYTES
 
 
 class ConsoleSink(LineSink):
@@ -33,7 +34,9 @@ class ConsoleSink(LineSink):
 
 
 class KubeArmorJsonSink(LineSink):
-    """KubeArmor JSON lines (events and alerts)."""
+    """KubeArmor JSON lines (events and alerts), compact as KubeArmor writes them; a regular
+    file is rotated into compressed generations (`output.rotation`), which `logs --file`
+    and `summary --file` read back."""
 
     def __init__(
         self,
@@ -43,14 +46,14 @@ class KubeArmorJsonSink(LineSink):
         *,
         losses: LossCounter | None = None,
     ) -> None:
-        super().__init__(destination, losses=losses)
-        self.host = host
+        super().__init__(destination, losses=losses, max_bytes=MAX_BYTES, backups=GENERATIONS)
         self.include_events = include_events
+        self._render = KubeArmorLines(host)
 
     def lines(self, events: list[Event], alerts: list[Alert]) -> list[str]:
-        dumps = json.dumps
-        lines = [dumps(to_kubearmor(ev, self.host)) for ev in events] if self.include_events else []
-        return lines + [dumps(to_kubearmor(a.event, self.host, a)) for a in alerts]
+        render = self._render
+        lines = [render.event(ev) for ev in events] if self.include_events else []
+        return lines + [render.alert(a) for a in alerts]
 
 
 class NativeJsonSink(LineSink):

@@ -15,6 +15,8 @@ import socket
 import stat
 from pathlib import Path
 
+from beholder.output.rotation import Compressor, shift
+
 
 class OutputTarget:
     """An unbuffered binary stream to `path` (callers write whole batches); `managed` says
@@ -24,6 +26,7 @@ class OutputTarget:
         self.path = Path(path)
         self.managed = False
         self._socket: socket.socket | None = None
+        self._compressor = Compressor()
         self.stream = self._open()
 
     def _open(self) -> io.RawIOBase:
@@ -53,18 +56,14 @@ class OutputTarget:
             view = view[self.stream.write(view) or 0 :]
 
     def rotate(self, backups: int) -> None:
-        """`path` -> `path.1` -> … -> `path.<backups>`, then a fresh `path`; managed files only."""
+        """`path` -> `path.1` (compressed in the background to `path.1.gz`) -> … ->
+        `path.<backups>.gz`, then a fresh `path`; managed files only (`output.rotation`)."""
         if not self.managed:
             return
-        self.close()
-        for i in range(backups - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{i}")
-            if older.exists():
-                older.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
+        self.close()  # (and waits for the last generation's compression: the names move now)
+        shift(self.path, backups)
         if backups:
-            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        else:
-            self.path.unlink(missing_ok=True)
+            self._compressor.start(self.path.with_name(f"{self.path.name}.1"))
         self.stream = self._open()
 
     def close(self) -> None:
@@ -73,6 +72,7 @@ class OutputTarget:
         finally:
             if self._socket is not None:
                 self._socket.close()
+            self._compressor.wait()
 
 
 def write_whole(path: str | os.PathLike[str], text: str) -> None:
