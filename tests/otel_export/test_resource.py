@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.metrics.export import MetricExportResult, MetricsData
 
 from beholder.events.interfaces import HostIdentity
@@ -17,9 +18,14 @@ from beholder.otel import semconv as sc
 from beholder.otel.encode import encode_logs
 from beholder.otel.metric_export import OutageReportingExporter
 from beholder.otel.metrics import start_metrics
+from beholder.otel.outage import Outages
+from beholder.otel.queue import ExportQueue, Serialized
 from beholder.otel.resource import SCHEMA_URL, identity_attributes, resource_attributes
+from beholder.otel.spool import Spool
+from beholder.otel.transport import Backoff, make_transport
 from otel_export.agent_helper import exec_event
 from otel_export.receiver import RECEIVERS, Collector, config_for
+from otel_export.records import numbered_batches, numbers
 
 
 def machine_id_file(tmp_path: Path, value: str) -> tuple[Path, ...]:
@@ -103,7 +109,8 @@ class ScriptedInner:
 
 def scripted(results: list[MetricExportResult]) -> tuple[OutageReportingExporter, ScriptedInner]:
     inner = ScriptedInner(results)
-    return OutageReportingExporter(inner, "http://collector:4318/v1/metrics"), inner  # type: ignore[arg-type]
+    exporter = OutageReportingExporter(inner, "http://collector:4318/v1/metrics", Outages())  # type: ignore[arg-type]
+    return exporter, inner
 
 
 def beholder_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -152,3 +159,51 @@ def test_the_sdk_exporter_says_nothing_itself_while_the_collector_is_down(protoc
     assert [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")] == []
     (line,) = beholder_lines(caplog)
     assert "metrics export to" in line and "failing" in line
+
+
+def test_an_outage_of_logs_traces_and_metrics_is_one_line_when_it_starts_and_one_when_it_ends(
+    collector: Collector, recorded, tmp_path: Path, caplog
+) -> None:
+    """The three exporters of one agent, a real gRPC receiver that goes away and comes back."""
+    receiver = RECEIVERS["grpc"](collector).start()
+    receiver.stop()  # the port is known; nothing listens on it
+    outages = Outages()
+    fast = Backoff(initial_s=0.01, maximum_s=0.05)
+    queues = {
+        signal: ExportQueue(
+            make_transport(config_for("grpc", receiver.url, signal=signal, timeout_s=1.0)),
+            recorded.metrics,
+            spool=Spool(tmp_path / signal, max_bytes=1 << 20),
+            timeout_s=1.0,
+            backoff=fast,
+            signal=signal,
+            endpoint=receiver.url,
+            outages=outages,
+        )
+        for signal in ("logs", "traces")
+    }
+    failure, success = MetricExportResult.FAILURE, MetricExportResult.SUCCESS
+    metrics = OutageReportingExporter(ScriptedInner([failure, failure, success]), receiver.url, outages)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        queues["logs"].put(numbered_batches(1, 5)[0])
+        queues["traces"].put(Serialized(ExportTraceServiceRequest().SerializeToString(), 1))
+        for queue in queues.values():
+            assert queue.flush(30) and queue.pending_records > 0  # failed, waiting in its spool
+        metrics.export(MetricsData(resource_metrics=[]))
+        metrics.export(MetricsData(resource_metrics=[]))
+        assert [line.split(" ")[5] for line in beholder_lines(caplog)] == ["failing"]
+        receiver.start()
+        deadline = time.monotonic() + 30
+        while any(queue.pending_records for queue in queues.values()):
+            assert time.monotonic() < deadline, "the spools were not replayed"
+            time.sleep(0.05)
+        assert [line.split(" ")[5] for line in beholder_lines(caplog)] == ["failing"]  # metrics still down
+        metrics.export(MetricsData(resource_metrics=[]))
+    for queue in queues.values():
+        queue.close(5)
+    receiver.stop()
+    lines = beholder_lines(caplog)
+    assert [line.split(" ")[5] for line in lines] == ["failing", "recovered"]
+    assert lines[0].split(" ")[1] in ("logs", "traces") and "spooling to" in lines[0]  # which failed first
+    assert set(lines[1].split(" ")[1].split("+")) == {"logs", "traces", "metrics"}
+    assert numbers(collector.records()) == list(range(5))

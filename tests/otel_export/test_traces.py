@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from beholder import __version__
-from beholder.events.facts import Exec, Exit, Fork
+from beholder.enrich.enricher import Enricher
+from beholder.events.facts import Exec, Exit, FileAccess, Fork
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
 from beholder.otel import jsonwire, wire
 from beholder.otel import semconv as sc
@@ -21,7 +23,7 @@ from beholder.otel.queue import ExportQueue
 from beholder.otel.resource import SCHEMA_URL, SCOPE_NAME
 from beholder.otel.semconv_check import declared_type, value_type
 from beholder.otel.trace_sink import TraceSink, traces_wanted
-from beholder.otel.traces import ProcessSpans, span_id, trace_id
+from beholder.otel.traces import ProcessSpans, read_boot_id, span_id, start_ticks, trace_id
 from beholder.otel.transport import make_transport
 from otel_export.receiver import RECEIVERS, Collector, config_for
 
@@ -34,7 +36,7 @@ WEB = ContainerInfo("c0ffee", name="web", pod_name="web-1", namespace="shop")
 def fake_proc(tmp_path: Path, start_ticks: dict[int, int]) -> Path:
     """/proc/<pid>/stat with field 22 (start time) as given; other pids are gone."""
     for pid, ticks in start_ticks.items():
-        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid)).mkdir(parents=True)
         rest = " ".join(["S", "1"] + ["0"] * 17 + [str(ticks)] + ["0"] * 10)
         (tmp_path / str(pid) / "stat").write_text(f"{pid} (a (strange) comm) {rest}\n")
     return tmp_path
@@ -178,9 +180,9 @@ def test_the_trace_sink_delivers_spans_through_the_export_queue(
         config = config_for(protocol, receiver.url, signal="traces")
         queue = ExportQueue(make_transport(config), recorded.metrics, timeout_s=5)
         sink = TraceSink(queue, {sc.SERVICE_NAME: "beholder"}, spans)
-        sink.emit(
-            [fork(T0 + 1, p["shell"], CHILD_PID), exec_(T0 + 2, p["child"]), exit_(T0 + 3, p["child"], 0)], []
-        )
+        batch = [fork(T0 + 1, p["shell"], CHILD_PID), exec_(T0 + 2, p["child"]), exit_(T0 + 3, p["child"], 0)]
+        spans.observe(batch)  # the enrich stage's part
+        sink.emit(batch, [])
         sink.close()  # the shell, still running, is exported too
     names = sorted(s.name for s in collector.spans())
     assert names == ["bash", "sh"] and sink.pending_records == 0
@@ -217,3 +219,58 @@ def test_each_log_record_carries_its_own_process_ids_in_both_wire_formats() -> N
         records = doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
         got = [(bytes.fromhex(r["traceId"]), bytes.fromhex(r["spanId"])) for r in records]
         assert got == expected
+
+
+def test_a_restarted_agent_continues_the_open_spans_and_ends_those_that_exited_unseen(tmp_path) -> None:
+    proc = fake_proc(tmp_path / "proc", {SHELL_PID: 50, CHILD_PID: 900, GRANDCHILD_PID: 950})
+    state = tmp_path / "open-spans.json"
+    first = ProcessSpans(proc, boot_id=BOOT)
+    shell, child = process(SHELL_PID, "/bin/bash", 1), process(CHILD_PID, "/bin/sh", SHELL_PID)
+    first.observe([fork(T0 + 1, shell, CHILD_PID), fork(T0 + 2, child, GRANDCHILD_PID)])
+    before = {pid: first.context(pid) for pid in (SHELL_PID, CHILD_PID, GRANDCHILD_PID)}
+    assert first.save(state, now_ns=T0 + 5)
+    assert not first.save(state, now_ns=T0 + 6)  # nothing changed since
+    # SIGKILL: nothing more is exported; the grandchild exits while no agent runs.
+    shutil.rmtree(proc / str(GRANDCHILD_PID))
+    again = ProcessSpans(proc, boot_id=BOOT)
+    assert again.restore(state) == 2
+    (unseen,) = decode(again.take())
+    assert (unseen.trace_id, unseen.span_id) == (
+        before[GRANDCHILD_PID].trace_id,
+        before[GRANDCHILD_PID].span_id,
+    )
+    assert attributes(unseen)[sc.BEHOLDER_PROCESS_EXIT_UNSEEN] is True
+    assert unseen.end_time_unix_nano == T0 + 5  # when it was last known alive
+    (ended,) = decode(again.observe([exit_(T0 + 50, child, 0)]))
+    assert (ended.trace_id, ended.span_id) == (before[CHILD_PID].trace_id, before[CHILD_PID].span_id)
+    assert ended.trace_id == unseen.trace_id  # the child's own trace, which /proc alone cannot tell
+    assert ended.parent_span_id == before[SHELL_PID].span_id
+    assert (ended.start_time_unix_nano, ended.end_time_unix_nano) == (T0 + 1, T0 + 50)
+    assert again.context(SHELL_PID) == before[SHELL_PID]
+
+
+def test_a_state_file_of_another_boot_or_damaged_restores_nothing(tmp_path, caplog) -> None:
+    proc = fake_proc(tmp_path / "proc", {SHELL_PID: 50})
+    state = tmp_path / "open-spans.json"
+    first = ProcessSpans(proc, boot_id=BOOT)
+    first.observe([exec_(T0, process(SHELL_PID, "/bin/bash", 1))])
+    first.save(state, force=True)
+    assert ProcessSpans(proc, boot_id="another-boot").restore(state) == 0
+    state.write_text("{not json")
+    assert ProcessSpans(proc, boot_id=BOOT).restore(state) == 0
+    assert f"{state}: open process spans not restored" in caplog.text
+
+
+def test_every_record_carries_its_process_identity_and_span_without_a_trace_exporter() -> None:
+    enricher = Enricher()
+    pid = os.getpid()
+    ev = Event(T0, Operation.FILE, "openat", 3, pid, pid, 0, 0, "pytest", 1, kind=sc.EVENT_FILE_OPEN,
+               resource="/etc/hosts", facts=FileAccess("/etc/hosts"))  # fmt: skip
+    enricher.enrich([ev])
+    identity = f"{read_boot_id()}:{pid}:{start_ticks(pid)}"
+    (record,) = encode_logs([ev], [], {}).resource_logs[0].scope_logs[0].log_records
+    assert record.span_id == span_id(identity) and len(record.trace_id) == 16
+    assert {kv.key: kv.value.string_value for kv in record.attributes}[
+        sc.BEHOLDER_PROCESS_ENTITY_ID
+    ] == identity
+    assert enricher.spans.take() == []  # no trace sink: spans are not even encoded

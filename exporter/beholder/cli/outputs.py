@@ -106,6 +106,7 @@ class OutputContext:
     console: str = "watched"  # formats.console.CONSOLE_MODES
     locks: list[int] = field(default_factory=list)  # fds holding the output files' locks
     losses: LossLedger = field(default_factory=LossLedger)  # every sink counts its losses here
+    spans: object | None = None  # beholder.otel.traces.ProcessSpans of the enrich stage
 
 
 def _target(name: str, path: str, ctx: OutputContext) -> str | None:
@@ -150,17 +151,17 @@ def build_sink(spec: str, ctx: OutputContext) -> Sink:
 
 
 def build_sinks(specs: tuple[str, ...], ctx: OutputContext) -> list[Sink]:
-    """The sinks asked for; with `otlp`, also process spans when a traces endpoint is set.
-
-    The trace sink goes first: it stamps each batch's processes with their span ids, which
-    the log records encoded after it (on the OTLP sink's thread) carry.
-    """
+    """The sinks asked for; with `otlp`, also process spans when a traces endpoint is set:
+    the spans the enrich stage's `ctx.spans` finishes (it stamps every record's ids)."""
     sinks = [build_sink(spec, ctx) for spec in specs]
     if "otlp" in (spec.partition(":")[0] for spec in specs):
         from beholder.otel.trace_sink import build_trace_sink, traces_wanted
 
         if traces_wanted():
-            sinks.insert(0, _exporter(build_trace_sink, ctx))
+            trace_sink = _exporter(build_trace_sink, ctx)
+            if ctx.spans is not None:
+                trace_sink.attach(ctx.spans)  # type: ignore[attr-defined]
+            sinks.insert(0, trace_sink)
     return sinks
 
 

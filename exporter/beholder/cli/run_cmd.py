@@ -300,6 +300,7 @@ def command(
         export_queue_bytes=export_queue_bytes,
         console=console_mode,
         losses=pipeline.losses,
+        spans=pipeline.enricher.spans,
     )
     specs = outputs or default_outputs()
     sinks = build_sinks(specs, ctx)

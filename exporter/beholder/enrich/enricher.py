@@ -1,8 +1,10 @@
 """The enrich stage: attach process and container identity to every event of a batch.
 
 Process-changing events (fork, exec, exit, chdir) update the tree first, so the events
-after them in the same batch already see the new state. Relative file paths are made
-absolute against the process's cwd here, once, for every consumer downstream.
+after them in the same batch already see the new state. Then every record gets its
+process's stable identity and span ids (`otel.traces.ProcessSpans`), traces exported or
+not. Relative file paths are made absolute against the process's cwd here, once, for every
+consumer downstream.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from beholder.enrich.process_tree import ProcessTree, ns_ppid_of, read_proc, res
 from beholder.events import Event, Operation, ProcessInfo, kinds
 from beholder.events.decoding import AT_FDCWD
 from beholder.events.facts import Exec, FileAccess, Fork
+from beholder.otel.traces import ProcessSpans
 from beholder.redact import Redactor
 
 _EXECS = frozenset({"execve", "execveat"})
@@ -31,8 +34,10 @@ class Enricher:
         tree: ProcessTree | None = None,
         containers: ContainerRegistry | None = None,
         redactor: Redactor | None = None,
+        spans: ProcessSpans | None = None,
     ) -> None:
         self.tree = tree or ProcessTree()
+        self.spans = spans or ProcessSpans(export=False)  # a trace sink turns export on
         self.containers = containers or ContainerRegistry()
         self.redactor = redactor
         self.unattributed = 0  # events of a container cgroup that vanished before it was named
@@ -66,6 +71,7 @@ class Enricher:
             ev.container = proc.container
             if proc.container is None and ev.cgroup_id in vanished:
                 self.unattributed += 1
+        self.spans.observe(events)
         tree.reap()
 
     def _learn_ns_pid(self, proc: ProcessInfo, ns_pid: int) -> None:

@@ -3,22 +3,22 @@
 Left alone, the SDK exporter logs a "Transient error … retrying" line on every attempt of
 every export interval while the collector is down, and an export in progress at shutdown
 retries until the export timeout. Wrapped, the SDK's own lines are swallowed (the first
-becomes the reason), the agent says once that metrics export is failing and once that it
-recovered, and a shutdown during an outage wakes the retrying export and skips the final
-one instead of waiting for a collector that is not there.
+becomes the reason), the agent says once that export is failing and once that it recovered
+(one line per outage, shared with the logs and traces queues: `otel.outage`), and a shutdown
+during an outage wakes the retrying export and skips the final one instead of waiting for a
+collector that is not there.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
+from beholder.otel.outage import OUTAGES, Outages
 from beholder.otel.transport import explain_http_error
 
-log = logging.getLogger("beholder.otel.metrics")
 SDK_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
@@ -46,16 +46,14 @@ for _name in SDK_LOGGERS:
 class OutageReportingExporter(MetricExporter):
     """Delegates to `inner`; turns its failures into one line per outage."""
 
-    def __init__(self, inner: MetricExporter, endpoint: str) -> None:
+    def __init__(self, inner: MetricExporter, endpoint: str, outages: Outages = OUTAGES) -> None:
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
         )
         self._inner = inner
         self._endpoint = endpoint
-        self._lock = threading.Lock()
-        self._down_since: float | None = None
-        self._failures = 0  # failed exports and SDK retries since the outage began
+        self._outages = outages  # shared with the logs and traces queues: one line per outage
         self._closing = False
 
     def sdk_said(self, record: logging.LogRecord) -> None:
@@ -65,7 +63,7 @@ class OutageReportingExporter(MetricExporter):
 
     @property
     def down(self) -> bool:
-        return self._down_since is not None
+        return self._outages.down(self)
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
@@ -87,28 +85,11 @@ class OutageReportingExporter(MetricExporter):
         return result
 
     def _failing(self, reason: str) -> None:
-        with self._lock:
-            self._failures += 1
-            if self._down_since is not None:
-                return
-            self._down_since = time.monotonic()
-        log.warning(
-            "beholder: metrics export to %s failing (%s); retrying each interval, one line when it recovers",
-            self._endpoint,
-            explain_http_error(reason),
-        )
+        reason = explain_http_error(reason)
+        self._outages.failing(self, "metrics", self._endpoint, reason, "retrying each interval")
 
     def _recovered(self) -> None:
-        with self._lock:
-            since, failures = self._down_since, self._failures
-            self._down_since, self._failures = None, 0
-        if since is not None:
-            log.warning(
-                "beholder: metrics export to %s recovered after %d failed attempts (%.0f s)",
-                self._endpoint,
-                failures,
-                time.monotonic() - since,
-            )
+        self._outages.recovered(self, self._endpoint)
 
     def begin_shutdown(self) -> None:
         """From now on an outage ends exports at once; an export waiting on a retry is woken."""
@@ -122,3 +103,4 @@ class OutageReportingExporter(MetricExporter):
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
         if not (self._closing and self.down):  # already shut down by `begin_shutdown`
             self._inner.shutdown(timeout_millis=timeout_millis)
+        self._outages.leave(self)

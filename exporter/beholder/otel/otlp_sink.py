@@ -153,5 +153,12 @@ def export_queue(
         spool = Spool(Path(spool_dir), spool_max_bytes, on_lost=lambda n: counter.lost("spool", n))
     transport = make_transport(config)
     return ExportQueue(
-        transport, metrics, losses=counter, spool=spool, max_bytes=queue_max_bytes, timeout_s=config.timeout_s
+        transport,
+        metrics,
+        losses=counter,
+        spool=spool,
+        max_bytes=queue_max_bytes,
+        timeout_s=config.timeout_s,
+        signal=signal,
+        endpoint=config.endpoint,
     )

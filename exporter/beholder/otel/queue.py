@@ -24,12 +24,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from beholder.events.interfaces import LossCounter
 from beholder.events.model import LossReport
 from beholder.otel.limits import EXPORT_QUEUE_BYTES
 from beholder.otel.metrics import PipelineMetrics
+from beholder.otel.outage import OUTAGES, Outages
 from beholder.otel.spool import Spool
 from beholder.otel.transport import Backoff, GzipTransport, SendResult, Transport, send_with_retry
 
@@ -92,8 +94,13 @@ class ExportQueue:
         max_request_bytes: int = MAX_REQUEST_BYTES,
         timeout_s: float = 10.0,
         backoff: Backoff | None = None,
+        signal: str = "logs",
+        endpoint: str = "the collector",
+        outages: Outages = OUTAGES,
     ) -> None:
         self._transport = transport
+        self._signal, self._endpoint = signal, endpoint
+        self._outages = outages  # one line per outage across logs, traces and metrics
         self._metrics = metrics
         self._losses = losses or metrics  # where lost records are counted (the agent's ledger)
         self._spool = spool
@@ -196,8 +203,14 @@ class ExportQueue:
         self._metrics.queue_changed(-stranded)
         self._losses.lost(LOSS_STAGE, stranded)
         self._transport.close()
+        self._outages.leave(self)
         if self._spool is not None and not (self._thread.is_alive() or self._encoder.is_alive()):
             self._spool.close()
+
+    @property
+    def spool_directory(self) -> Path | None:
+        """Where this queue spools (its signal's state files may live beside it)."""
+        return self._spool.directory if self._spool is not None else None
 
     @property
     def pending_records(self) -> int:
@@ -340,7 +353,8 @@ class ExportQueue:
         if done:
             self._settle(result, inflight.records)
         else:
-            log.warning("OTLP export failing (%s); spooling to %s", result.error, spool.directory)
+            then = f"spooling to {spool.directory}"
+            self._outages.failing(self, self._signal, self._endpoint, result.error or "no answer", then)
             self._schedule_replay(result)
 
     def _spill(self) -> None:
@@ -390,7 +404,7 @@ class ExportQueue:
                 drained = not spool
             self._settle(result, records)
             if drained:
-                log.warning("OTLP export recovered; spool drained")
+                self._outages.recovered(self, self._endpoint)
             with self._cond:
                 if self._ready or self._abandoned:  # newer requests go to the spool's tail first
                     break

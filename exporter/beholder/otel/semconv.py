@@ -57,6 +57,9 @@ BEHOLDER_PROCESS_CHILD_PID: Final = "beholder.process.child_pid"
 # id or ECS `process.entity_id`): unique across pid reuse and reboots, the same for every agent that sees
 # the process. The process span's id is derived from it.
 BEHOLDER_PROCESS_ENTITY_ID: Final = "beholder.process.entity_id"
+# On a process span: the process ended while no agent watched (between an agent's crash or stop and the
+# next start); the span ends when it was last known alive.
+BEHOLDER_PROCESS_EXIT_UNSEEN: Final = "beholder.process.exit_unseen"
 # Executable of the parent process (KubeArmor `ParentProcessName`).
 BEHOLDER_PROCESS_PARENT_EXECUTABLE_PATH: Final = "beholder.process.parent.executable.path"
 # Parent process id inside the process's pid namespace (KubeArmor `PPID`).
@@ -336,6 +339,7 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "beholder.policy.type": "string",
     "beholder.process.child_pid": "int",
     "beholder.process.entity_id": "string",
+    "beholder.process.exit_unseen": "boolean",
     "beholder.process.parent.executable.path": "string",
     "beholder.process.parent_vpid": "int",
     "beholder.process.real_group.id": "int",

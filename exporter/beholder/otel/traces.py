@@ -13,15 +13,24 @@ hash of that identity and its trace id a hash of its trace root's identity. So a
 a process can name its span without coordination, and a restarted agent names the same
 spans again.
 
-Spans are built as protobuf bytes (`wire`), as log records are: no SDK object per process.
+The enrich stage runs this for every batch whether or not traces are exported, so every
+record carries its process's identity and span. Spans are built as protobuf bytes (`wire`),
+as log records are, and only while a trace sink takes them: no SDK object per process.
 A span is exported when its process exits; processes still running when the agent stops
 are exported then, ending at the stop, with `beholder.process.running=true` (see
 docs/traces.md for what Tempo and Jaeger show before a process exits).
+
+The open spans (ids, parent, start) are saved to a small state file a few times a minute;
+an agent started after a crash or SIGKILL restores them, so a process that outlived the
+old agent ends in the span its earlier records named, and one that ended while no agent
+watched is exported with `beholder.process.exit_unseen=true`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -33,9 +42,12 @@ from beholder.events.model import ContainerInfo, Event, ProcessInfo
 from beholder.otel import semconv as sc
 from beholder.otel import wire
 
+log = logging.getLogger(__name__)
 PROC = Path("/proc")
 BOOT_ID = PROC / "sys/kernel/random/boot_id"
 MAX_OPEN = 16384  # like the process tree: a node runs far fewer live processes
+SAVE_INTERVAL_NS = 2_000_000_000  # open spans saved at most this often (and at shutdown)
+STATE_VERSION = 1
 _TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 # Span fields (opentelemetry-proto trace.proto)
 _TRACE_ID = b"\x0a"  # 1, bytes
@@ -105,20 +117,32 @@ class _Open:
 class ProcessSpans:
     """Turns enriched batches into finished spans; answers "which span is this pid in"."""
 
-    def __init__(self, proc: Path = PROC, boot_id: str | None = None, max_open: int = MAX_OPEN) -> None:
+    def __init__(
+        self, proc: Path = PROC, boot_id: str | None = None, max_open: int = MAX_OPEN, export: bool = True
+    ) -> None:
         self._proc = proc
         self._boot_id = read_boot_id() if boot_id is None else boot_id
         self._boot_wall_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
         self._started_ns = time.time_ns()
         self._open: dict[int, _Open] = {}
         self._max_open = max_open
+        self.export = export  # encode finished spans (a trace sink takes them); else ids only
+        self._finished: list[bytes] = []
+        self._changed = False  # the open set changed since the last save
+        self._saved_ns = 0
 
     def context(self, pid: int) -> SpanContext | None:
         span = self._open.get(pid)
         return span.context if span else None
 
+    def take(self) -> list[bytes]:
+        """The spans finished since the last call (what the trace sink exports)."""
+        finished, self._finished = self._finished, []
+        return finished
+
     def observe(self, events: Iterable[Event]) -> list[bytes]:
-        """Follow a batch's process events; the encoded spans of the processes that exited."""
+        """Stamp a batch's records with their process's ids and follow its process events;
+        the encoded spans of the processes that exited (also kept for `take`)."""
         finished: list[bytes] = []
         for ev in events:
             span = self._span(ev.host_pid, ev)
@@ -135,11 +159,12 @@ class ProcessSpans:
             elif isinstance(facts, Exit):
                 if facts.code is not None:
                     span.facts[sc.PROCESS_EXIT_CODE] = facts.code
-                finished.append(self._encode(self._open.pop(ev.host_pid), ev.timestamp_ns, running=False))
+                self._end(self._open.pop(ev.host_pid), ev.timestamp_ns, finished)
             elif ev.kind == sc.EVENT_PROCESS_EXEC and ev.retval == 0:
                 span.name, span.executed = _name(ev.process) or span.name, True
             elif not span.executed and ev.comm:  # runc and others rename themselves (prctl)
                 span.name = ev.comm
+        self._finished += finished
         return finished
 
     def close(self, now_ns: int | None = None) -> list[bytes]:
@@ -178,7 +203,7 @@ class ProcessSpans:
     def _fork(self, parent: _Open, child: int, time_ns: int, finished: list[bytes]) -> None:
         stale = self._open.pop(child, None)  # a reused pid whose exit was lost
         if stale is not None:
-            finished.append(self._encode(stale, time_ns, running=True))
+            self._end(stale, time_ns, finished, running=True)
         identity, _ = self._identity(child, time_ns)
         # The child of a process already running when the agent started roots a new trace.
         trace = parent.context.trace_id if parent.seen_starting else trace_id(identity)
@@ -191,6 +216,68 @@ class ProcessSpans:
         if len(self._open) >= self._max_open:  # exits were lost: drop the oldest (ids stay derivable)
             self._open.pop(next(iter(self._open)))
         self._open[span.pid] = span
+        self._changed = True
+
+    def _end(self, span: _Open, end_ns: int, finished: list[bytes], running: bool = False) -> None:
+        self._changed = True
+        if self.export:
+            finished.append(self._encode(span, end_ns, running))
+
+    # --- state across agent restarts -------------------------------------------------
+    def save(self, path: Path, now_ns: int | None = None, force: bool = False) -> bool:
+        """Write the open spans to `path` (atomically) when they changed, at most every
+        `SAVE_INTERVAL_NS` unless `force`; whether it wrote."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        if not self._changed or (not force and now_ns - self._saved_ns < SAVE_INTERVAL_NS):
+            return False
+        rows = [
+            [s.pid, s.identity, s.context.trace_id.hex(), s.parent_span_id.hex(), s.start_ns,
+             s.seen_starting, s.name, s.executed]
+            for s in self._open.values()
+        ]  # fmt: skip
+        state = {"version": STATE_VERSION, "boot_id": self._boot_id, "saved_ns": now_ns, "spans": rows}
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(state, separators=(",", ":")))
+            temporary.replace(path)
+        except OSError as exc:
+            log.warning("%s: cannot save the open process spans: %s", path, exc.strerror or exc)
+            return False
+        self._changed, self._saved_ns = False, now_ns
+        return True
+
+    def restore(self, path: Path) -> int:
+        """Take over the spans a previous agent left open in `path`: a process still running
+        (same pid and start time) continues its span; one that ended while no agent watched
+        is finished now, ending when it was last known alive. How many were restored."""
+        try:
+            state = json.loads(path.read_text())
+            rows = state["spans"] if state.get("boot_id") == self._boot_id else []
+            saved_ns = int(state["saved_ns"])
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("%s: open process spans not restored: %s", path, exc)
+            return 0
+        restored = 0
+        for row in rows:
+            try:
+                pid, identity, trace, parent, start_ns, seen, name, executed = row
+                span = _Open(int(pid), str(identity), SpanContext(bytes.fromhex(trace), span_id(identity)),
+                             bytes.fromhex(parent), int(start_ns), bool(seen), name=str(name),
+                             executed=bool(executed))  # fmt: skip
+            except (ValueError, TypeError):
+                log.warning("%s: a malformed open span skipped", path)
+                continue
+            if f"{self._boot_id}:{span.pid}:{start_ticks(span.pid, self._proc)}" == span.identity:
+                self._open.setdefault(span.pid, span)
+                restored += 1
+            elif self.export:
+                span.facts[sc.BEHOLDER_PROCESS_EXIT_UNSEEN] = True
+                self._finished.append(self._encode(span, saved_ns, running=False))
+        self._changed = True  # the file now names processes that are gone
+        return restored
 
     # --- encoding --------------------------------------------------------------------
     def _encode(self, span: _Open, end_ns: int, running: bool) -> bytes:
