@@ -158,6 +158,8 @@ static __always_inline u32 ns_tgid(u64 cgroup_id)
     return info.tgid;
 }
 
+static __always_inline u32 interest_flags(u64 cgroup_id, u32 nr, u32 kind);  /* interest.h */
+
 static __always_inline struct record *new_record(u32 kind, u32 nr, s64 retval)
 {
     u32 zero = 0;
@@ -175,7 +177,7 @@ static __always_inline struct record *new_record(u32 kind, u32 nr, s64 retval)
     r->h.retval = retval;
     r->h.kind = kind;
     r->h.nr = nr;
-    r->h.flags = 0;
+    r->h.flags = interest_flags(r->h.cgroup_id, nr, kind);
     r->h.repeat = 0;
     r->h.ns_tgid = ns_tgid(r->h.cgroup_id);
     r->len1 = 0;

@@ -9,7 +9,7 @@ static __always_inline int sensor_enter(struct sc_enter *a, u32 role)
         return 0;
 #ifdef SENSOR_PROCESS
     case K_EXEC:
-        return exec_enter_raw(a);
+        return send_of(a->id, 0, NOT_AN_OPEN) ? exec_enter_raw(a) : 0;
     case R_CLONE:
         return clone_enter(a);
     case R_EXIT_GROUP:
@@ -22,8 +22,8 @@ static __always_inline int sensor_enter(struct sc_enter *a, u32 role)
     case R_DNS_SENDMMSG:
         return dns_enter(a, role);
 #endif
-    default:
-        return stash(a, role);
+    default:  /* interest first: an unwanted call is not even parked */
+        return send_of(a->id, 0, open_flags(a)) ? stash(a, role) : 0;
     }
 }
 

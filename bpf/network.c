@@ -89,7 +89,7 @@ static __always_inline int dns_emit(u32 nr, u64 fd, void *payload, u64 len, void
         if (!dns_fds.lookup(&key))
             return 0;
     }
-    if (skip_task(id >> 32))
+    if (skip_task(id >> 32) || !send_of(nr, 0, NOT_AN_OPEN))
         return 0;
     struct record *r = new_record(K_DNS, nr, 0);
     if (!r)
@@ -131,7 +131,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
     if (args->protocol != 6)
         return 0;
     u64 id = bpf_get_current_pid_tgid();
-    if (skip_task(id >> 32))
+    if (skip_task(id >> 32) || !send_of(0, K_TCP_STATE, NOT_AN_OPEN))
         return 0;
     struct record *r = new_record(K_TCP_STATE, 0, 0);
     if (!r)

@@ -145,7 +145,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
         excluded.update(&child, &one);
         return 0;
     }
-    if (skip_task(parent))
+    if (skip_task(parent) || !send_of(0, K_FORK, NOT_AN_OPEN))
         return 0;
     struct record *r = new_record(K_FORK, 0, child);
     if (!r)
@@ -179,7 +179,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
         excluded.delete(&tgid);
         return 0;
     }
-    if (skip_task(tgid))
+    if (skip_task(tgid) || !send_of(0, K_EXIT, NOT_AN_OPEN))
         return 0;
     struct record *r = new_record(K_EXIT, 0, 0);
     if (!r)

@@ -22,6 +22,7 @@ from beholder.events import Alert, Event, LossReport
 from beholder.events.decoding import syscall_name
 from beholder.events.interfaces import Evaluator, RecordSource, Sink, SyscallObserver
 from beholder.health import Health
+from beholder.interest import KernelInterest
 from beholder.losses import LossLedger
 from beholder.sensors.reader import BatchDecoder
 
@@ -38,6 +39,7 @@ class AgentStats:
     queue_dropped_records: int = 0
     alerts: int = 0
     hidden: int = 0  # events evaluated but not exported: their visibility excludes them
+    evaluate_only: int = 0  # of those, sent by the kernel for evaluation only (kernel interest)
     throttled: int = 0  # alerts dropped by alert throttling (counted in metrics too)
     unenriched: int = 0  # container events sent without pod identity while Kubernetes was asked for
     unattributed: int = 0  # events of a cgroup gone before it could be named (sent as host events)
@@ -94,6 +96,7 @@ class Agent:
         health: Health | None = None,
         telemetry: Callable[[list[Event]], list[Event]] | None = None,
         alert_filter: Callable[[list[Alert]], tuple[list[Alert], int]] | None = None,
+        interest: KernelInterest | None = None,
     ) -> None:
         self.options = options
         self.source = source
@@ -107,12 +110,13 @@ class Agent:
         self.health = health or Health()
         self.telemetry = telemetry  # which evaluated events leave as telemetry (visibility)
         self.alert_filter = alert_filter  # alert throttling: (kept, dropped)
+        self.interest = interest  # what the kernel sends per cgroup, classified here
         self.stats = AgentStats()
         self._decoder = BatchDecoder()
         self._reported: dict[str, int] = {}  # counters already pushed to metrics
         self._loss_reported: dict[str, int] = {}  # loss totals already reported to the sinks
         self._loss_at = time.time_ns()
-        self._next_tick = self._next_syscall_check = 0.0
+        self._next_tick = self._next_syscall_check = self._next_interest = 0.0
         self.enricher.containers.on_cgroup.append(source.watch_cgroup)
         self._queue: queue.Queue[tuple[list[bytes], int] | None] = queue.Queue(maxsize=options.queue_batches)
         # bytes handed over and taken back: each written by one thread only, so no lock
@@ -208,6 +212,8 @@ class Agent:
         stats.decoded += len(events)
         self.enricher.enrich(events)
         stats.unattributed = self.enricher.unattributed
+        if self.interest is not None and decoder.decoder.unclassified:
+            self._classify()
         alerts: list[Alert] = []
         for evaluator in self.evaluators:
             try:
@@ -225,8 +231,22 @@ class Agent:
         if self.options.expect_pods:
             stats.unenriched += sum(1 for ev in events if ev.container and not ev.container.pod_name)
         shown = events if self.telemetry is None else self.telemetry(events)
+        if decoder.decoder.evaluate_only != stats.evaluate_only:
+            stats.evaluate_only = decoder.decoder.evaluate_only
+            shown = [event for event in shown if not event.evaluate_only]
         stats.hidden += len(events) - len(shown)
         self._deliver(shown, alerts)
+
+    def _classify(self) -> None:
+        """Give the kernel a plan for each cgroup it flagged as unclassified; one that cannot
+        be told apart yet (container or host) stays flagged and is tried again later."""
+        assert self.interest is not None
+        decoder = self._decoder.decoder
+        flagged, decoder.unclassified = decoder.unclassified, set()
+        known = self.enricher.containers.classification
+        self.interest.classify(
+            (cg, container) for cg in flagged for found, container in (known(cg),) if found
+        )
 
     def _deliver(self, events: list[Event], alerts: list[Alert]) -> None:
         for sink in self.sinks:
@@ -242,6 +262,9 @@ class Agent:
         if force or now >= self._next_tick:
             self._next_tick = now + self.options.tick_s
             self._report_losses()
+        if self.interest is not None and (force or now >= self._next_interest):
+            self._next_interest = now + self.options.tick_s
+            self.interest.refresh()
         if force or now >= self._next_syscall_check:
             self._next_syscall_check = now + self.options.syscall_check_s
             self._check_syscalls()
@@ -316,6 +339,7 @@ class Agent:
             "agent": asdict(self.stats),
             "sensors": self.sensor_report(),
             "syscalls": self.container_syscalls(),
+            **({"interest": self.interest.report()} if self.interest is not None else {}),
         }
 
     def container_syscalls(self) -> dict[str, dict[str, int]]:

@@ -14,12 +14,14 @@ from beholder.enrich.enricher import Enricher
 from beholder.events import Alert, Event
 from beholder.events.interfaces import Evaluator, LossCounter, Sink, SyscallObserver
 from beholder.health import Health
+from beholder.interest import InterestMaps, KernelInterest
 from beholder.losses import LossLedger
 from beholder.redact import Redactor
 from beholder.sensors.program import ProgramOptions
 
 if TYPE_CHECKING:
     from beholder.policy.throttle import AlertThrottle
+    from beholder.sources.visibility import Visibility
 
 
 @dataclass(slots=True)
@@ -56,15 +58,21 @@ class Pipeline:
         health: Health | None = None,
         telemetry: Callable[[list[Event]], list[Event]] | None = None,
         throttle: AlertThrottle | None = None,
+        visibility: Visibility | None = None,
     ) -> Agent:
         """The agent over the kernel's records (`SensorError` when no sensor can run).
         `telemetry` picks the evaluated events that are exported (visibility), `throttle`
-        drops a container's alerts over KubeArmor's rate (counted)."""
+        drops a container's alerts over KubeArmor's rate (counted); with `visibility`, the
+        kernel sends each cgroup only what it exports and what the evaluators read (a source
+        without the kernel's interest maps, recorded records, is read whole)."""
         from beholder.sensors.source import KernelSource  # loads the BPF program: tracing only
 
+        source = KernelSource(self.tracing.program)
+        filters = visibility is not None and isinstance(source, InterestMaps)  # not recorded records
+        interest = KernelInterest(source, visibility, evaluators) if filters else None
         self.agent = Agent(
             self.tracing.agent,
-            KernelSource(self.tracing.program),
+            source,
             list(sinks),
             list(evaluators),
             syscall_observers=list(syscall_observers),
@@ -75,6 +83,7 @@ class Pipeline:
             health=health,
             telemetry=telemetry,
             alert_filter=throttle.filter if throttle else None,
+            interest=interest,
         )
         return self.agent
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from beholder.events import kinds
 from beholder.events.facts import FileAccess, SyscallArgs
-from beholder.events.model import Action, Alert, Event
+from beholder.events.model import Action, Alert, ContainerInfo, Event
+from beholder.events.needs import Needs, calls_of
 
 RULE_SIGNAL = "BH-TAMPER-SIGNAL"
 RULE_PTRACE = "BH-TAMPER-PTRACE"
@@ -49,6 +50,8 @@ _MUTATING = frozenset(
 )
 _WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000  # O_WRONLY O_RDWR O_CREAT O_TRUNC O_APPEND
 _WATCHED = _MUTATING | {kinds.FILE_OPEN, kinds.SYSCALL_SIGNAL, kinds.SYSCALL_PTRACE, kinds.SYSCALL_BPF}
+# Kernel interest, the same from every cgroup: the watched calls, opens only when they can write.
+_NEEDS = Needs(syscalls=calls_of(_WATCHED - {kinds.FILE_OPEN}), writes=calls_of({kinds.FILE_OPEN}))
 
 
 def agent_files(config_files: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
@@ -77,6 +80,10 @@ class SelfProtection:
                 prefixes += [name.rstrip("/") + "/" for name in names]
         self._exact = frozenset(exact)
         self._prefixes = tuple(sorted(set(prefixes)))
+
+    def needs(self, container: ContainerInfo | None) -> Needs:
+        """What it watches, from every container and the host (kernel interest)."""
+        return _NEEDS
 
     def evaluate(self, events: list[Event]) -> list[Alert]:
         alerts: list[Alert] = []

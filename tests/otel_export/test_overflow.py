@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,17 +19,9 @@ from otel_export.receiver import RECEIVERS, Collector, config_for
 from otel_export.recorded import RecordedMetrics
 from otel_export.records import numbered_batches, numbered_request, numbers
 from otel_export.test_queue import FAST, ScriptedTransport
+from support.wait import wait_until
 
 STAGES = ("export_queue", "export", "spool")
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def counted_losses(recorded: RecordedMetrics) -> int:

@@ -1,4 +1,4 @@
-"""The Python copy of the kernel ABI (events/abi.py) matches bpf/common.h exactly."""
+"""The Python copy of the kernel ABI (events/abi.py) matches bpf/common.h and bpf/interest.h exactly."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from beholder.events import abi
 
-COMMON_H = (Path(__file__).resolve().parents[2] / "bpf" / "common.h").read_text()
+BPF = Path(__file__).resolve().parents[2] / "bpf"
+COMMON_H = (BPF / "common.h").read_text() + (BPF / "interest.h").read_text()  # as the loader joins them
 C_SIZES = {"u8": 1, "u32": 4, "s64": 8, "u64": 8}
 STRUCT_CODES = {"u32": "I", "s64": "q", "u64": "Q"}
 
@@ -65,6 +66,11 @@ def test_array_bounds_match_common_h() -> None:
     assert c_enum("cfg")["CFG_MAX"] == abi.CFG_MAX
     assert c_define("SYSCALL_SLOTS") == abi.SYSCALL_SLOTS
     assert (c_define("F_TRUNCATED"), c_define("F_ARGV_TRUNCATED")) == (abi.F_TRUNCATED, abi.F_ARGV_TRUNCATED)
+    assert (c_define("F_EVAL_ONLY"), c_define("F_UNCLASSIFIED")) == (abi.F_EVAL_ONLY, abi.F_UNCLASSIFIED)
+    assert (c_define("INTEREST_SLOTS"), c_define("INTEREST_WORDS")) == (
+        abi.INTEREST_SLOTS,
+        abi.INTEREST_WORDS,
+    )
 
 
 def test_record_header_matches_struct_hdr_and_record() -> None:
@@ -83,6 +89,9 @@ def c_maps() -> dict[str, tuple[str, str, bool]]:
     for macro, name, value in re.findall(r"BPF_(PERCPU_ARRAY|ARRAY)\((\w+),\s*([\w ]+?),", COMMON_H):
         maps[name] = ("u32", value, macro == "PERCPU_ARRAY")
     for name, key, value in re.findall(r"BPF_HASH\((\w+),\s*([\w ]+?),\s*([\w ]+?),", COMMON_H):
+        maps[name] = (key, value, False)
+    lru = r'BPF_TABLE\("lru_hash",\s*([\w ]+?),\s*([\w ]+?),\s*(\w+),'
+    for key, value, name in re.findall(lru, COMMON_H):
         maps[name] = (key, value, False)
     return maps
 

@@ -30,10 +30,12 @@ from beholder.bob.rules import (
     default_enabled,
     facts_of,
     refusal,
+    rule_needs,
     rules_by_kind,
 )
 from beholder.events.kinds import kind_of
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
+from beholder.events.needs import NOTHING, Needs
 
 PROFILE_LABEL = "kubescape.io/user-defined-profile"
 NETWORK_LABEL = "kubescape.io/user-defined-network"
@@ -61,6 +63,7 @@ class ProfileEngine:
         self._bindings = dict(bindings or {})
         self.enabled = set(default_enabled() if enabled is None else enabled)
         self._rules = rules_by_kind(self.enabled)
+        self._needs = (rule_needs(self.enabled, False), rule_needs(self.enabled, True))
         if api_servers is None:
             host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
             api_servers = [host] if host else []
@@ -183,6 +186,13 @@ class ProfileEngine:
         self._bound.pop(container_id, None)
         self._unbound.pop(container_id, None)
         self._judged.pop(container_id, None)
+
+    def needs(self, container: ContainerInfo | None) -> Needs:
+        """What the rules read from `container` (kernel interest). While any profile is
+        loaded every container may bind one (pod labels arrive late): all enabled rules."""
+        if container is None:
+            return NOTHING  # host events are never judged against profiles
+        return self._needs[bool(self._incoming)]
 
     # --- evaluation --------------------------------------------------------------------
     def evaluate(self, events: list[Event]) -> list[Alert]:

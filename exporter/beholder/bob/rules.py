@@ -42,9 +42,11 @@ from dataclasses import dataclass, field
 
 from beholder.bob.behaviour import Behaviour
 from beholder.events import kinds
+from beholder.events.abi import RecordKind
 from beholder.events.decoding import open_flag_names
 from beholder.events.facts import Capability, DnsQuestion, FileAccess, SocketCall, SyscallArgs
 from beholder.events.model import Event, Operation
+from beholder.events.needs import NOTHING, Needs, calls_of
 
 RUNTIME_INIT = ("runc:[",)
 REFUSED = frozenset({-errno.EPERM, -errno.EACCES})
@@ -595,6 +597,35 @@ def rules_by_kind(enabled: Iterable[str]) -> dict[str, list[Rule]]:
             for kind in rule.kinds:
                 index.setdefault(kind, []).append(rule)
     return index
+
+
+# Kubescape event type -> the calls the kernel must send for it (kernel interest). DNS over
+# write() is seen only on a socket whose connect() to port 53 the kernel saw (network.c).
+_TYPE_CALLS: dict[str, frozenset[str]] = {
+    "exec": calls_of({kinds.PROCESS_EXEC}),
+    "open": calls_of({kinds.FILE_OPEN}),
+    "symlink": frozenset({"symlink", "symlinkat"}),
+    "hardlink": frozenset({"link", "linkat"}),
+    "dns": calls_of({kinds.NETWORK_DNS}) | {"socket", "connect"},
+    "network": frozenset({"connect"}),
+}
+for _name, _type in SYSCALL_KINDS.items():
+    _TYPE_CALLS[_type] = _TYPE_CALLS.get(_type, frozenset()) | {_name}
+
+
+def rule_needs(enabled: Iterable[str], profiled: bool) -> Needs:
+    """What the enabled rules read, for a container with a profile bound (`profiled`) or
+    without (then only the rules that need no profile run)."""
+    wanted = set(enabled)
+    needs = NOTHING
+    for rule in CATALOGUE:
+        if rule.spec.id in wanted and (profiled or rule.spec.profile_dependency != 0):
+            for kind in rule.kinds:
+                if kind == "capabilities":
+                    needs |= Needs(kinds=frozenset({RecordKind.CAP}))
+                else:
+                    needs |= Needs(syscalls=_TYPE_CALLS[kind])
+    return needs
 
 
 def default_enabled() -> set[str]:

@@ -318,8 +318,10 @@ def command(
     query = _start_query(host, query_socket, query_http_port, metrics_runtime)
     try:
         on_batch = query.on_batch if query else None
-        telemetry = sources.visibility.telemetry
-        agent = pipeline.open(sinks, evaluators, observers, on_batch, health, telemetry, throttle)
+        visibility = sources.visibility
+        agent = pipeline.open(
+            sinks, evaluators, observers, on_batch, health, visibility.telemetry, throttle, visibility
+        )
     except SensorError as exc:
         if query:
             query.stop()

@@ -142,6 +142,13 @@ class ContainerRegistry:
             if all(result is not False for result in results):
                 self._announced.add(cgroup_id)
 
+    def classification(self, cgroup_id: int) -> tuple[bool, ContainerInfo | None]:
+        """(known, container): a container's cgroup, a host cgroup (None), or not known yet."""
+        info = self.by_cgroup.get(cgroup_id)
+        if info is not None:
+            return True, info
+        return cgroup_id in self._plain, None
+
     def _bounded_add(self, ids: set[int], cgroup_id: int) -> None:
         if len(ids) >= self.max_size:
             ids.clear()  # ids are never reused: forgetting old ones only costs a lookup

@@ -1,8 +1,8 @@
-"""The kernel ABI of bpf/common.h, once, for every Python module that talks to the kernel.
+"""The kernel ABI of bpf/common.h and bpf/interest.h, once, for every Python module that talks to the kernel.
 
 Record kinds, syscall roles, config and stat indexes, the record header and the key/value
 layouts of the maps user space reads or writes. `tests/unit/test_abi.py` parses
-bpf/common.h and fails on any drift, so a change on the C side cannot silently misread.
+both headers and fails on any drift, so a change on the C side cannot silently misread.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ STAT_MAX = len(Stat)
 F_TRUNCATED = 1
 F_ARGV_TRUNCATED = 2
 F_KILLED = 4  # kill mode sent the caller SIGKILL at the call's entry (bpf/enforce.c)
+F_EVAL_ONLY = 8  # interest.h: sent for evaluation only, never exported as telemetry
+F_UNCLASSIFIED = 16  # interest.h: its cgroup has no interest entry yet
 
 SYSCALL_SLOTS = 512  # rows of `syscall_role`, `ptr_mask` and `struct sc_counts`
 
@@ -89,6 +91,24 @@ class SyscallCounts(ctypes.Structure):
     _fields_ = [("calls", _U64 * SYSCALL_SLOTS)]
 
 
+INTEREST_SLOTS = 256  # rows of `interest`; slot 0 is every cgroup not classified yet
+INTEREST_WORDS = SYSCALL_SLOTS // 64
+
+
+class Interest(ctypes.Structure):
+    """`struct interest`: what one class of cgroups sends, as telemetry or for evaluation."""
+
+    _fields_ = [
+        ("telemetry", _U64 * INTEREST_WORDS),
+        ("evaluate", _U64 * INTEREST_WORDS),
+        ("writes", _U64 * INTEREST_WORDS),
+        ("kinds_telemetry", _U32),
+        ("kinds_evaluate", _U32),
+        ("active", _U32),
+        ("pad", _U32),
+    ]
+
+
 # map name -> (key type, value type, per CPU) for the maps user space opens; the loader
 # also checks their sizes against what the compiler produced.
 MAP_LAYOUTS: dict[str, tuple[type, type, bool]] = {
@@ -100,5 +120,7 @@ MAP_LAYOUTS: dict[str, tuple[type, type, bool]] = {
     "excluded": (_U32, _U8, False),
     "pidns_of_cgroup": (_U64, NsId, False),
     "syscall_counts": (_U64, SyscallCounts, False),
+    "cgroup_interest": (_U64, _U32, False),
+    "interest": (_U32, Interest, False),
 }
 RING_BUFFER = "events"

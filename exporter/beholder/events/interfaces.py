@@ -7,9 +7,10 @@ per event is a loop body, not a call chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from beholder.events.model import Alert, ContainerInfo, Event, LossReport
+from beholder.events.needs import Needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,14 @@ class Evaluator(Protocol):
     """Policy or profile engine: reads an enriched batch, returns the alerts it raises."""
 
     def evaluate(self, events: list[Event]) -> list[Alert]: ...
+
+
+@runtime_checkable
+class Interested(Protocol):
+    """An evaluator that can say which events it reads from a container (None: the host), so
+    the kernel sends only those; an evaluator without it is sent everything."""
+
+    def needs(self, container: ContainerInfo | None) -> Needs: ...
 
 
 class SyscallObserver(Protocol):

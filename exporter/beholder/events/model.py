@@ -109,6 +109,7 @@ class Event:
     repeat_count: int = 0
     truncated: bool = False
     killed: bool = False  # kill mode sent the caller SIGKILL at this call's entry
+    evaluate_only: bool = False  # the kernel sent it for evaluation only: never exported as telemetry
     process: ProcessInfo | None = None
     container: ContainerInfo | None = None
     facts: Facts | None = None

@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from beholder.events.abi import RecordKind
 from beholder.events.model import Action, Operation
+from beholder.events.needs import NOTHING, Needs
 from beholder.policy.model import Match, Rule
 
 # Which default posture an operation falls under (process and file share one).
@@ -162,6 +164,7 @@ class RuleSet:
     network: dict[str, list[Rule]] = field(default_factory=dict)
     capabilities: dict[str, list[Rule]] = field(default_factory=dict)
     syscalls: dict[str, list[Rule]] = field(default_factory=dict)
+    operations: frozenset[Operation] = frozenset()  # classes that have rules
     allow_lists: frozenset[str] = frozenset()  # posture classes switched to allow-list mode
     file_allow_list: bool = False  # the same, as flags the hot path reads without hashing
     network_allow_list: bool = False
@@ -177,9 +180,11 @@ def compile_rules(rules: Iterable[Rule]) -> RuleSet:
     """Index `rules` once; the result is read-only and safe to share between threads."""
     rs = RuleSet()
     allow: set[str] = set()
+    operations: set[Operation] = set()
     for rule in rules:
         rs.size += 1
         op = rule.operation
+        operations.add(op)
         if rule.action is Action.ALLOW and op in POSTURE_CLASS:
             allow.add(POSTURE_CLASS[op])
         if op is Operation.PROCESS:
@@ -194,8 +199,29 @@ def compile_rules(rules: Iterable[Rule]) -> RuleSet:
             rs.syscalls.setdefault(rule.resource, []).append(rule)
     rs.process.freeze()
     rs.file.freeze()
+    rs.operations = frozenset(operations)
     rs.allow_lists = frozenset(allow)
     rs.file_allow_list = "file" in allow
     rs.network_allow_list = "network" in allow
     rs.capabilities_allow_list = "capabilities" in allow
     return rs
+
+
+def rule_needs(rs: RuleSet) -> Needs:
+    """The events these rules judge, for kernel interest: exec for process rules, every file
+    call for file rules, socket() for network rules (the one network event judged, also
+    for `net_raw`), capability checks, each matchSyscalls name; a class in allow-list mode
+    needs all of its events (their DefaultPosture alerts)."""
+    if rs.size == 0:
+        return NOTHING
+    ops, calls, kinds = set(), set(rs.syscalls), set()
+    if Operation.PROCESS in rs.operations or rs.file_allow_list:
+        calls |= {"execve", "execveat"}
+    if Operation.FILE in rs.operations or rs.file_allow_list:
+        ops.add(Operation.FILE)
+    if Operation.NETWORK in rs.operations or rs.network_allow_list:
+        calls.add("socket")
+    if Operation.CAPABILITY in rs.operations or rs.capabilities_allow_list:
+        calls.add("socket")
+        kinds.add(RecordKind.CAP)
+    return Needs(frozenset(ops), frozenset(calls), frozenset(kinds))

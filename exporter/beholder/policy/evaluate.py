@@ -46,8 +46,9 @@ from beholder.events.facts import (
 )
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
+from beholder.events.needs import Needs
 from beholder.policy.alerts import posture_alert, rule_alert
-from beholder.policy.compile import POSTURE_CLASS, RuleSet, compile_rules
+from beholder.policy.compile import POSTURE_CLASS, RuleSet, compile_rules, rule_needs
 from beholder.policy.loader import FileResult, load_docs, load_file, policy_files
 from beholder.policy.model import Policy, Rule
 from beholder.policy.select import applies_to_container, applies_to_node, node_labels
@@ -341,6 +342,11 @@ class PolicyEngine:
     def enforce_in_kernel(self, sync: KillSync) -> None:
         """Kill mode: keep the kernel's Block entries equal to the rules applied per scope."""
         self._kill = sync
+
+    def needs(self, container: ContainerInfo | None) -> Needs:
+        """What the policies selecting `container` (None: the host) judge (kernel interest)."""
+        state = self._state
+        return rule_needs(state.host_rules if container is None else state.rules_for(container))
 
     def evaluate(self, events: list[Event]) -> list[Alert]:
         state = self._state

@@ -9,11 +9,13 @@ Kinds and roles come from `events.abi` (the one copy of bpf/common.h).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from beholder.events import Operation
 from beholder.events.abi import RecordKind as K
 from beholder.events.abi import Role as R
+from beholder.events.needs import Needs
 
 SYSCALL_TRACEPOINTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit")
 
@@ -27,6 +29,7 @@ class Sensor:
     syscalls: tuple[str, ...]  # syscall-table names, parked at enter, sent at exit
     enter_roles: tuple[tuple[str, int], ...]  # syscall-table name -> role handled at enter
     tracepoints: tuple[str, ...]  # category/name this sensor needs
+    tracepoint_kinds: tuple[int, ...] = ()  # record kinds its plain tracepoints send (no syscall)
 
     @property
     def define(self) -> str:
@@ -60,6 +63,7 @@ SENSORS: tuple[Sensor, ...] = (
             "sched/sched_process_fork",
             "sched/sched_process_exit",
         ),
+        (K.FORK, K.EXIT),
     ),
     Sensor(
         "file",
@@ -105,6 +109,7 @@ SENSORS: tuple[Sensor, ...] = (
             ("sendmmsg", R.DNS_SENDMMSG),
         ),
         (*SYSCALL_TRACEPOINTS, "sock/inet_sock_set_state"),
+        (K.TCP_STATE,),
     ),
     Sensor(
         "syscall",
@@ -138,9 +143,28 @@ SENSORS: tuple[Sensor, ...] = (
         (),
         SYSCALL_TRACEPOINTS,
     ),
-    Sensor("capability", Operation.CAPABILITY, "capability.c", K.CAP, (), (), ("capability/cap_capable",)),
+    Sensor(
+        "capability",
+        Operation.CAPABILITY,
+        "capability.c",
+        K.CAP,
+        (),
+        (),
+        ("capability/cap_capable",),
+        (K.CAP,),
+    ),
 )
 
 SENSOR_NAMES = tuple(s.name for s in SENSORS)
 # syscall-table name -> its syscalls:sys_enter_* tracepoint name, where they differ
 TRACEPOINT_NAMES = {"umount2": "umount"}
+
+
+def needs_of(operations: Iterable[Operation]) -> Needs:
+    """Every syscall and record kind of the sensors of `operations` (what a class covers)."""
+    wanted = set(operations)
+    chosen = [s for s in SENSORS if s.operation in wanted]
+    return Needs(
+        syscalls=frozenset(name for s in chosen for name in s.roles()),
+        kinds=frozenset(kind for s in chosen for kind in s.tracepoint_kinds),
+    )

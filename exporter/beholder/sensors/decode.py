@@ -15,7 +15,16 @@ from collections.abc import Callable
 
 from beholder.events import Event, Operation, kinds
 from beholder.events import facts as f
-from beholder.events.abi import F_ARGV_TRUNCATED, F_KILLED, F_TRUNCATED, HEADER, RECORD_FIXED, RecordKind
+from beholder.events.abi import (
+    F_ARGV_TRUNCATED,
+    F_EVAL_ONLY,
+    F_KILLED,
+    F_TRUNCATED,
+    F_UNCLASSIFIED,
+    HEADER,
+    RECORD_FIXED,
+    RecordKind,
+)
 from beholder.events.decoding import (
     AT_FD_CALLS,
     AT_FDCWD,
@@ -55,9 +64,9 @@ _FIXED_KINDS: dict[int, str] = {
     RecordKind.DNS: kinds.NETWORK_DNS,
     RecordKind.CAP: kinds.CAPABILITY_CHECK,
 }
+_TRUNCATION = F_TRUNCATED | F_ARGV_TRUNCATED
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _CARRIES_MODE = 0o100 | 0o20000000  # O_CREAT or O_TMPFILE: open's mode argument counts
-_TRUNCATION = F_TRUNCATED | F_ARGV_TRUNCATED
 
 
 class DecodeError(ValueError):
@@ -108,7 +117,7 @@ def _signed32(value: int) -> int:
 
 
 class Decoder:
-    """Stateless apart from the boot-time offset; one per reader."""
+    """Stateless apart from the boot-time offset and the kernel-interest tallies; one per reader."""
 
     def __init__(self) -> None:
         self.boot_offset_ns = _boot_offset_ns()
@@ -127,6 +136,8 @@ class Decoder:
         self._names: dict[int, str] = dict(X86_64_SYSCALLS)
         self._comms: dict[bytes, str] = {}
         self._heads: dict[int, tuple[Callable, Operation, str, str]] = {}
+        self.evaluate_only = 0  # records the kernel sent for evaluation only (kernel interest)
+        self.unclassified: set[int] = set()  # cgroup ids the kernel asks user space to classify
 
     def decode(self, raw: bytes) -> Event:
         if len(raw) < RECORD_FIXED:
@@ -151,10 +162,18 @@ class Decoder:
         if ns_tgid:
             event.ns_pid = ns_tgid
         if flags:
-            event.truncated = bool(flags & _TRUNCATION)
-            event.killed = bool(flags & F_KILLED)
+            self._flagged(event, flags)
         handler(event, (a0, a1, a2, a3, a4, a5), raw[RECORD_FIXED:end1], raw[end1 : end1 + len2])
         return event
+
+    def _flagged(self, event: Event, flags: int) -> None:
+        event.truncated = bool(flags & _TRUNCATION)
+        event.killed = bool(flags & F_KILLED)
+        if flags & F_EVAL_ONLY:
+            event.evaluate_only = True
+            self.evaluate_only += 1
+        if flags & F_UNCLASSIFIED:
+            self.unclassified.add(event.cgroup_id)
 
     def _head(self, kind: int, nr: int) -> tuple[Callable, Operation, str, str]:
         """(handler, operation, syscall name, event kind) of a (record kind, syscall), once each."""

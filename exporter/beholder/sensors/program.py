@@ -52,7 +52,8 @@ def build_source(
     sensors: list[Sensor], ringbuf_pages: int, syscall_counts: bool, enforce_kill: bool = False
 ) -> tuple[str, list[str]]:
     """The program text and the -D flags that select the dispatcher's cases."""
-    parts = [f"#define RINGBUF_PAGES {ringbuf_pages}", (BPF_DIR / "common.h").read_text()]
+    headers = [(BPF_DIR / name).read_text() for name in ("common.h", "interest.h")]
+    parts = [f"#define RINGBUF_PAGES {ringbuf_pages}", *headers]
     defines = [f"-D{sensor.define}" for sensor in sensors]
     if enforce_kill:  # before the sensors: the process sensor calls its exec/fork/exit hooks
         parts.append((BPF_DIR / "enforce.c").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from beholder.events.abi import Interest
 from beholder.sensors.program import Program, ProgramOptions
 from beholder.sensors.reader import RingReader
 
@@ -47,6 +48,14 @@ class KernelSource:
 
     def syscall_counts(self) -> dict[int, dict[int, int]]:
         return self.program.syscall_counts()
+
+    def set_slot(self, slot: int, row: Interest) -> None:
+        """One row of the kernel's `interest` array (kernel interest, `beholder.interest`)."""
+        self.program.maps["interest"].set(slot, row)
+
+    def point(self, cgroup_id: int, slot: int) -> None:
+        """Which interest row a cgroup's events follow."""
+        self.program.maps["cgroup_interest"].set(cgroup_id, slot)
 
     def close(self) -> None:
         self.reader.ring.close()
