@@ -361,3 +361,31 @@ def test_a_profile_learned_without_the_kernels_syscalls_is_partial_and_not_expor
     assert profile.completion == "partial"
     out = runner.invoke(cli, ["profile", "export", str(profile_file), "--seccomp"])
     assert out.exit_code == 1 and "webapp is incomplete" in out.output
+
+
+ENDPOINTS = """apiVersion: spdx.softwarecomposition.kubescape.io/v1beta1
+kind: ContainerProfile
+metadata: {name: api}
+spec:
+  execs: [{path: /usr/bin/api}]
+  endpoints: [{endpoint: ":8080/health", methods: [GET]}]
+  ingress: [{identifier: lb, type: internal, ipAddresses: [10.0.0.1]}]
+"""
+
+
+def test_profile_check_and_evaluate_say_endpoints_and_ingress_match_nothing(tmp_path: Path) -> None:
+    profile, events = tmp_path / "api.yaml", tmp_path / "events.jsonl"
+    profile.write_text(ENDPOINTS)
+    write_events(events, benign_loop(), "beholder")
+    runner = CliRunner()
+    check = runner.invoke(cli, ["profile", "check", str(profile)])
+    assert check.exit_code == 0, check.output
+    assert "ContainerProfile api: 1 execs, 0 opens" in check.stdout
+    assert "1 endpoints (HTTP) load and match nothing" in check.stderr
+    assert "1 ingress entries load and match nothing" in check.stderr
+    evaluate = runner.invoke(cli, ["profile", "evaluate", str(profile), "--from", str(events)])
+    assert "endpoints (HTTP) load and match nothing" in evaluate.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ENDPOINTS.replace("execs:", "exec:"))
+    failed = runner.invoke(cli, ["profile", "check", str(bad)])
+    assert failed.exit_code == 1 and "spec.exec: unknown field" in failed.stderr

@@ -366,6 +366,21 @@ def _str_map(value: Any, where: str, at: str) -> dict[str, str]:
     return {str(k): _as_str(v, where, f"{at}.{k}") for k, v in _as_dict(value, where, at).items()}
 
 
+def unevaluated(profile: Profile) -> list[str]:
+    """One line per part of a profile that loads but matches nothing: HTTP `endpoints` (no
+    HTTP sensor reads requests) and `ingress` peers (no rule judges incoming connections,
+    as in node-agent's catalogue). Said by `profile check`, `evaluate` and `run`, so an
+    entry nobody enforces is never mistaken for one that is."""
+    notes = []
+    for c in profile.containers:
+        where = f"{profile.source}: {profile.kind} {profile.name}" + (f" container {c.name}" if c.name else "")
+        if c.endpoints:
+            notes.append(f"{where}: {len(c.endpoints)} endpoints (HTTP) load and match nothing: no HTTP sensor")
+        if c.ingress:
+            notes.append(f"{where}: {len(c.ingress)} ingress entries load and match nothing: no ingress rule")
+    return notes
+
+
 def to_document(profile: Profile) -> dict[str, Any]:
     """A profile back as the CRD document Kubescape reads (inverse of `parse_document`)."""
     meta: dict[str, Any] = {"name": profile.name}

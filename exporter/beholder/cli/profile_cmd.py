@@ -28,7 +28,7 @@ from beholder.bob.engine import ProfileEngine, expand_paths, names_container
 from beholder.bob.generalize import DEFAULT_THRESHOLD
 from beholder.bob.learn import ProfileLearner
 from beholder.bob.merge import merge as merge_profiles
-from beholder.bob.profile import Profile, ProfileError, load_file, to_document
+from beholder.bob.profile import Profile, ProfileError, load_file, to_document, unevaluated
 from beholder.bob.recorded import ReadStats, read_events
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.events.interfaces import HostIdentity
@@ -88,6 +88,7 @@ def command() -> None:
       beholder profile learn web --from events.jsonl -o web.yaml
       beholder profile learn web --container 2b3c --duration 60 -o web.yaml
       beholder profile merge run1.yaml run2.yaml -o bob.yaml
+      beholder profile check bob.yaml
       beholder profile diff old.yaml new.yaml
       beholder profile compare bob.yaml --seccomp moby-default.json
       beholder profile export bob.yaml --seccomp -o seccomp.json
@@ -270,6 +271,35 @@ def learning_tracing(cgroup_ids: tuple[int, ...] = ()) -> Tracing:
     return Tracing(ProgramOptions(syscall_counts=True, cgroup_filter=cgroup_ids))
 
 
+@command.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def check_cmd(paths: tuple[str, ...]) -> None:
+    """Validate profile files and say what each holds and what of it Beholder evaluates.
+
+    Exit 1 when a file does not load (one line naming file and field).
+    """
+    failed = 0
+    for path in expand_paths(Path(p) for p in paths):
+        try:
+            loaded = load_file(path)
+        except ProfileError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed += 1
+            continue
+        for p in loaded:
+            for c in p.containers:
+                egress = sum(len(n.dns_names) + len(n.ip_addresses) for n in c.egress)
+                click.echo(
+                    f"{p.source}: {p.kind} {p.name}{f' container {c.name}' if c.name else ''}: "
+                    f"{len(c.execs)} execs, {len(c.opens)} opens, {len(c.syscalls)} syscalls, "
+                    f"{len(c.capabilities)} capabilities, {egress} egress names/addresses"
+                )
+            for note in unevaluated(p):
+                click.echo(f"note: {note}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
 @command.command("merge")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--name", default="", help="Name of the merged profile (default: the first one's).")
@@ -408,7 +438,10 @@ def evaluate_cmd(
     """Replay recorded events against profiles and print the alerts."""
     bindings = dict(b.split("=", 1) for b in binds if "=" in b)
     options = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
-    engine = ProfileEngine(_load_profiles(profiles), bindings, **options)
+    loaded = _load_profiles(profiles)
+    for note in (n for p in loaded for n in unevaluated(p)):
+        click.echo(f"beholder: note: {note}", err=True)
+    engine = ProfileEngine(loaded, bindings, **options)
     host = HostIdentity(host_name="replay", cluster_name=cluster_name)
     alerts: list[Alert] = []
     containers: dict[str, ContainerInfo] = {}

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from beholder.agent import AgentOptions
+from beholder.bob.profile import unevaluated
 from beholder.cli.enforce import ENFORCE_MODES, kill_report, start_kill_mode
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.live_options import live_options, settings_from, throttle_from
@@ -95,6 +96,8 @@ def _live_sources(
         _say(f"{len(engine.policies)} KubeArmor policies active; {engine.enforcement_status()}")
     if sources.profiles is not None and profiles:
         _say(f"{len(sources.profiles.profiles)} behaviour profiles loaded")
+        for note in (n for p in sources.profiles.profiles for n in unevaluated(p)):
+            _say(f"note: {note}")
         for line in sources.profiles.binding_problems():
             _say(line)
     return sources
