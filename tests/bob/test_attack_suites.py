@@ -20,6 +20,7 @@ import yaml
 from beholder.bob.engine import ProfileEngine
 from beholder.bob.profile import Profile, load_file
 from beholder.bob.rules import ALL_SPECS
+from beholder.enrich.mounts import ContainerMounts
 from beholder.events.model import ContainerInfo, Event
 from bob import builders
 from bob.shell import Image, ShellModel
@@ -100,7 +101,10 @@ def container_for(suite: Suite) -> ContainerInfo:
 
 def new_engine(suite: Suite) -> ProfileEngine:
     return ProfileEngine(
-        [profile_for(suite)], enabled=ALL_RULES, api_servers=[API_SERVER], mounts=lambda c: suite.mounts
+        [profile_for(suite)],
+        enabled=ALL_RULES,
+        api_servers=[API_SERVER],
+        mounts=lambda c, pid: ContainerMounts(mount_points=suite.mounts),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,6 +13,7 @@ from beholder.bob.cooldown import Cooldown, CooldownSettings
 from beholder.bob.engine import ProfileEngine
 from beholder.bob.profile import load_text
 from beholder.bob.rules import ALL_SPECS, BEHOLDER_RULES, CATALOGUE
+from beholder.enrich.mounts import ContainerMounts
 from beholder.events.model import ContainerInfo, Event
 from bob import builders as b
 from conftest import REFERENCE, require
@@ -308,11 +310,12 @@ def test_signature_rules_need_no_profile_and_anomaly_rules_need_one() -> None:
 
 def test_r1004_fires_for_exec_from_a_mount_the_provider_reports() -> None:
     events = [b.exec_event(WEB, "/data/payload", ("payload",))]
-    assert sorted(fired(events, mounts=lambda c: ["/data"])) == ["R0001", "R1004"]
+    data = ContainerMounts(mount_points=("/data",))
+    assert sorted(fired(events, mounts=lambda c, pid: data)) == ["R0001", "R1004"]
     assert fired(events) == ["R0001"]
     # node-agent compares plain string prefixes: a mount /data also covers /data2
     sibling = [b.exec_event(WEB, "/data2/payload", ("payload",))]
-    assert sorted(fired(sibling, mounts=lambda c: ["/data"])) == ["R0001", "R1004"]
+    assert sorted(fired(sibling, mounts=lambda c, pid: data)) == ["R0001", "R1004"]
 
 
 def test_capabilities_compare_with_or_without_cap_on_both_sides() -> None:
@@ -329,11 +332,19 @@ def test_bind_takes_an_id_prefix_and_names_a_binding_to_no_profile() -> None:
     assert eng.binding_problems() == ["--bind nginx-x=nope: no profile named 'nope' is loaded"]
 
 
-def test_r1001_fires_only_with_the_upper_layer_fact() -> None:
-    drifted = b.exec_event(WEB, "/usr/local/bin/x", ("x",))
-    assert fired([drifted]) == ["R0001"]
-    drifted.data["upper_layer"] = "true"
-    assert sorted(fired([drifted])) == ["R0001", "R1001"]
+def test_r1001_fires_for_an_exe_or_parent_in_the_overlay_upper_layer(tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "x").write_text("#!/bin/sh\n")
+    upper = ContainerMounts(upperdir=str(tmp_path))
+    drifted = b.exec_event(WEB, "/tmp/x", ("x",))
+    assert fired([drifted]) == ["R0001"]  # no mounts known: silent
+    assert sorted(fired([drifted], mounts=lambda c, pid: upper)) == ["R0001", "R1001"]
+    child = b.exec_event(WEB, "/usr/local/bin/y", ("y",), parent_exe="/tmp/x")
+    assert sorted(fired([child], mounts=lambda c, pid: upper)) == ["R0001", "R1001"]  # pupperlayer
+    profiled = b.exec_event(WEB, "/usr/sbin/nginx", ("nginx", "-g", "x"), parent_exe="/tmp/x")
+    assert fired([profiled], mounts=lambda c, pid: upper) == []
+    image = b.exec_event(WEB, "/usr/local/bin/y", ("y",))
+    assert fired([image], mounts=lambda c, pid: upper) == ["R0001"]
 
 
 def test_r0009_needs_a_successful_prog_load_outside_the_profile() -> None:

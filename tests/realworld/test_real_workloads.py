@@ -144,3 +144,23 @@ def test_every_attack_raises_its_expected_detections_in_every_repeat(suite_run: 
         wanted = expectation(suite, attack, outcome.step.expected)
         raised = r.raised(outcome)
         assert met(wanted, raised) == wanted, (sorted(raised), outcome.output[-500:])
+
+
+# Beyond the suites (they leave these to "cluster config"): what Beholder itself must raise on
+# the same attacks. (suite, attack) -> (rule id, process name)
+BEYOND: dict[tuple[str, str], Detection] = {
+    # a binary copied into the container's overlay and run: its upper layer holds it (R1001)
+    ("postgres", "exec-drifted-binary"): ("R1001", "drifted_pg"),
+}
+
+
+@pytest.mark.parametrize(
+    ("suite_run", "attack"), [(s, a) for s, a in BEYOND], indirect=["suite_run"], ids=[a for _, a in BEYOND]
+)
+def test_beyond_the_suite_drift_is_raised_in_every_repeat(suite_run: Run, attack: str) -> None:
+    suite, runs = suite_run
+    wanted = {BEYOND[(suite, attack)]}
+    for r in runs:
+        outcome: Outcome = next(o for o in r.attacks if o.step.name == attack)
+        raised = r.raised(outcome)
+        assert met(wanted, raised) == wanted, (sorted(raised), outcome.output[-500:])

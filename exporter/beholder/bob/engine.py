@@ -33,6 +33,7 @@ from beholder.bob.rules import (
     rule_needs,
     rules_by_kind,
 )
+from beholder.enrich.mounts import ContainerMounts
 from beholder.events.kinds import kind_of
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
 from beholder.events.needs import NOTHING, Needs
@@ -43,7 +44,8 @@ WORKLOAD_KIND = "kubescape.io/workload-kind"
 WORKLOAD_NAME = "kubescape.io/workload-name"
 CONTAINER_LIMIT = 16384  # compiled bindings kept; the oldest go first (containers come and go)
 
-MountProvider = Callable[[ContainerInfo], Iterable[str]]
+# a container's mounts, read through one of its processes (enrich.mounts.container_mounts)
+MountProvider = Callable[[ContainerInfo, int], ContainerMounts]
 
 
 class ProfileEngine:
@@ -169,8 +171,7 @@ class ProfileEngine:
             return ctx
         # new, or unbound so far and enrichment has since learned more (pod labels come late)
         self._bound.pop(cid, None)
-        mounts = tuple(self._mounts(container)) if self._mounts else ()
-        ctx = Context(self.behaviour_for(container), self._api_servers, mounts)
+        ctx = Context(self.behaviour_for(container), self._api_servers)
         self._contexts[cid] = ctx
         if ctx.behaviour is None:
             self._unbound[cid] = _identity(container)
@@ -207,6 +208,8 @@ class ProfileEngine:
             if facts is None:
                 continue
             ctx = self._context(container)
+            if facts.kind == "exec" and self._mounts is not None and not ctx.mounts:
+                ctx.mounts = self._mounts(container, event.host_pid)  # retried until a process answers
             b = ctx.behaviour
             for rule in rules[facts.kind]:
                 spec = rule.spec

@@ -373,9 +373,13 @@ def unevaluated(profile: Profile) -> list[str]:
     entry nobody enforces is never mistaken for one that is."""
     notes = []
     for c in profile.containers:
-        where = f"{profile.source}: {profile.kind} {profile.name}" + (f" container {c.name}" if c.name else "")
+        where = f"{profile.source}: {profile.kind} {profile.name}" + (
+            f" container {c.name}" if c.name else ""
+        )
         if c.endpoints:
-            notes.append(f"{where}: {len(c.endpoints)} endpoints (HTTP) load and match nothing: no HTTP sensor")
+            notes.append(
+                f"{where}: {len(c.endpoints)} endpoints (HTTP) load and match nothing: no HTTP sensor"
+            )
         if c.ingress:
             notes.append(f"{where}: {len(c.ingress)} ingress entries load and match nothing: no ingress rule")
     return notes

@@ -5,10 +5,9 @@ Ids, names, severities, MITRE ids, tags and default on/off follow node-agent's c
 are re-expressed as small Python predicates over one `Facts` view of the event.
 
 Limits of what the kernel sensors give us, stated where they matter:
-- R1001 (drifted binary) needs the overlay upper-layer bit; we cannot see overlay layers,
-  so it fires only when enrichment sets `data["upper_layer"] == "true"`.
-- R1004 (exec from mount) needs the container's mount points; the engine takes them from
-  a provider and the rule stays silent without one.
+- R1001 (drifted binary) and R1004 (exec from mount) read the container's mounts
+  (`enrich/mounts.py`: the overlay root's `upperdir=` and the volume mount points from
+  `/proc/<pid>/mountinfo`); both stay silent where no provider gives them.
 - R1007 (RandomX miner): Kubescape reads the MXCSR register from the `struct fpu` that the
   `x86_fpu_regs_deactivated` tracepoint points to (its only other fields are xfeatures
   and xcomp_bv). That needs kernel struct offsets (BTF), which our sensors do not read,
@@ -41,6 +40,7 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 
 from beholder.bob.behaviour import Behaviour
+from beholder.enrich.mounts import ContainerMounts
 from beholder.events import kinds
 from beholder.events.abi import RecordKind
 from beholder.events.decoding import open_flag_names
@@ -156,7 +156,7 @@ class Context:
 
     behaviour: Behaviour | None
     api_servers: frozenset[str] = frozenset()
-    mount_paths: tuple[str, ...] = ()
+    mounts: ContainerMounts | None = None  # read on the container's first exec
 
 
 Check = Callable[[Facts, Context], str | None]
@@ -390,7 +390,11 @@ def _malicious_source(f: Facts, c: Context) -> str | None:
 
 
 def _drifted(f: Facts, c: Context) -> str | None:
-    if f.event.data.get("upper_layer") != "true":
+    """node-agent: the exe or its parent's lies in the upper layer (not part of the image)."""
+    mounts, proc = c.mounts, f.event.process
+    if not mounts or not (
+        mounts.in_upper_layer(f.exec_path) or (proc is not None and mounts.in_upper_layer(proc.parent_exe))
+    ):
         return None
     if c.behaviour and c.behaviour.was_executed(f.exec_path):
         return None
@@ -408,7 +412,7 @@ def _kernel_module(f: Facts, c: Context) -> str | None:
 def _exec_from_mount(f: Facts, c: Context) -> str | None:
     if c.behaviour and c.behaviour.was_executed(f.exec_path):
         return None
-    for mount in c.mount_paths:
+    for mount in c.mounts.mount_points if c.mounts else ():
         if any(p.startswith(mount) for p in (f.exec_path, f.path) if p):  # node-agent: plain prefix
             return f"Process ({f.comm}) was executed from a mounted path"
     return None

@@ -10,6 +10,7 @@ import click
 
 from beholder.bob.cooldown import DEFAULT_AFTER, DEFAULT_DURATION_S, CooldownSettings
 from beholder.bob.rules import ALL_SPECS, default_enabled
+from beholder.enrich.mounts import container_mounts
 
 
 def rule_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,8 +57,10 @@ def enabled_rules(enable: tuple[str, ...], disable: tuple[str, ...]) -> set[str]
 def engine_options(
     enable: tuple[str, ...], disable: tuple[str, ...], cooldown_s: float, cooldown_after: int
 ) -> dict[str, Any]:
-    """Keyword arguments for `ProfileEngine` from the options above."""
+    """Keyword arguments for `ProfileEngine` from the options above; R1001 and R1004 read
+    each container's mounts through its processes."""
     return {
         "enabled": enabled_rules(enable, disable),
         "cooldown": CooldownSettings(duration_s=cooldown_s, after=cooldown_after),
+        "mounts": container_mounts,
     }

@@ -1,0 +1,60 @@
+"""R1001 and R1004 read a real container's mounts: a runc container on an overlay root (as
+containerd mounts one) with a bind-mounted volume, read through /proc/<pid>/mountinfo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from beholder.enrich.mounts import container_mounts
+from beholder.events.model import ContainerInfo
+from conftest import require
+from support import runc
+from support.kernel import kernel_ready
+from support.rootfs import overlay_root
+
+pytestmark = pytest.mark.kernel
+
+
+def container_pid(ctr: runc.Container, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = subprocess.run(["runc", "state", ctr.name], capture_output=True, text=True, check=False)
+        if state.returncode == 0 and json.loads(state.stdout).get("status") == "running":
+            return int(json.loads(state.stdout)["pid"])
+        time.sleep(0.1)
+    raise AssertionError(f"container {ctr.name} did not start")
+
+
+def test_a_running_container_shows_its_upper_layer_and_its_volume(tmp_path: Path) -> None:
+    ok, why = kernel_ready()
+    require(ok, why)
+    require(runc.BUSYBOX.exists(), "busybox-static not installed")
+    ctr = runc.make_bundle(tmp_path / "bundle", ["/bin/sleep", "30"])
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    with overlay_root(tmp_path / "bundle" / "rootfs", tmp_path / "overlay") as merged:
+        config_path = ctr.bundle / "config.json"
+        config = json.loads(config_path.read_text())
+        config["root"]["path"] = str(merged)
+        config["mounts"].append(
+            {"destination": "/data", "type": "bind", "source": str(volume), "options": ["rbind", "rw"]}
+        )
+        config_path.write_text(json.dumps(config))
+        proc = runc.start(ctr)
+        try:
+            pid = container_pid(ctr)
+            copied = runc.exec_in(ctr, ["/bin/busybox", "cp", "/bin/busybox", "/tmp/drift"], timeout=20)
+            assert copied.returncode == 0, copied.stderr
+            mounts = container_mounts(ContainerInfo(ctr.container_id), pid)
+            assert mounts.upperdir.endswith(str(tmp_path / "overlay" / "upper"))
+            assert mounts.in_upper_layer("/tmp/drift")  # written after the image: drifted
+            assert not mounts.in_upper_layer("/bin/busybox")  # the image's own
+            assert "/data" in mounts.mount_points
+            assert not any(p.startswith(("/proc", "/sys", "/dev")) for p in mounts.mount_points)
+        finally:
+            runc.stop(ctr, proc)
