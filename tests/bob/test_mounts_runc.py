@@ -52,8 +52,12 @@ def test_a_running_container_shows_its_upper_layer_and_its_volume(tmp_path: Path
             assert copied.returncode == 0, copied.stderr
             mounts = container_mounts(ContainerInfo(ctr.container_id), pid)
             assert mounts.upperdir.endswith(str(tmp_path / "overlay" / "upper"))
-            assert mounts.in_upper_layer("/tmp/drift")  # written after the image: drifted
-            assert not mounts.in_upper_layer("/bin/busybox")  # the image's own
+            assert mounts.not_in_image("/tmp/drift")  # written after the image: drifted
+            assert not mounts.not_in_image("/bin/busybox")  # the image's own
+            removed = runc.exec_in(ctr, ["/bin/busybox", "rm", "/tmp/drift"], timeout=20)
+            assert removed.returncode == 0, removed.stderr
+            assert mounts.not_in_image("/tmp/drift")  # gone from the upper layer, in no image layer
+            assert not mounts.not_in_image("/data/x")  # the volume is not the overlay
             assert "/data" in mounts.mount_points
             assert not any(p.startswith(("/proc", "/sys", "/dev")) for p in mounts.mount_points)
         finally:

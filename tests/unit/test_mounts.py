@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from beholder.enrich.mounts import ContainerMounts, parse_mountinfo
+from beholder.enrich.mounts import parse_mountinfo
 
 MOUNTINFO = r"""812 790 0:73 / / rw - overlay overlay rw,lowerdir=/l1:/l2,upperdir=/c/snap\0409/fs,workdir=/w
 813 812 0:76 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw
@@ -21,9 +21,16 @@ MOUNTINFO = r"""812 790 0:73 / / rw - overlay overlay rw,lowerdir=/l1:/l2,upperd
 
 
 def test_mountinfo_gives_the_upper_layer_and_the_volumes_only(tmp_path: Path) -> None:
-    (tmp_path / "c/snap 9/fs").mkdir(parents=True)
+    for layer in ("c/snap 9/fs", "l1/usr/bin", "l2"):
+        (tmp_path / layer).mkdir(parents=True)
+    (tmp_path / "l1/usr/bin/ls").write_text("")
     mounts = parse_mountinfo(MOUNTINFO, host_root=str(tmp_path))
     assert mounts.upperdir == f"{tmp_path}/c/snap 9/fs"  # through the node's root, unescaped
+    assert mounts.lowerdirs == (f"{tmp_path}/l1", f"{tmp_path}/l2")
+    assert not mounts.not_in_image("/usr/bin/ls")  # an image layer has it
+    assert mounts.not_in_image("/tmp/gone")  # written and deleted: no layer has it
+    assert not mounts.not_in_image("/var/lib/postgresql/data/x")  # a volume, not the overlay
+    assert not mounts.not_in_image("/dev/shm/x") and not mounts.not_in_image("/memfd:x")
     assert mounts.mount_points == (
         "/var/lib/postgresql/data",
         "/etc/hosts",
@@ -34,4 +41,4 @@ def test_mountinfo_gives_the_upper_layer_and_the_volumes_only(tmp_path: Path) ->
 
 def test_a_root_that_is_no_overlay_has_no_upper_layer_and_nothing_is_drifted() -> None:
     mounts = parse_mountinfo("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
-    assert mounts == ContainerMounts() and not mounts.in_upper_layer("/bin/sh")
+    assert not mounts and not mounts.not_in_image("/bin/sh")

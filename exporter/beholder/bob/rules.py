@@ -393,7 +393,7 @@ def _drifted(f: Facts, c: Context) -> str | None:
     """node-agent: the exe or its parent's lies in the upper layer (not part of the image)."""
     mounts, proc = c.mounts, f.event.process
     if not mounts or not (
-        mounts.in_upper_layer(f.exec_path) or (proc is not None and mounts.in_upper_layer(proc.parent_exe))
+        mounts.not_in_image(f.exec_path) or (proc is not None and mounts.not_in_image(proc.parent_exe))
     ):
         return None
     if c.behaviour and c.behaviour.was_executed(f.exec_path):

@@ -1,9 +1,10 @@
 """A container's mounts as its own processes see them, from `/proc/<pid>/mountinfo`.
 
 Two rules need them and no kernel struct gives them to us: R1004 (exec from a mounted
-volume) needs the mount points, R1001 (drifted binary) needs the overlay root's upper
-layer, where every file written or changed since the container started lives. Read once
-per container, from a live process of it (the event's own, else one its cgroup lists).
+volume) needs the mount points, R1001 (drifted binary) needs the overlay root's layers:
+the image's lower layers and the upper layer, where every file written or changed since
+the container started lives. Read once per container, from a live process of it (the
+event's own, else one its cgroup lists).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PSEUDO = frozenset({"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "d
 SYSTEM_TREES = ("/proc", "/sys", "/dev")
 HOST_ROOT = "/proc/1/root"  # the node's root as the agent sees it (hostPID); "/" on a plain host
 MEMBERS_TRIED = 4
+ANONYMOUS = ("/memfd:", "/dev/fd/")  # an exe with no file behind it (fileless: R1005's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,21 +28,35 @@ class ContainerMounts:
     """What R1001 and R1004 read; empty when no live process of the container answered."""
 
     upperdir: str = ""  # the overlay root's upper layer, as a path the agent can open
+    lowerdirs: tuple[str, ...] = ()  # the image's layers, topmost first, likewise
     mount_points: tuple[str, ...] = ()  # the volumes, as paths inside the container
+    other_points: tuple[str, ...] = ()  # /proc, /dev, /sys and what else is not the overlay
 
     def __bool__(self) -> bool:
         return bool(self.upperdir or self.mount_points)
 
-    def in_upper_layer(self, path: str) -> bool:
-        """The file at `path` (inside the container) was written after the image: it sits
-        in the upper layer (a copy-up of an image file changed in place counts too)."""
-        return bool(self.upperdir and path.startswith("/") and os.path.lexists(self.upperdir + path))
+    def not_in_image(self, path: str) -> bool:
+        """The file at `path` (inside the container) is not the image's: it sits in the
+        upper layer (written, or an image file changed in place), or no image layer has it
+        (written and already deleted by the time we look: `cp x /tmp/y && /tmp/y && rm
+        /tmp/y` leaves nothing in the upper layer). Paths on other mounts (volumes,
+        /dev/shm, memfd) are not the overlay's and never drifted."""
+        if not self.upperdir or not path.startswith("/") or path.startswith(ANONYMOUS):
+            return False
+        if any(
+            path == p or path.startswith(p.rstrip("/") + "/") for p in self.mount_points + self.other_points
+        ):
+            return False
+        if os.path.lexists(self.upperdir + path):
+            return True
+        return bool(self.lowerdirs) and not any(os.path.lexists(lower + path) for lower in self.lowerdirs)
 
 
 def parse_mountinfo(text: str, host_root: str = HOST_ROOT) -> ContainerMounts:
     """The upper layer of the `/` overlay and the volume mount points of one mountinfo."""
-    upper = ""
+    upper, lowers = "", []
     points: list[str] = []
+    others: list[str] = []
     for line in text.splitlines():
         fields = line.split()
         if "-" not in fields[6:]:
@@ -50,21 +66,32 @@ def parse_mountinfo(text: str, host_root: str = HOST_ROOT) -> ContainerMounts:
         if point == "/":
             if fstype == "overlay" and options:
                 for option in options[0].split(","):
-                    if option.startswith("upperdir="):
-                        upper = _unescape(option.removeprefix("upperdir="))
+                    name, _, value = option.partition("=")
+                    if name == "upperdir":
+                        upper = _unescape(value)
+                    elif name == "lowerdir":
+                        lowers = [_unescape(v) for v in value.split(":") if v]
             continue
         if fstype in PSEUDO or any(point == t or point.startswith(t + "/") for t in SYSTEM_TREES):
-            continue
-        points.append(point)
-    return ContainerMounts(_reachable(upper, host_root), tuple(points))
+            others.append(point)
+        else:
+            points.append(point)
+    upper = _reachable(upper, host_root)
+    reachable = [_reachable(lower, host_root) for lower in lowers] if upper else []
+    return ContainerMounts(
+        upper,
+        tuple(reachable) if all(reachable) else (),
+        tuple(points),
+        tuple(dict.fromkeys([*SYSTEM_TREES, *others])),
+    )
 
 
-def _reachable(upper: str, host_root: str) -> str:
-    """The upper layer through the node's root (an agent in its own mount namespace), else
-    as written (an agent on the host); "" when neither is a directory we can read."""
-    if not upper:
+def _reachable(layer: str, host_root: str) -> str:
+    """A layer through the node's root (an agent in its own mount namespace), else as
+    written (an agent on the host); "" when neither is a directory we can read."""
+    if not layer:
         return ""
-    return next((p for p in (host_root.rstrip("/") + upper, upper) if os.path.isdir(p)), "")
+    return next((p for p in (host_root.rstrip("/") + layer, layer) if os.path.isdir(p)), "")
 
 
 def _unescape(text: str) -> str:
