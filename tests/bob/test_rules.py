@@ -648,3 +648,20 @@ def test_bin_and_usr_bin_spell_one_exec_on_merged_usr_images() -> None:
     assert [a.rule_id for a in eng.evaluate([b.exec_event(WEB, "/usr/local/bin/nginx", ("nginx",))])] == [
         "R0001"
     ]
+
+
+def test_the_pods_command_and_lifecycle_hooks_are_expected_execs() -> None:
+    pod = replace(
+        WEB,
+        container_id="c-pod",
+        declared_execs=(
+            ("/usr/local/bin/docker-entrypoint.sh", "nginx", "-g", "daemon off;"),
+            ("/bin/sh", "-c", "nginx -s quit"),
+        ),
+    )
+    start = b.exec_event(pod, "/usr/local/bin/docker-entrypoint.sh", pod.declared_execs[0])
+    hook = b.exec_event(pod, "/bin/sh", pod.declared_execs[1])
+    assert fired([start, hook]) == []  # R0001 and R0040 both know the pod spec
+    other = b.exec_event(pod, "/bin/sh", ("/bin/sh", "-c", "curl evil"))
+    assert fired([other]) == ["R0040"]  # a declared binary with other arguments
+    assert fired([b.exec_event(WEB, "/bin/sh", ("/bin/sh", "-c", "nginx -s quit"))]) == ["R0001"]

@@ -151,3 +151,37 @@ def test_malformed_pod_objects_never_raise(obj: object) -> None:
         obj = {"metadata": obj}
     base, records = pod_records(obj)
     assert all(r.pod_uid == base.pod_uid for r in records)
+
+
+def test_a_containers_command_and_exec_hooks_are_its_declared_execs() -> None:
+    cid = "ab" * 32
+    pod = {
+        "metadata": {"uid": "u1", "name": "db", "namespace": "shop"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "pg",
+                    "command": ["/usr/local/bin/docker-entrypoint.sh"],
+                    "args": ["postgres", "-c", "fsync=off"],
+                    "lifecycle": {
+                        "postStart": {"exec": {"command": ["/bin/sh", "-c", "echo up"]}},
+                        "preStop": {"exec": {"command": ["/usr/bin/pg_ctl", "stop"]}},
+                    },
+                },
+                {"name": "sidecar", "args": ["--port", "9187"]},  # the image's ENTRYPOINT: unknown here
+            ]
+        },
+        "status": {
+            "containerStatuses": [
+                {"name": "pg", "containerID": f"containerd://{cid}"},
+                {"name": "sidecar", "containerID": f"containerd://{'cd' * 32}"},
+            ]
+        },
+    }
+    _, (pg, sidecar) = pod_records(pod)
+    assert pg.declared_execs == (
+        ("/usr/local/bin/docker-entrypoint.sh", "postgres", "-c", "fsync=off"),
+        ("/bin/sh", "-c", "echo up"),
+        ("/usr/bin/pg_ctl", "stop"),
+    )
+    assert sidecar.declared_execs == ()

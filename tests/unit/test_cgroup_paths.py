@@ -25,6 +25,7 @@ CASES = {
     "docker systemd": (f"/system.slice/docker-{CID}.scope", CgroupIdentity(CID, "docker", "")),
     "podman": (f"/machine.slice/libpod-{CID}.scope/container", CgroupIdentity(CID, "podman", "")),
     "plain runc": (f"/mycontainers/{CID}", CgroupIdentity(CID, "", "")),
+    "runc systemd, a name for an id": ("/system.slice/runc-web-1.scope", CgroupIdentity("web-1", "runc", "")),
     "host user session": ("/user.slice/user-0.slice/session-3.scope", None),
     "host root": ("/", None),
     "short hex is not a container": ("/system.slice/deadbeef", None),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from beholder.enrich.runtimes import from_runc_state, guess_runtime
+from beholder.enrich.runtimes import from_runc_state, guess_runtime, runc_container_of
 
 CID = "ab" * 32
 
@@ -46,3 +46,12 @@ def test_runtime_from_runc_state_when_the_ancestry_is_gone(tmp_path: Path) -> No
     _proc(tmp_path, 42, 1, "sleep")  # reparented to init: no runtime above it
     assert guess_runtime(42, CID, tmp_path, tmp_path / "run-runc") == "runc"
     assert from_runc_state("cd" * 32, tmp_path / "run-runc") == ""
+
+
+def test_a_runc_container_with_a_name_for_an_id_is_found_by_its_cgroup(tmp_path: Path) -> None:
+    state = tmp_path / "run-runc" / "web-1"
+    state.mkdir(parents=True)
+    (state / "state.json").write_text('{"id": "web-1", "cgroup_paths": {"": "/sys/fs/cgroup/unified/web-1"}}')
+    assert runc_container_of("/web-1", tmp_path / "run-runc") == "web-1"
+    assert runc_container_of("/web-2", tmp_path / "run-runc") == ""
+    assert runc_container_of("/", tmp_path / "run-runc") == ""

@@ -109,6 +109,12 @@ def _native(d: dict[str, Any]) -> Event:
         data={str(k): str(v) for k, v in (d.get("data") or {}).items()},
         argv=tuple(str(a) for a in d.get("argv") or ()),
         process=_process(proc) if isinstance(proc, dict) else None,
-        container=ContainerInfo(**ctr) if isinstance(ctr, dict) else None,
+        container=_container(ctr) if isinstance(ctr, dict) else None,
     )
     return with_facts(event)
+
+
+def _container(d: dict[str, Any]) -> ContainerInfo:
+    """JSON gives lists where the model keeps tuples (the pod spec's declared argvs)."""
+    execs = d.get("declared_execs") or ()
+    return ContainerInfo(**{**d, "declared_execs": tuple(tuple(str(a) for a in argv) for argv in execs)})

@@ -270,16 +270,33 @@ def _is_private(address: str) -> bool:
     return ip.is_private or ip.is_loopback or ip.is_link_local
 
 
+def was_executed(f: Facts, c: Context) -> bool:
+    """node-agent's `cp.was_executed`: the profile's execs, then the pod spec's own (an element
+    of the container's command or of an exec lifecycle hook)."""
+    if c.behaviour is not None and c.behaviour.was_executed(f.exec_path):
+        return True
+    container = f.event.container
+    return container is not None and any(f.exec_path in argv for argv in container.declared_execs)
+
+
+def was_executed_with_args(f: Facts, c: Context) -> bool:
+    """node-agent's `cp.was_executed_with_args`: a profile entry's args, else a whole argv the
+    pod spec declares."""
+    if c.behaviour is not None and c.behaviour.was_executed_with_args(f.exec_path, f.event.argv):
+        return True
+    container = f.event.container
+    return container is not None and f.event.argv in container.declared_execs
+
+
 # --- predicates: a message when the rule fires, None otherwise ------------------------
 def _unexpected_exec(f: Facts, c: Context) -> str | None:
-    if c.behaviour.was_executed(f.exec_path):
+    if was_executed(f, c):
         return None
     return f"Unexpected process launched: {f.comm} with PID {f.event.host_pid}"
 
 
 def _unexpected_args(f: Facts, c: Context) -> str | None:
-    b = c.behaviour
-    if not b.was_executed(f.exec_path) or b.was_executed_with_args(f.exec_path, f.event.argv):
+    if not was_executed(f, c) or was_executed_with_args(f, c):
         return None
     return f"Unexpected process arguments: {f.exec_path} with args {' '.join(f.event.argv)}"
 
@@ -324,7 +341,7 @@ def _kubernetes_client(f: Facts, c: Context) -> str | None:
     if f.kind == "exec":
         if f.comm != "kubectl" and not f.exec_path.endswith("/kubectl"):
             return None
-        if c.behaviour and c.behaviour.was_executed(f.exec_path):
+        if was_executed(f, c):
             return None
         return f"Kubernetes client ({f.comm}) was executed with PID {f.event.host_pid}"
     if f.address not in c.api_servers or (c.behaviour and c.behaviour.was_address_in_egress(f.address)):
@@ -396,7 +413,7 @@ def _drifted(f: Facts, c: Context) -> str | None:
         mounts.not_in_image(f.exec_path) or (proc is not None and mounts.not_in_image(proc.parent_exe))
     ):
         return None
-    if c.behaviour and c.behaviour.was_executed(f.exec_path):
+    if was_executed(f, c):
         return None
     return f"Process ({f.comm}) was executed and is not part of the image"
 
@@ -410,7 +427,7 @@ def _kernel_module(f: Facts, c: Context) -> str | None:
 
 
 def _exec_from_mount(f: Facts, c: Context) -> str | None:
-    if c.behaviour and c.behaviour.was_executed(f.exec_path):
+    if was_executed(f, c):
         return None
     for mount in c.mounts.mount_points if c.mounts else ():
         if any(p.startswith(mount) for p in (f.exec_path, f.path) if p):  # node-agent: plain prefix

@@ -21,6 +21,7 @@ _SEGMENT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"^docker-({_HEX64})\.scope$"), "docker"),
     (re.compile(rf"^libpod-(?:conmon-)?({_HEX64})(?:\.scope)?$"), "podman"),
     (re.compile(rf"^runc-({_HEX64})\.scope$"), "runc"),
+    (re.compile(r"^runc-([A-Za-z0-9][A-Za-z0-9_.+-]*)\.scope$"), "runc"),  # systemd: any runc name
     (re.compile(rf"^({_HEX64})$"), ""),
 )
 _POD_RE = re.compile(rf"pod({_UUID})(?:\.slice)?$")

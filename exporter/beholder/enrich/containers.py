@@ -18,12 +18,22 @@ from pathlib import Path
 
 from beholder.enrich.cgroup import CgroupIdentity, parse_cgroup_path, parse_proc_cgroup
 from beholder.enrich.cgroup_path import CgroupPaths
-from beholder.enrich.runtimes import guess_runtime
+from beholder.enrich.runtimes import guess_runtime, runc_container_of
 from beholder.events import ContainerInfo
 
 PROC = Path("/proc")
 _LEADING_PARENTS = re.compile(r"^(?:/\.\.)+(?=/|$)")
 CGROUP2_ROOTS = ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")  # hybrid hosts first, then pure v2
+
+
+def container_of(path: str) -> CgroupIdentity | None:
+    """The container a cgroup path names: a runtime's id spelling, else a runc container's
+    name from runc's own state (`runc run web`)."""
+    identity = parse_cgroup_path(path)
+    if identity is None:
+        name = runc_container_of(_LEADING_PARENTS.sub("", path) or "/")
+        identity = CgroupIdentity(name, "runc", "") if name else None
+    return identity
 
 
 class ContainerRegistry:
@@ -92,11 +102,11 @@ class ContainerRegistry:
             if found is None and cgroup_id and cgroup_id not in self._plain:
                 self._bounded_add(self.vanished, cgroup_id)
             return found
-        identity = parse_proc_cgroup(text)
+        unified = next((line[3:] for line in text.splitlines() if line.startswith("0::")), "")
+        identity = parse_proc_cgroup(text) or (container_of(unified) if unified else None)
         if identity is None:
             return None
-        unified = next((line[3:] for line in text.splitlines() if line.startswith("0::")), "")
-        if parse_cgroup_path(unified) != identity or not cgroup_id:
+        if container_of(unified) != identity or not cgroup_id:
             # v1-only container (hybrid host): nothing to verify
             return self._info(identity, pid, retry=False)
         if self._cgroup_inode(unified) != cgroup_id:
@@ -123,7 +133,7 @@ class ContainerRegistry:
         path = self.paths.path(cgroup_id)
         if path is None:
             return None
-        identity = parse_cgroup_path(path)
+        identity = container_of(path)
         if identity is None:
             self._bounded_add(self._plain, cgroup_id)
             return None

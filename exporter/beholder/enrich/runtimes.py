@@ -8,6 +8,7 @@ Two clues, both read once per new container: the process's own ancestry (`runc i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -64,3 +65,29 @@ def from_runc_state(container_id: str, root: Path = RUNC_ROOT) -> str:
 
 def guess_runtime(pid: int, container_id: str, proc: Path = PROC, runc_root: Path = RUNC_ROOT) -> str:
     return from_ancestry(pid, proc) or from_runc_state(container_id, runc_root)
+
+
+def runc_container_of(cgroup_path: str, root: Path = RUNC_ROOT) -> str:
+    """The runc container whose cgroup is `cgroup_path` (relative to the cgroup root), by its
+    runc name: `runc run web` gives no 64-hex id to recognise, only `/web` (cgroupfs) or a
+    `cgroupsPath` of the caller's choosing. runc's state names each container's cgroup."""
+    leaf = cgroup_path.rstrip("/").rpartition("/")[2]
+    if not leaf:
+        return ""
+    own = root / leaf
+    if own.is_dir() and not (own / "state.json").exists():
+        return leaf  # `runc run` has created the container and not yet written its state
+    try:
+        states = sorted(root.glob("*/state.json"), key=lambda p: p.parent.name != leaf)
+    except OSError:
+        return ""
+    for state in states:
+        try:
+            doc = json.loads(state.read_text(errors="replace"))
+        except (OSError, ValueError):
+            continue
+        paths = doc.get("cgroup_paths") if isinstance(doc, dict) else None
+        unified = paths.get("", "") if isinstance(paths, dict) else ""
+        if isinstance(unified, str) and unified.endswith(cgroup_path) and cgroup_path != "/":
+            return str(doc.get("id") or state.parent.name)
+    return ""

@@ -52,6 +52,8 @@ class ContainerInfo:
     service_account: str = ""
     cgroup_dir: str = ""  # its cgroup v2 directory on the host: cgroup.procs lists its live processes
     annotations: dict[str, str] = field(default_factory=dict)  # the pod's kubearmor-* annotations
+    # argv vectors its pod spec declares (command + args, exec lifecycle hooks): expected execs
+    declared_execs: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(slots=True)

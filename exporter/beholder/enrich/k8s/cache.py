@@ -95,6 +95,7 @@ class PodCache:
         info.workload_kind = found.workload_kind or info.workload_kind
         info.workload_name = found.workload_name or info.workload_name
         info.service_account = found.service_account or info.service_account
+        info.declared_execs = found.declared_execs or info.declared_execs
 
     def attach(self, info: ContainerInfo) -> bool:
         """Fill `info` now if its container is known, else as soon as the watcher stores it.

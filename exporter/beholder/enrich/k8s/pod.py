@@ -41,6 +41,23 @@ class PodContainer:
     workload_kind: str = ""
     workload_name: str = ""
     service_account: str = ""
+    declared_execs: tuple[tuple[str, ...], ...] = ()  # see declared_execs()
+
+
+def declared_execs(container: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    """The argv vectors a container's spec declares, as node-agent's pod-spec fallback reads
+    them: its startup command (`command` + `args`, only when `command` is set: otherwise the
+    image's ENTRYPOINT runs, which the spec does not show) and its exec lifecycle hooks."""
+    out = []
+    command = [_str(x) for x in container.get("command") or () if isinstance(x, (str, int))]
+    if command:
+        out.append((*command, *(_str(x) for x in container.get("args") or () if isinstance(x, (str, int)))))
+    lifecycle = _dict(container.get("lifecycle"))
+    for hook in ("postStart", "preStop"):
+        argv = _dict(_dict(lifecycle.get(hook)).get("exec")).get("command") or ()
+        if argv:
+            out.append(tuple(_str(x) for x in argv if isinstance(x, (str, int))))
+    return tuple(out)
 
 
 def split_container_id(raw: str) -> tuple[str, str]:
@@ -94,6 +111,9 @@ def pod_records(pod: Mapping[str, Any]) -> tuple[PodContainer, list[PodContainer
     spec_images = {
         _str(c.get("name")): _str(c.get("image")) for key in _SPEC_LISTS for c in _dicts(spec.get(key))
     }
+    spec_execs = {
+        _str(c.get("name")): declared_execs(c) for key in _SPEC_LISTS for c in _dicts(spec.get(key))
+    }
     containers = _dicts(spec.get("containers"))
     if len(containers) == 1:
         only = containers[0]
@@ -114,6 +134,7 @@ def pod_records(pod: Mapping[str, Any]) -> tuple[PodContainer, list[PodContainer
                     name=cname,
                     image=_str(cs.get("image")) or spec_images.get(cname, ""),
                     image_id=image_digest(_str(cs.get("imageID"))),
+                    declared_execs=spec_execs.get(cname, ()),
                 )
             )
     return base, records
