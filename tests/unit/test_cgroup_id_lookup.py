@@ -77,3 +77,15 @@ def test_runtime_is_guessed_once_per_lookup_and_retried_only_while_unknown(
     assert registry.resolve(pid=4243, cgroup_id=ctr.stat().st_ino) is info and info.runtime == "runc"
     registry.resolve(pid=4244, cgroup_id=ctr.stat().st_ino)
     assert asked == [(4242, cid), (4243, cid)]
+
+
+def test_run_and_learn_refuse_a_cgroup_id_that_names_no_cgroup(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from beholder.cli.main import cli
+
+    missing = "987654321987"
+    for args in (["run", "--duration", "1"], ["profile", "learn", "x", "--duration", "1"]):
+        result = CliRunner().invoke(cli, [*args, "--cgroup-id", missing])
+        assert result.exit_code == 2, result.output
+        assert f"{missing} names no cgroup" in result.stderr

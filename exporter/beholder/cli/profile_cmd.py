@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from beholder.bob import alert_json, seccomp
+from beholder.bob.command_cgroup import CgroupError, CommandCgroup
 from beholder.bob.diff import diff as diff_profiles
 from beholder.bob.engine import ProfileEngine, expand_paths, names_container
 from beholder.bob.generalize import DEFAULT_THRESHOLD
@@ -30,6 +31,7 @@ from beholder.bob.learn import ProfileLearner
 from beholder.bob.merge import merge as merge_profiles
 from beholder.bob.profile import Profile, ProfileError, load_file, to_document, unevaluated
 from beholder.bob.recorded import ReadStats, read_events
+from beholder.cli.params import CgroupId
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event
@@ -128,7 +130,7 @@ def command() -> None:
 @click.option(
     "--cgroup-id",
     "cgroup_ids",
-    type=int,
+    type=CgroupId(),
     multiple=True,
     help="Live: trace only these cgroup v2 ids, their syscalls counted from the first one.",
 )
@@ -155,20 +157,39 @@ def learn_cmd(
     Live, it traces until --duration passes, until CMD (after `--`) exits, or until it is
     interrupted (Ctrl-C, SIGTERM); then it writes what it learned.
     """
-    learner = ProfileLearner(name, namespace, _selector(container, workload), threshold)
+    if not sources and not (duration or cmd):
+        raise click.UsageError("give --from FILE, --duration SECONDS or a command after --")
+    own = _command_cgroup() if cmd and not (sources or container or workload) else None
+    selector = _selector(container, workload)
+    if own is not None:  # CMD alone, in a cgroup of its own, traced alone
+        selector, cgroup_ids = (lambda c: c.container_id == own.container_id), (*cgroup_ids, own.cgroup_id)
+    learner = ProfileLearner(name, namespace, selector, threshold)
     if sources:
         _learn_recorded(learner, [Path(s) for s in sources])
         for container, names in _recorded_syscalls(stats_file, learner.containers()):
             learner.observe_syscalls(container, names)
-    elif duration or cmd:
-        _learn_live(learner, duration, cmd, ready_file, cgroup_ids)
     else:
-        raise click.UsageError("give --from FILE, --duration SECONDS or a command after --")
+        try:
+            _learn_live(learner, duration, cmd, ready_file, cgroup_ids, own)
+        finally:
+            if own is not None:
+                own.remove()
     if learner.events == 0:
         raise click.ClickException("no events matched the selected containers; nothing learned")
     _write_yaml(to_document(learner.application_profile()), output)
     if network_output:
         _write_yaml(to_document(learner.network_neighborhood()), network_output)
+
+
+def _command_cgroup() -> CommandCgroup:
+    """CMD's own cgroup, or one line saying why it cannot have one."""
+    try:
+        return CommandCgroup()
+    except CgroupError as exc:
+        raise click.ClickException(
+            f"cannot give the command a cgroup of its own ({exc}): run as root on a cgroup v2 host, "
+            "or start it in a container and name that with --container"
+        ) from None
 
 
 def _progress() -> Progress:
@@ -218,6 +239,7 @@ def _learn_live(
     cmd: tuple[str, ...],
     ready_file: str | None,
     cgroup_ids: tuple[int, ...],
+    own: CommandCgroup | None = None,
 ) -> None:
     from beholder.pipeline import Pipeline  # loads the sensors: only for live learning
 
@@ -225,6 +247,12 @@ def _learn_live(
     # agent exists and held at a `read` until tracing runs; then it execs, visible.
     gate = ("/bin/sh", "-c", 'read _ && exec "$@"', "sh")
     child = subprocess.Popen([*gate, *cmd], stdin=subprocess.PIPE) if cmd else None
+    if own is not None and child is not None:
+        try:
+            own.add(child.pid)
+        except CgroupError as exc:
+            child.kill()
+            raise click.ClickException(f"cannot give the command a cgroup of its own ({exc})") from None
     pipeline = Pipeline(learning_tracing(cgroup_ids))
     agent = pipeline.open(
         syscall_observers=[learner], on_batch=lambda events, alerts: learner.observe(events)

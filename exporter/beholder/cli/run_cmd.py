@@ -27,7 +27,7 @@ from beholder.cli.outputs import (
     default_outputs,
     recorded_files,
 )
-from beholder.cli.params import ByteSize, mib
+from beholder.cli.params import ByteSize, CgroupId, mib
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.config import config_option
 from beholder.enrich.k8s.watcher import PodWatcher
@@ -174,7 +174,9 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     show_default=True,
     help="Ring buffer size in 4 KiB pages (a power of two).",
 )
-@click.option("--cgroup-id", "cgroup_ids", type=int, multiple=True, help="Trace only these cgroup v2 ids.")
+@click.option(
+    "--cgroup-id", "cgroup_ids", type=CgroupId(), multiple=True, help="Trace only these cgroup v2 ids."
+)
 @click.option(
     "--syscall-counts/--no-syscall-counts",
     default=None,

@@ -71,3 +71,17 @@ class CgroupPaths:
         if self._mount_fd >= 0:
             os.close(self._mount_fd)
             self._mount_fd = -1
+
+
+def cgroup_exists(cgroup_id: int, roots: tuple[str, ...]) -> bool:
+    """A cgroup v2 directory has this id: by handle when the kernel allows, else by walking
+    the hierarchy for the directory whose inode it is (ids are inode numbers)."""
+    paths = CgroupPaths(roots)
+    try:
+        if paths.available:
+            return paths.path(cgroup_id) is not None
+    finally:
+        paths.close()
+    if not paths.root:
+        return False
+    return any(os.stat(top).st_ino == cgroup_id for top, _, _ in os.walk(paths.root))
