@@ -383,8 +383,11 @@ def test_profile_check_and_evaluate_say_endpoints_and_ingress_match_nothing(tmp_
     assert "ContainerProfile api: 1 execs, 0 opens" in check.stdout
     assert "1 endpoints (HTTP) load and match nothing" in check.stderr
     assert "1 ingress entries load and match nothing" in check.stderr
-    evaluate = runner.invoke(cli, ["profile", "evaluate", str(profile), "--from", str(events)])
+    evaluate = runner.invoke(
+        cli, ["profile", "evaluate", str(profile), "--from", str(events), "--bind", "no-such-pod=api"]
+    )
     assert "endpoints (HTTP) load and match nothing" in evaluate.stderr
+    assert "warning: --bind no-such-pod=api: matched no container" in evaluate.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(ENDPOINTS.replace("execs:", "exec:"))
     failed = runner.invoke(cli, ["profile", "check", str(bad)])

@@ -665,3 +665,12 @@ def test_the_pods_command_and_lifecycle_hooks_are_expected_execs() -> None:
     other = b.exec_event(pod, "/bin/sh", ("/bin/sh", "-c", "curl evil"))
     assert fired([other]) == ["R0040"]  # a declared binary with other arguments
     assert fired([b.exec_event(WEB, "/bin/sh", ("/bin/sh", "-c", "nginx -s quit"))]) == ["R0001"]
+
+
+def test_a_binding_that_matched_no_container_is_said() -> None:
+    c = ContainerInfo("3f2a9c" + "0" * 58, name="nginx-1")
+    eng = ProfileEngine(load_text(PROFILE), bindings={"3f2a9c": "web", "ngnix-1": "web"})
+    eng.evaluate([b.exec_event(c, "/usr/sbin/nginx", ("nginx", "-g", "x"))])
+    assert eng.unmatched_bindings() == [
+        "--bind ngnix-1=web: matched no container (by id or id prefix, name, pod or workload)"
+    ]

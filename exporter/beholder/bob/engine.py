@@ -63,6 +63,7 @@ class ProfileEngine:
         self._install(profiles)
         self._incoming = self._installed = profiles
         self._bindings = dict(bindings or {})
+        self._matched: set[str] = set()  # binding keys that named a container
         self.enabled = set(default_enabled() if enabled is None else enabled)
         self._rules = rules_by_kind(self.enabled)
         self._needs = (rule_needs(self.enabled, False), rule_needs(self.enabled, True))
@@ -132,14 +133,13 @@ class ProfileEngine:
         return self._bound[key]
 
     def _bind(self, c: ContainerInfo) -> list[tuple[Profile, ContainerBehaviour]]:
-        explicit = next(
-            (
-                self._bindings[k]
-                for k in (c.container_id, c.name, c.pod_name, c.workload_name)
-                if k in self._bindings
-            ),
-            None,
-        ) or next((name for key, name in self._bindings.items() if names_container(key, c)), None)
+        key = next(
+            (k for k in (c.container_id, c.name, c.pod_name, c.workload_name) if k in self._bindings), None
+        )
+        key = key or next((k for k in self._bindings if names_container(k, c)), None)
+        explicit = self._bindings[key] if key is not None else None
+        if key is not None:
+            self._matched.add(key)
         candidates: list[Profile] = list(self._by_name.get(explicit, [])) if explicit else []
         for name in (c.labels.get(PROFILE_LABEL), c.labels.get(NETWORK_LABEL)):
             if name and not explicit:
@@ -155,6 +155,15 @@ class ProfileEngine:
                 parts.append((profile, entry))
         parts.sort(key=lambda pc: not pc[1].has_behaviour)
         return parts
+
+    def unmatched_bindings(self) -> list[str]:
+        """One line per explicit binding that named no container seen so far (a typo, an id
+        of another node's container): said when `run` ends and after `evaluate`."""
+        return [
+            f"--bind {key}={name}: matched no container (by id or id prefix, name, pod or workload)"
+            for key, name in self._bindings.items()
+            if key not in self._matched
+        ]
 
     def binding_problems(self) -> list[str]:
         """One line per explicit binding that names no loaded profile (said at start)."""

@@ -480,6 +480,8 @@ def evaluate_cmd(
         alerts += engine.observe_syscalls(container, names)
     for alert in alerts:
         _print_alert(alert, fmt, host, sys.stdout)
+    for line in engine.unmatched_bindings():
+        click.echo(f"beholder: warning: {line}", err=True)
     click.echo(f"beholder: {len(alerts)} alerts", err=True)
 
 

@@ -364,6 +364,8 @@ def command(
             metrics_runtime.shutdown()
         if stats_file:
             write_whole(stats_file, json.dumps(report, indent=2, default=str))
+        for line in sources.profiles.unmatched_bindings() if sources.profiles is not None else ():
+            _say(f"warning: {line}")
         _say(closing_line(report))
 
 
