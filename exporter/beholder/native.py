@@ -22,6 +22,8 @@ from types import ModuleType
 
 PURE_ENV = "BEHOLDER_PURE_PYTHON"
 MODULES = (
+    "beholder.events.model",
+    "beholder.events.facts",
     "beholder.sensors.decode",
     "beholder.events.decoding",
     "beholder.otel.wire",

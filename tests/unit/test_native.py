@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from beholder import native
+from beholder.events.facts import FileAccess
+from beholder.events.model import Event, Operation
 
 PROBE = (
     "import importlib, json, beholder.native as n;"
@@ -62,3 +67,38 @@ def test_a_module_never_built_is_not_stale(tmp_path: Path, monkeypatch: pytest.M
     source.parent.mkdir(parents=True)
     source.write_text("")
     assert native.stale("beholder.otel.wire") is False
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [("beholder.events.model", "Event"), ("beholder.events.facts", "FileAccess")]
+)
+def test_a_written_out_constructor_takes_the_fields_in_order_with_their_defaults(
+    module: str, name: str
+) -> None:
+    """`Event` and `FileAccess` write their `__init__` out (a native constructor once
+    compiled); it must stay the one dataclasses would generate: a new field, a reordering or
+    a changed default fails here instead of shifting positional arguments. Read from the
+    source (a native `__init__` has no signature to inspect)."""
+    cls = runpy.run_path(str(native.source_path(module)))[name]
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == [f.name for f in dataclasses.fields(cls)]
+    for param, field in zip(params, dataclasses.fields(cls), strict=True):
+        if field.default is not dataclasses.MISSING:
+            assert param.default == field.default, field.name
+        elif field.default_factory is not dataclasses.MISSING:  # None stands for a fresh value
+            assert param.default is None, field.name
+            assert getattr(_minimal(Event), field.name) == field.default_factory(), field.name
+        else:
+            assert param.default is inspect.Parameter.empty, field.name
+
+
+def test_each_event_gets_its_own_mutable_defaults() -> None:
+    first, second = _minimal(Event), _minimal(Event)
+    first.data["fd"] = "3"
+    assert second.data == {}
+
+
+def _minimal(cls: type) -> object:
+    if cls is FileAccess:
+        return FileAccess("/etc/passwd")
+    return Event(1, Operation.FILE, "openat", 0, 1, 1, 0, 0, "cat", 1)

@@ -104,7 +104,7 @@ class TcpState:
     new_state: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class FileAccess:
     """A file-system call: the path it names (absolute once enriched) and its arguments."""
 
@@ -118,6 +118,31 @@ class FileAccess:
     owner_gid: int | None = None
     remove_dir: bool = False  # unlinkat(AT_REMOVEDIR)
     at_flags: int | None = None  # fchownat's AT_* flags (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH)
+
+    # Written out for the reason given at `model.Event.__init__`: one per file event.
+    def __init__(
+        self,
+        path: str,
+        dirfd: int | None = None,
+        flags: int | None = None,
+        mode: int | None = None,
+        new_path: str = "",
+        target: str = "",
+        owner_uid: int | None = None,
+        owner_gid: int | None = None,
+        remove_dir: bool = False,
+        at_flags: int | None = None,
+    ) -> None:
+        self.path = path
+        self.dirfd = dirfd
+        self.flags = flags
+        self.mode = mode
+        self.new_path = new_path
+        self.target = target
+        self.owner_uid = owner_uid
+        self.owner_gid = owner_gid
+        self.remove_dir = remove_dir
+        self.at_flags = at_flags
 
     @property
     def flags_text(self) -> str:

@@ -81,7 +81,7 @@ class ProcessInfo:
     span_id: bytes = b""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Event:
     """One kernel observation, decoded and (later) enriched.
 
@@ -115,6 +115,55 @@ class Event:
     process: ProcessInfo | None = None
     container: ContainerInfo | None = None
     facts: Facts | None = None
+
+    # Written out rather than generated: compiled (beholder.native), this is a native
+    # constructor; dataclasses' generated `__init__` stays interpreted even then, and one
+    # runs per kernel record. The signature is the generated one's (same order, defaults).
+    def __init__(
+        self,
+        timestamp_ns: int,
+        operation: Operation,
+        syscall: str,
+        retval: int,
+        host_pid: int,
+        host_tid: int,
+        uid: int,
+        gid: int,
+        comm: str,
+        cgroup_id: int,
+        kind: str = "",
+        resource: str = "",
+        data: dict[str, str] | None = None,
+        argv: tuple[str, ...] = (),
+        ns_pid: int = 0,
+        repeat_count: int = 0,
+        truncated: bool = False,
+        killed: bool = False,
+        process: ProcessInfo | None = None,
+        container: ContainerInfo | None = None,
+        facts: Facts | None = None,
+    ) -> None:
+        self.timestamp_ns = timestamp_ns
+        self.operation = operation
+        self.syscall = syscall
+        self.retval = retval
+        self.host_pid = host_pid
+        self.host_tid = host_tid
+        self.uid = uid
+        self.gid = gid
+        self.comm = comm
+        self.cgroup_id = cgroup_id
+        self.kind = kind
+        self.resource = resource
+        self.data = {} if data is None else data
+        self.argv = argv
+        self.ns_pid = ns_pid
+        self.repeat_count = repeat_count
+        self.truncated = truncated
+        self.killed = killed
+        self.process = process
+        self.container = container
+        self.facts = facts
 
     @property
     def result(self) -> str:

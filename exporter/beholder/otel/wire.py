@@ -179,9 +179,16 @@ def request(
     schema_url: str = SCHEMA_URL,
 ) -> bytes:
     """A serialized Export{Logs,Trace}ServiceRequest: one Resource{Logs,Spans} holding one
-    Scope{Logs,Spans}, both declaring `schema_url` (the two messages share field numbers)."""
+    Scope{Logs,Spans}, both declaring `schema_url` (the two messages share field numbers).
+
+    The lengths are summed first and the request is joined once: nesting `delimited` calls
+    would copy the whole batch (megabytes) once per enclosing message."""
     res = Resource(attributes=[KeyValue(key=k, value=_any_value(v)) for k, v in resource.items()])
     scope = delimited(FIELD_1, delimited(FIELD_1, text(scope_name)) + delimited(FIELD_2, text(scope_version)))
     schema = delimited(FIELD_3, text(schema_url))
-    scope_records = delimited(FIELD_2, scope + b"".join(records) + schema)
-    return delimited(FIELD_1, delimited(FIELD_1, res.SerializeToString()) + scope_records + schema)
+    resource_field = delimited(FIELD_1, res.SerializeToString())
+    scope_size = len(scope) + sum(map(len, records)) + len(schema)  # Scope{Logs,Spans}
+    scope_head = FIELD_2 + varint(scope_size)
+    resource_size = len(resource_field) + len(scope_head) + scope_size + len(schema)  # Resource{Logs,Spans}
+    head = (FIELD_1 + varint(resource_size), resource_field, scope_head, scope)
+    return b"".join((*head, *records, schema, schema))
