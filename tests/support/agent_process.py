@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 BEHOLDER = [sys.executable, "-m", "beholder.cli"]
 
@@ -49,7 +49,8 @@ class AgentProcess:
         if "--query-socket" not in self.args:  # agents of other tests (or a real one) may hold the default
             self.args += ["--query-socket", ""]
         self.proc: subprocess.Popen[bytes] | None = None
-        self._offsets: dict[str, int] = dict.fromkeys(self.paths, 0)
+        self._open: dict[str, BinaryIO] = {}  # output -> the file read so far
+        self._partial: dict[str, bytes] = dict.fromkeys(self.paths, b"")
         self.by_output: dict[str, list[dict[str, Any]]] = {name: [] for name in self.paths}
         self.records = self.by_output[outputs[0]]
 
@@ -71,16 +72,31 @@ class AgentProcess:
         return self.proc.pid
 
     def read_new(self, output: str | None = None) -> list[dict[str, Any]]:
-        """Parse the complete lines written since the last read of that output."""
+        """Parse the complete lines written since the last read of that output.
+
+        The file stays open: when the agent rotates it (a recording past 64 MiB on a busy
+        host), the rest of the old file is read through the open descriptor, then the new one.
+        """
         name = output or next(iter(self.paths))
-        path = self.paths[name]
-        if not path.exists():
-            return []
-        with path.open("rb") as fh:
-            fh.seek(self._offsets[name])
-            chunk = fh.read()
+        chunk = self._partial[name]
+        while True:
+            stream = self._open.get(name)
+            if stream is None:
+                try:
+                    stream = self._open[name] = self.paths[name].open("rb")
+                except FileNotFoundError:
+                    break
+            chunk += stream.read()
+            try:
+                rotated = os.stat(self.paths[name]).st_ino != os.fstat(stream.fileno()).st_ino
+            except FileNotFoundError:
+                rotated = False  # between the rename and the new file: read it next time
+            if not rotated:
+                break
+            stream.close()
+            del self._open[name]
         complete = chunk.rfind(b"\n") + 1
-        self._offsets[name] += complete
+        self._partial[name] = chunk[complete:]
         fresh = [json.loads(line) for line in chunk[:complete].splitlines() if line.strip()]
         self.by_output[name].extend(fresh)
         return fresh
@@ -105,4 +121,6 @@ class AgentProcess:
             self.proc.wait(timeout=timeout)
         for name in self.paths:
             self.read_new(name)
+            if name in self._open:
+                self._open.pop(name).close()
         return json.loads(self.stats_path.read_text()) if self.stats_path.exists() else {}

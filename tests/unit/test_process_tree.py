@@ -58,8 +58,20 @@ def test_a_wrapper_keeps_its_own_exec_when_its_successor_follows_in_the_batch(tm
     within microseconds; both execs arrive in one batch and rules read it afterwards."""
     enricher = Enricher(tree=ProcessTree(proc=tmp_path))
     enricher.containers.proc = tmp_path
-    wrapper = Event(1, Operation.PROCESS, "execve", 0, 9, 9, 0, 0, "psql", 1, resource="/usr/bin/psql",
-                    argv=("psql", "-l"))  # fmt: skip
+    wrapper = Event(
+        1,
+        Operation.PROCESS,
+        "execve",
+        0,
+        9,
+        9,
+        0,
+        0,
+        "psql",
+        1,
+        resource="/usr/bin/psql",
+        argv=("psql", "-l"),
+    )
     path = "/usr/lib/postgresql/15/bin/psql"
     real = Event(2, Operation.PROCESS, "execve", 0, 9, 9, 0, 0, "psql", 1, resource=path, argv=(path, "-l"))
     enricher.enrich([wrapper, real])
@@ -214,3 +226,48 @@ def test_the_effective_uid_is_read_at_exec_where_set_user_id_programs_change_it(
     (tmp_path / "100" / "status").write_text("Name:\tsudo\nPPid:\t1\nUid:\t1000 0 0 0\nNSpid:\t100\n")
     tree.on_exec(event(Operation.PROCESS, "execve", 100, "/usr/bin/sudo"))
     assert tree.processes[100].euid == 0
+
+
+def test_runc_init_from_its_sealed_memfd_copy_is_named_runc_and_so_is_every_parent_it_gives(
+    tmp_path: Path,
+) -> None:
+    fake_proc(tmp_path, 80, 1, "/usr/sbin/runc", "/")  # `runc exec`
+    tree, enricher = enricher_over(tmp_path)
+    fork = event(Operation.PROCESS, "fork", 80, "81", parent_pid="80", child_pid="81")
+    init = Event(
+        3,
+        Operation.PROCESS,
+        "execve",
+        0,
+        81,
+        81,
+        0,
+        0,
+        "runc",
+        7,
+        resource="/proc/self/exe",
+        argv=("runc", "init"),
+        facts=Exec("/proc/self/exe"),
+    )
+    # then execveat(memfd, "", AT_EMPTY_PATH): runc's copy of itself, gone from /proc by now
+    sealed = Event(
+        4,
+        Operation.PROCESS,
+        "execveat",
+        0,
+        81,
+        81,
+        0,
+        0,
+        "runc",
+        7,
+        resource="",
+        argv=("runc", "init"),
+        facts=Exec("", 7),
+    )
+    stage = event(Operation.PROCESS, "fork", 81, "82", parent_pid="81", child_pid="82")
+    cat = _exec(82, "/bin/cat")  # what `runc exec` runs: exits before /proc is read
+    enricher.enrich([fork, init, sealed, stage, cat])
+    assert tree.processes[81].exe == "/usr/sbin/runc"
+    assert sealed.resource == "/usr/sbin/runc"
+    assert cat.process is not None and cat.process.parent_exe == "/usr/sbin/runc"

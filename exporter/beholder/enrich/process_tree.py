@@ -65,6 +65,16 @@ def _names_no_file(path: str) -> bool:
     return not path.startswith("/") or path.startswith(("/proc/", "/dev/fd/"))
 
 
+def _in_memory(exe: str) -> bool:
+    """An image with no file on disk: a memfd (`/memfd:runc_cloned:…`), or a descriptor
+    whose file could not be read back (`/dev/fd/7`, empty, or `/` as seen for `runc init`)."""
+    return _names_no_file(exe) or exe == "/" or exe.startswith("/memfd:")
+
+
+def _named(argv0: str, exe: str) -> bool:
+    return os.path.basename(argv0) == os.path.basename(exe)
+
+
 def resolve_path(path: str, cwd: str) -> str:
     """Absolute, normalised form of a path a process passed relative to its cwd."""
     if not path or path.startswith("/"):
@@ -208,6 +218,10 @@ class ProcessTree:
             # execveat(fd, "", AT_EMPTY_PATH) or /proc/self/exe (runc, busybox applets):
             # the file itself is only known to the live process.
             info.exe = fresh.exe
+        if _in_memory(info.exe) and previous and event.argv and _named(event.argv[0], previous):
+            # runc re-executes a sealed in-memory copy of itself (`runc init`, which starts
+            # every container process and `runc exec`): no path, so the program's own
+            info.exe = previous
         if event.argv:
             info.cmdline = " ".join(event.argv)
         else:  # the kernel could not read argv (page not yet faulted in): ask /proc
