@@ -242,11 +242,10 @@ class Agent:
         be told apart yet (container or host) stays flagged and is tried again later."""
         assert self.interest is not None
         decoder = self._decoder.decoder
-        flagged, decoder.unclassified = decoder.unclassified, set()
+        flagged, decoder.unclassified = decoder.unclassified, {}
         known = self.enricher.containers.classification
-        self.interest.classify(
-            (cg, container) for cg in flagged for found, container in (known(cg),) if found
-        )
+        found = [(cg, *known(cg, pid)) for cg, pid in flagged.items()]
+        self.interest.classify((cg, container) for cg, ok, container in found if ok)
 
     def _deliver(self, events: list[Event], alerts: list[Alert]) -> None:
         for sink in self.sinks:

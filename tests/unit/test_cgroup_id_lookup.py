@@ -89,3 +89,32 @@ def test_run_and_learn_refuse_a_cgroup_id_that_names_no_cgroup(tmp_path: Path) -
         result = CliRunner().invoke(cli, [*args, "--cgroup-id", missing])
         assert result.exit_code == 2, result.output
         assert f"{missing} names no cgroup" in result.stderr
+
+
+def test_cgroup_dir_is_the_same_directory_whether_found_by_id_or_by_proc(
+    pod_cgroup: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    ctr, cid, _ = pod_cgroup
+    relative = "/" + str(ctr.relative_to(CgroupPaths(CGROUP2_ROOTS).root))
+    (tmp_path / "4242").mkdir()
+    (tmp_path / "4242" / "cgroup").write_text(f"0::/../..{relative}\n")  # a DaemonSet's own cgroup namespace
+    registry = ContainerRegistry(proc=tmp_path)
+    registry.paths.error = "off for this case"  # force the /proc way in: the answer must not change
+    info = registry.resolve(pid=4242, cgroup_id=ctr.stat().st_ino)
+    assert info is not None and info.container_id == cid
+    assert info.cgroup_dir == str(ctr)
+
+
+def test_classification_names_host_cgroups_and_containers_for_kernel_interest(
+    pod_cgroup: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    ctr, cid, _ = pod_cgroup
+    pod = ctr.parent
+    relative = "/" + str(pod.relative_to(CgroupPaths(CGROUP2_ROOTS).root))
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "cgroup").write_text(f"0::{relative}\n")
+    registry = ContainerRegistry(proc=tmp_path)
+    known, container = registry.classification(ctr.stat().st_ino, 4242)
+    assert known and container is not None and container.container_id == cid
+    assert registry.classification(pod.stat().st_ino, 7) == (True, None), "a host cgroup"
+    assert registry.classification(2**62, 8) == (False, None), "not known yet: asked again later"

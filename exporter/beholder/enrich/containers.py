@@ -105,6 +105,8 @@ class ContainerRegistry:
         unified = next((line[3:] for line in text.splitlines() if line.startswith("0::")), "")
         identity = parse_proc_cgroup(text) or (container_of(unified) if unified else None)
         if identity is None:
+            if cgroup_id and self._cgroup_inode(unified) == cgroup_id:
+                self._bounded_add(self._plain, cgroup_id)  # the event's own cgroup: a host one
             return None
         if container_of(unified) != identity or not cgroup_id:
             # v1-only container (hybrid host): nothing to verify
@@ -114,12 +116,19 @@ class ContainerRegistry:
             # it happened outside the container.
             return self.by_cgroup.get(cgroup_id)
         info = self._info(identity, pid)
-        info.cgroup_dir = info.cgroup_dir or self._cgroup_dir(unified)
-        self._remember(cgroup_id, info, pid)
+        self._remember(cgroup_id, info, pid, unified)
         return info
 
-    def _cgroup_dir(self, path: str) -> str:
-        path = _LEADING_PARENTS.sub("", path) or "/"
+    def _cgroup_dir(self, cgroup_id: int, proc_path: str) -> str:
+        """The container's cgroup directory (ownerOnly lists its cgroup.procs): named by the
+        cgroup id its events carry, as attribution names it; /proc's path only where the id
+        lookup is unavailable."""
+        found = self.paths.path(cgroup_id) if self.paths.available else None
+        if found is not None:
+            return self.paths.root + found
+        if not proc_path:
+            return ""  # gone before it could be named: never the root's (every process)
+        path = _LEADING_PARENTS.sub("", proc_path) or "/"
         return next((root + path for root in self.cgroup_roots if os.path.isdir(root + path)), "")
 
     def _from_cgroup_id(self, cgroup_id: int, pid: int) -> ContainerInfo | None:
@@ -137,11 +146,11 @@ class ContainerRegistry:
         if identity is None:
             self._bounded_add(self._plain, cgroup_id)
             return None
-        info = self._info(identity, pid)
-        info.cgroup_dir = info.cgroup_dir or self.paths.root + path
-        return info
+        return self._info(identity, pid)
 
-    def _remember(self, cgroup_id: int, info: ContainerInfo, pid: int) -> None:
+    def _remember(self, cgroup_id: int, info: ContainerInfo, pid: int, proc_path: str = "") -> None:
+        if not info.cgroup_dir:
+            info.cgroup_dir = self._cgroup_dir(cgroup_id, proc_path)
         if self.by_cgroup.get(cgroup_id) is not info:
             if len(self.by_cgroup) >= self.max_size:
                 self.by_cgroup.pop(next(iter(self.by_cgroup)))
@@ -152,9 +161,12 @@ class ContainerRegistry:
             if all(result is not False for result in results):
                 self._announced.add(cgroup_id)
 
-    def classification(self, cgroup_id: int) -> tuple[bool, ContainerInfo | None]:
-        """(known, container): a container's cgroup, a host cgroup (None), or not known yet."""
+    def classification(self, cgroup_id: int, pid: int) -> tuple[bool, ContainerInfo | None]:
+        """(known, container) for a cgroup `pid` raised events in: a container's cgroup, a
+        host cgroup (None), or not known yet (looked up now when it was never looked up)."""
         info = self.by_cgroup.get(cgroup_id)
+        if info is None and cgroup_id not in self._plain:
+            info = self.resolve(pid, cgroup_id)
         if info is not None:
             return True, info
         return cgroup_id in self._plain, None

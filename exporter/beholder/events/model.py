@@ -139,6 +139,7 @@ class Event:
         repeat_count: int = 0,
         truncated: bool = False,
         killed: bool = False,
+        evaluate_only: bool = False,
         process: ProcessInfo | None = None,
         container: ContainerInfo | None = None,
         facts: Facts | None = None,
@@ -161,6 +162,7 @@ class Event:
         self.repeat_count = repeat_count
         self.truncated = truncated
         self.killed = killed
+        self.evaluate_only = evaluate_only
         self.process = process
         self.container = container
         self.facts = facts

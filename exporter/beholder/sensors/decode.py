@@ -137,7 +137,7 @@ class Decoder:
         self._comms: dict[bytes, str] = {}
         self._heads: dict[int, tuple[Callable, Operation, str, str]] = {}
         self.evaluate_only = 0  # records the kernel sent for evaluation only (kernel interest)
-        self.unclassified: set[int] = set()  # cgroup ids the kernel asks user space to classify
+        self.unclassified: dict[int, int] = {}  # cgroup id the kernel asks to classify -> a pid in it
 
     def decode(self, raw: bytes) -> Event:
         if len(raw) < RECORD_FIXED:
@@ -173,7 +173,7 @@ class Decoder:
             event.evaluate_only = True
             self.evaluate_only += 1
         if flags & F_UNCLASSIFIED:
-            self.unclassified.add(event.cgroup_id)
+            self.unclassified[event.cgroup_id] = event.host_pid
 
     def _head(self, kind: int, nr: int) -> tuple[Callable, Operation, str, str]:
         """(handler, operation, syscall name, event kind) of a (record kind, syscall), once each."""
