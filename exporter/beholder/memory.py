@@ -1,4 +1,4 @@
-"""glibc malloc settings for a long-running agent with a handful of busy threads.
+"""glibc malloc and CPython GC settings for a long-running agent with a handful of busy threads.
 
 Two defaults cost the agent tens of MiB under load without holding any more live data:
 each thread gets its own malloc arena (up to 8 per CPU), and after a large buffer is freed
@@ -6,11 +6,15 @@ glibc raises its mmap threshold to that size, so the next multi-MiB OTLP request
 from an arena and its pages stay resident. Two arenas and a fixed 128 KiB threshold keep
 RSS at what the bounded queues hold (measured in docs/reliability.md). A MALLOC_* variable
 the operator set wins; on a libc without `mallopt` nothing changes.
+
+The cyclic GC's default thresholds suit programs that keep what they allocate; the agent
+frees nearly everything by reference counting within a batch (see `tune_gc`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 from collections.abc import Mapping
 
@@ -32,3 +36,17 @@ def tune_malloc(environ: Mapping[str, str] | None = None) -> list[str]:
         if name not in env and mallopt(param, value) == 1:
             applied.append(name)
     return applied
+
+
+# Young collections after 50,000 net new container objects (CPython: 700), a middle one
+# every 20 of those, a full one every 10 middle ones.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def tune_gc() -> None:
+    """Every decoded event is a few GC-tracked objects that live only as long as their batch,
+    so with CPython's defaults a batch of 4,096 events ran a dozen or more young collections
+    and, every 70,000 objects or so, a full one over the agent's whole heap (policies,
+    profiles, the process tree): about half of the agent's CPU in one measured run of 120,000
+    events (0.65 s of 1.25 s). Cyclic garbage (rare here) waits longer; reference counting is unchanged."""
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -34,7 +34,7 @@ from beholder.enrich.k8s.watcher import PodWatcher
 from beholder.events.interfaces import HostIdentity
 from beholder.formats.console import CONSOLE_MODES
 from beholder.health import Health
-from beholder.memory import tune_malloc
+from beholder.memory import tune_gc, tune_malloc
 from beholder.otel import limits
 from beholder.output.rotation import KEPT
 from beholder.output.target import write_whole
@@ -276,6 +276,7 @@ def command(
         if path:
             check_writable(path, option)
     tune_malloc()  # before any of the agent's threads exist
+    tune_gc()
     if ringbuf_pages & (ringbuf_pages - 1):
         raise click.BadParameter(f"{ringbuf_pages} is not a power of two", param_hint="--ringbuf-pages")
     watcher = PodWatcher.from_environment(node_name, kubeconfig, k8s_api_url)
