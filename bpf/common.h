@@ -92,6 +92,7 @@ struct dedup_val {
 
 struct sc_counts {
     u64 calls[SYSCALL_SLOTS];
+    u32 first_tgid[SYSCALL_SLOTS];  /* the process that first made each call: R0003's pid */
 };
 
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);

@@ -26,8 +26,13 @@ static __always_inline void count_syscall(u32 nr)
     struct sc_counts *counts = syscall_counts.lookup(&cg);
     if (!counts)
         return;
-    u64 *calls = &counts->calls[nr & (SYSCALL_SLOTS - 1)];
-    if (*calls == 0 && runtime_init())
-        return;
+    u32 slot = nr & (SYSCALL_SLOTS - 1);
+    u64 *calls = &counts->calls[slot];
+    if (*calls == 0) {
+        if (runtime_init())
+            return;
+        /* two first calls racing on two CPUs: either caller is a true first one */
+        counts->first_tgid[slot] = bpf_get_current_pid_tgid() >> 32;
+    }
     __sync_fetch_and_add(calls, 1);
 }

@@ -13,18 +13,36 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from beholder.enrich.enricher import Enricher
-from beholder.events import Alert, Event, LossReport
+from beholder.enrich.process_tree import ProcessTree
+from beholder.events import Alert, Event, LossReport, ProcessInfo
 from beholder.events.decoding import syscall_name
 from beholder.events.interfaces import Evaluator, RecordSource, Sink, SyscallObserver
 from beholder.health import Health
 from beholder.interest import KernelInterest
 from beholder.losses import LossLedger
 from beholder.sensors.reader import BatchDecoder
+
+
+class FirstCallers(Mapping[str, ProcessInfo]):
+    """Syscall name -> the process that first made it, looked up in the process tree only
+    when asked (R0003 asks for the few names it alerts on, not for every name every tick)."""
+
+    def __init__(self, pids: dict[str, int], tree: ProcessTree) -> None:
+        self._pids, self._tree = pids, tree
+
+    def __getitem__(self, name: str) -> ProcessInfo:
+        return self._tree.get(self._pids[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pids)
+
+    def __len__(self) -> int:
+        return len(self._pids)
 
 
 @dataclass(slots=True)
@@ -308,13 +326,16 @@ class Agent:
             return
         containers = self.enricher.containers.by_cgroup
         alerts: list[Alert] = []
+        callers = self.source.syscall_callers()
         for cgroup_id, counts in self.source.syscall_counts().items():
             info = containers.get(cgroup_id)
             if info is None:
                 continue
             names = {syscall_name(nr) for nr in counts}
+            pids = {syscall_name(nr): pid for nr, pid in callers.get(cgroup_id, {}).items() if pid}
+            first = FirstCallers(pids, self.enricher.tree)
             for observer in observers:
-                alerts += observer.observe_syscalls(info, names) or []
+                alerts += observer.observe_syscalls(info, names, first) or []
         if alerts:
             self.stats.alerts += len(alerts)
             self._deliver([], alerts)

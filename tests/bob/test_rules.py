@@ -674,3 +674,13 @@ def test_a_binding_that_matched_no_container_is_said() -> None:
     assert eng.unmatched_bindings() == [
         "--bind ngnix-1=web: matched no container (by id or id prefix, name, pod or workload)"
     ]
+
+
+def test_r0003_names_the_process_that_first_made_the_call() -> None:
+    gdb = b.process("/usr/bin/gdb", pid=4242)
+    (alert,) = engine().observe_syscalls(
+        WEB, {"read", "ptrace"}, {"ptrace": gdb, "read": b.process("/bin/cat")}
+    )
+    assert (alert.event.host_pid, alert.event.comm, alert.event.process) == (4242, "gdb", gdb)
+    (unknown,) = engine().observe_syscalls(WEB, {"mount"}, {})  # a recording holds no first caller
+    assert unknown.event.host_pid == 0 and unknown.event.process is None

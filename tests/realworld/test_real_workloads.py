@@ -164,3 +164,15 @@ def test_beyond_the_suite_drift_is_raised_in_every_repeat(suite_run: Run, attack
         outcome: Outcome = next(o for o in r.attacks if o.step.name == attack)
         raised = r.raised(outcome)
         assert met(wanted, raised) == wanted, (sorted(raised), outcome.output[-500:])
+
+
+@pytest.mark.parametrize("suite_run", SUITES, indirect=True)
+def test_r0003_alerts_name_the_process_that_made_the_call(suite_run: Run) -> None:
+    _, runs = suite_run
+    trees = [
+        a["RuntimeProcessDetails"]["processTree"] for r in runs for a in r.alerts if a["RuleID"] == "R0003"
+    ]
+    assert trees, "the attacks raised no R0003 to check"
+    named = sum(bool(t.get("comm") or t.get("childrenMap")) for t in trees)
+    print(f"\nR0003: {len(trees)} alerts, {named} with the caller's name and tree")
+    assert [t for t in trees if not t["pid"]] == [], "an R0003 alert with pid 0"

@@ -48,6 +48,7 @@ class RecordedSource:
         counters: dict[str, int] | None = None,
         syscalls: dict[int, dict[int, int]] | None = None,
         gates: dict[int, threading.Event] | None = None,
+        callers: dict[int, dict[int, int]] | None = None,
     ) -> None:
         self._chunks = deque(chunks)
         self._handed = 0
@@ -55,6 +56,7 @@ class RecordedSource:
         self._pending: list[bytes] = []
         self.kernel = {"seen": 0, "emitted": 0, "suppressed": 0, "lost": 0, **(counters or {})}
         self.syscalls = syscalls or {}
+        self.callers = callers or {}
         self.drained = threading.Event()
         self.paused = False
         self.closed = False
@@ -96,6 +98,9 @@ class RecordedSource:
 
     def syscall_counts(self) -> dict[int, dict[int, int]]:
         return self.syscalls
+
+    def syscall_callers(self) -> dict[int, dict[int, int]]:
+        return self.callers
 
     def close(self) -> None:
         self.closed = True

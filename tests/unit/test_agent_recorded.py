@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping
 
 from beholder.agent import Agent, AgentOptions, _footprint
-from beholder.events import Alert, ContainerInfo, Event, LossReport
+from beholder.events import Alert, ContainerInfo, Event, LossReport, ProcessInfo
 from beholder.losses import LossLedger
 from beholder.output.sinks import NativeJsonSink
 from support.recorded_source import RecordedSource, exec_record, open_record
@@ -133,16 +135,27 @@ def test_a_failing_sink_is_counted_and_the_others_still_get_every_batch() -> Non
 class SyscallRecorder:
     def __init__(self) -> None:
         self.seen: dict[str, set[str]] = {}
+        self.first: dict[str, ProcessInfo] = {}
 
-    def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> list[Alert]:
+    def observe_syscalls(
+        self,
+        container: ContainerInfo,
+        syscall_names: set[str],
+        callers: Mapping[str, ProcessInfo] | None = None,
+    ) -> list[Alert]:
         self.seen.setdefault(container.container_id, set()).update(syscall_names)
+        self.first.update({name: callers[name] for name in syscall_names if callers and name in callers})
         return []
 
 
 def test_the_kernel_syscall_sets_reach_the_declared_observers_by_container() -> None:
-    source = RecordedSource([[exec_record(["/bin/true"])]], syscalls={77: {0: 5, 1: 2}, 78: {3: 1}})
+    me = os.getpid()  # the kernel's first caller of read in cgroup 77: a live process
+    syscalls = {77: {0: 5, 1: 2}, 78: {3: 1}}
+    source = RecordedSource([[exec_record(["/bin/true"])]], syscalls=syscalls, callers={77: {0: me, 1: 0}})
     observer = SyscallRecorder()
     agent = Agent(AgentOptions(**FAST), source, [ListSink()], syscall_observers=[observer])
     agent.enricher.containers.by_cgroup[77] = ContainerInfo(container_id="c77", name="web")
     run_through(agent, source)
     assert observer.seen == {"c77": {"read", "write"}}  # cgroup 78 belongs to no known container
+    assert list(observer.first) == ["read"] and observer.first["read"].pid == me  # with its process
+    assert observer.first["read"].comm

@@ -35,7 +35,7 @@ from beholder.bob.rules import (
 )
 from beholder.enrich.mounts import ContainerMounts
 from beholder.events.kinds import kind_of
-from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation
+from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 from beholder.events.needs import NOTHING, Needs
 
 PROFILE_LABEL = "kubescape.io/user-defined-profile"
@@ -237,9 +237,15 @@ class ProfileEngine:
                 alerts.append(make_alert(event, spec, message + refusal(event), b, facts, unique))
         return alerts
 
-    def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> list[Alert]:
+    def observe_syscalls(
+        self,
+        container: ContainerInfo,
+        syscall_names: set[str],
+        callers: Mapping[str, ProcessInfo] | None = None,
+    ) -> list[Alert]:
         """R0003 over the kernel's per-cgroup syscall set, which only grows: each name is
-        judged once per container, when first seen, and its alert carries that moment.
+        judged once per container, when first seen, and its alert carries that moment and
+        the process that made the first call (`callers`, from the kernel), with its tree.
         As node-agent, a profile that recorded no syscalls expects none."""
         if R0003.id not in self.enabled:
             return []
@@ -255,10 +261,13 @@ class ProfileEngine:
         for name in sorted(fresh - b.syscalls):
             if not self._may_alert(container, R0003.id, name):
                 continue
+            proc = (callers or {}).get(name)
             event = Event(
-                timestamp_ns=now, operation=Operation.SYSCALL, syscall=name, retval=0, host_pid=0,
-                host_tid=0, uid=0, gid=0, comm="", cgroup_id=0, container=container,
-                kind=kind_of(Operation.SYSCALL.value, name),
+                timestamp_ns=now, operation=Operation.SYSCALL, syscall=name, retval=0,
+                host_pid=proc.pid if proc else 0, host_tid=proc.pid if proc else 0,
+                uid=proc.uid if proc else 0, gid=proc.gid if proc else 0, comm=proc.comm if proc else "",
+                cgroup_id=proc.cgroup_id if proc else 0, container=container,
+                kind=kind_of(Operation.SYSCALL.value, name), process=proc,
             )  # fmt: skip
             alerts.append(make_alert(event, R0003, f"Unexpected system call detected: {name}", b, None, name))
         return alerts

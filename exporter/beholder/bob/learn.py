@@ -8,7 +8,7 @@ with volatile path parts generalised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from beholder.bob.generalize import DEFAULT_THRESHOLD, generalize
@@ -22,7 +22,7 @@ from beholder.bob.profile import (
 )
 from beholder.bob.rules import facts_of, runtime_init
 from beholder.events.decoding import SYSCALL_NUMBERS
-from beholder.events.model import ContainerInfo, Event
+from beholder.events.model import ContainerInfo, Event, ProcessInfo
 
 HOOKS = frozenset({"fork", "exit"})  # sensor hook names that share a syscall's name
 COMPLETION = "kubescape.io/completion"
@@ -115,7 +115,12 @@ class ProfileLearner:
             elif facts.kind == "network" and facts.address:
                 seen.peers.setdefault(facts.address, set()).add((facts.port, facts.protocol))
 
-    def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> None:
+    def observe_syscalls(
+        self,
+        container: ContainerInfo,
+        syscall_names: set[str],
+        callers: Mapping[str, ProcessInfo] | None = None,
+    ) -> None:
         if self._accept(container):
             seen = self._slot(container)
             seen.syscalls |= syscall_names

@@ -86,9 +86,9 @@ class NsId(ctypes.Structure):
 
 
 class SyscallCounts(ctypes.Structure):
-    """`struct sc_counts`: calls per syscall number for one cgroup."""
+    """`struct sc_counts`: calls per syscall number for one cgroup, and who made the first."""
 
-    _fields_ = [("calls", _U64 * SYSCALL_SLOTS)]
+    _fields_ = [("calls", _U64 * SYSCALL_SLOTS), ("first_tgid", _U32 * SYSCALL_SLOTS)]
 
 
 INTEREST_SLOTS = 256  # rows of `interest`; slot 0 is every cgroup not classified yet

@@ -6,10 +6,11 @@ per event is a loop body, not a call chain.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from beholder.events.model import Alert, ContainerInfo, Event, LossReport
+from beholder.events.model import Alert, ContainerInfo, Event, LossReport, ProcessInfo
 from beholder.events.needs import Needs
 
 
@@ -45,7 +46,14 @@ class SyscallObserver(Protocol):
     """A profile engine or learner that also reads each container's syscall set, which the
     kernel counts per cgroup (no event per call)."""
 
-    def observe_syscalls(self, container: ContainerInfo, syscall_names: set[str]) -> list[Alert] | None: ...
+    def observe_syscalls(
+        self,
+        container: ContainerInfo,
+        syscall_names: set[str],
+        callers: Mapping[str, ProcessInfo] | None = None,
+    ) -> list[Alert] | None:
+        """`callers`: syscall name -> the process that first made it, where the kernel knows."""
+        ...
 
 
 class Sink(Protocol):
@@ -114,6 +122,10 @@ class RecordSource(Protocol):
 
     def syscall_counts(self) -> dict[int, dict[int, int]]:
         """cgroup id -> {syscall number: calls} (non-zero only)."""
+        ...
+
+    def syscall_callers(self) -> dict[int, dict[int, int]]:
+        """cgroup id -> {syscall number: pid of its first caller} (R0003 names that process)."""
         ...
 
     @property

@@ -189,6 +189,13 @@ class Program:
             for key, value in self.maps["syscall_counts"].items()
         }
 
+    def syscall_callers(self) -> dict[int, dict[int, int]]:
+        """cgroup id -> {syscall number: pid of the process that made its first call}."""
+        return {
+            int(key.value): {nr: int(value.first_tgid[nr]) for nr, n in enumerate(value.calls) if n}
+            for key, value in self.maps["syscall_counts"].items()
+        }
+
     def close(self) -> None:
         """Detach every tracepoint and release the maps."""
         for fd in self._loaded.attachments.values():

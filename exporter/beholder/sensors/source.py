@@ -49,6 +49,9 @@ class KernelSource:
     def syscall_counts(self) -> dict[int, dict[int, int]]:
         return self.program.syscall_counts()
 
+    def syscall_callers(self) -> dict[int, dict[int, int]]:
+        return self.program.syscall_callers()
+
     def set_slot(self, slot: int, row: Interest) -> None:
         """One row of the kernel's `interest` array (kernel interest, `beholder.interest`)."""
         self.program.maps["interest"].set(slot, row)
