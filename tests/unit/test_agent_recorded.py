@@ -138,13 +138,10 @@ class SyscallRecorder:
         self.first: dict[str, ProcessInfo] = {}
 
     def observe_syscalls(
-        self,
-        container: ContainerInfo,
-        syscall_names: set[str],
-        callers: Mapping[str, ProcessInfo] | None = None,
+        self, c: ContainerInfo, names: set[str], by: Mapping[str, ProcessInfo]
     ) -> list[Alert]:
-        self.seen.setdefault(container.container_id, set()).update(syscall_names)
-        self.first.update({name: callers[name] for name in syscall_names if callers and name in callers})
+        self.seen.setdefault(c.container_id, set()).update(names)
+        self.first.update({name: by[name] for name in names if name in by})
         return []
 
 
