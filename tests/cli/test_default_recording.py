@@ -19,8 +19,11 @@ import beholder.sensors.source
 from beholder.cli import run_cmd
 from beholder.cli.main import cli
 from beholder.cli.outputs import DEFAULT_RECORDING
+from beholder.events import LossReport
+from beholder.events.interfaces import HostIdentity
 from beholder.output.rotation import GZIP_MAGIC
 from beholder.output.sinks import KubeArmorJsonSink
+from beholder.sensors.reader import BatchDecoder
 from support.recorded_source import RecordedSource, exec_record, open_record
 
 RATE = 120_000 // 22  # records per second on the busy host of issue 18
@@ -103,3 +106,23 @@ def test_the_first_minute_of_a_busy_host_survives_in_the_default_file(ran_a_busy
     (host,) = json.loads(summary.stdout)["workloads"]
     started = {row["destination"] for row in host["process"]}
     assert started == {f"/usr/local/bin/job-{n}" for n in range(CHUNKS)}  # the whole minute
+
+
+def test_a_loss_is_written_where_it_happened_and_logs_file_names_the_gap(tmp_path: Path) -> None:
+    path = tmp_path / DEFAULT_RECORDING
+    sink = KubeArmorJsonSink(path, HostIdentity(host_name="busy"))
+    before, after = (BatchDecoder().decode_batch([open_record(f"/{name}")]) for name in ("before", "after"))
+    sink.emit(before, [])
+    sink.report_losses([LossReport("handover", 4096, 4096, 1_000_000_000, 1_796_000_000_000_000_000)])
+    sink.emit(after, [])
+    sink.close()
+    result = CliRunner().invoke(cli, ["logs", "--file", str(path), "--logFilter", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["Resource"] for line in result.stdout.splitlines()] == ["/before", "/after"]
+    assert "the recording has gaps: the agent lost 4096 records (handover 4096)" in result.stderr
+    notice = json.loads(path.read_text().splitlines()[1])
+    assert (notice["Type"], notice["Operation"], notice["LostRecords"]) == (
+        "SystemEvent",
+        "RecordsLost",
+        4096,
+    )

@@ -13,7 +13,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from beholder.events import Alert, Event, kinds
+from beholder.events import Alert, Event, LossReport, kinds
 from beholder.events.facts import Capability
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import SYSTEM_EVENT
@@ -160,6 +160,26 @@ def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, A
         UID=0,
     )
     return record
+
+
+LOSS_OPERATION = "RecordsLost"
+
+
+def loss_record(report: LossReport, host: HostIdentity) -> dict[str, Any]:
+    """The agent's own `SystemEvent` saying a stage lost records, among the records around the
+    gap (as KubeArmor's AlertThreshold notice is), so a reader of the file knows of it."""
+    return {
+        "Timestamp": report.time_ns // 1_000_000_000,
+        "UpdatedTime": updated_time(report.time_ns),
+        "ClusterName": host.cluster_label,
+        "HostName": host.host_name,
+        "Type": SYSTEM_EVENT,
+        "Operation": LOSS_OPERATION,
+        "Stage": report.stage,
+        "LostRecords": report.count,
+        "LostTotal": report.total,
+        "Message": report.message,
+    }
 
 
 def _where(event: Event, host: HostIdentity) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from beholder.events.decoding import (
 )
 from beholder.events.facts import AF_INET, AF_INET6
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.events.model import SYSTEM_EVENT, Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats.kubearmor import LOSS_OPERATION
 
 MAX_RECORD_BYTES = 1 << 20
 MAX_ERRORS_KEPT = 20
@@ -133,6 +134,8 @@ def read_records(
     """Every good record of a KubeArmor JSON stream with the host that observed it."""
     hosts: dict[tuple[str, str], HostIdentity] = {}
     for where, doc in iter_objects(lines, name, report):
+        if _note_loss(doc, report):
+            continue
         try:
             record = parse_record(doc)
             observer = (_text(doc, "HostName"), _text(doc, "ClusterName", "default"))
@@ -144,6 +147,17 @@ def read_records(
             host = hosts[observer] = HostIdentity(host_name=observer[0], cluster_name=observer[1])
         report.records += 1
         yield record, host
+
+
+def _note_loss(doc: Any, report: ReadReport) -> bool:
+    """A Beholder `RecordsLost` SystemEvent is not an observation: add it to the report's gaps."""
+    if not isinstance(doc, dict) or doc.get("Type") != SYSTEM_EVENT or doc.get("Operation") != LOSS_OPERATION:
+        return False
+    count = doc.get("LostRecords")
+    if isinstance(count, int) and not isinstance(count, bool):
+        stage = _text(doc, "Stage") or "unknown"
+        report.agent_losses[stage] = report.agent_losses.get(stage, 0) + count
+    return True
 
 
 # --- one record ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ event of a process. This writer has `to_kubearmor` render them once per distinct
 values, keeps that text, and joins it with the few fields of each event (time, Operation,
 Resource, Data, EventData, Result). The text equals `json.dumps(to_kubearmor(...))` with
 compact separators, as KubeArmor's Go encoder writes it (a test compares the two); alerts
-(rare) are rendered whole.
+and loss notices (rare) are rendered whole.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from beholder.events import Alert, Event, kinds
+from beholder.events import Alert, Event, LossReport, kinds
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, ProcessInfo
-from beholder.formats.kubearmor import per_event_fields, to_kubearmor, updated_time
+from beholder.formats.kubearmor import loss_record, per_event_fields, to_kubearmor, updated_time
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _string: Any = json.encoder.encode_basestring_ascii  # what json.dumps uses for str (C)
@@ -39,6 +39,9 @@ class KubeArmorLines:
 
     def alert(self, alert: Alert) -> str:
         return _dumps(to_kubearmor(alert.event, self.host, alert))
+
+    def loss(self, report: LossReport) -> str:
+        return _dumps(loss_record(report, self.host))
 
     def event(self, event: Event) -> str:
         proc = event.process

@@ -55,6 +55,10 @@ class KubeArmorJsonSink(LineSink):
         lines = [render.event(ev) for ev in events] if self.include_events else []
         return lines + [render.alert(a) for a in alerts]
 
+    def report_losses(self, reports: list[LossReport]) -> None:
+        """A `RecordsLost` SystemEvent per stage, between the records around the gap."""
+        self.write_lines([self._render.loss(r) for r in reports])
+
 
 class NativeJsonSink(LineSink):
     """Beholder's own JSON lines: every field of the event model."""
