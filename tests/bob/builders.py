@@ -18,6 +18,7 @@ def container(name: str = "app", namespace: str = "default", **kwargs: object) -
 
 
 def _event(op: Operation, syscall: str, c: ContainerInfo, proc: ProcessInfo, **kw: object) -> Event:
+    data = kw.pop("data", None)
     return with_facts(
         Event(
             timestamp_ns=next(_clock),
@@ -33,7 +34,8 @@ def _event(op: Operation, syscall: str, c: ContainerInfo, proc: ProcessInfo, **k
             process=proc,
             container=c,
             **kw,
-        )
+        ),
+        data,  # type: ignore[arg-type]
     )
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from beholder.bob import alert_json
 from beholder.bob.engine import ProfileEngine
 from beholder.bob.profile import load_text
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Event, Operation, ProcessInfo
+from beholder.formats import kubescape
 from beholder.formats.kubearmor_in import with_facts
 from beholder.otel.encode import encode_logs
 from beholder.otel.security_rule import rule_uuid
@@ -98,6 +98,7 @@ def event_of(seed: dict[str, Any]) -> tuple[Event, ProcessInfo | None]:
         process=proc,
         container=container_of(seed),
     )
+    data: dict[str, str] = {}
     if rule == "R0001":
         ev = Event(
             operation=Operation.PROCESS,
@@ -111,25 +112,25 @@ def event_of(seed: dict[str, Any]) -> tuple[Event, ProcessInfo | None]:
             operation=Operation.FILE,
             syscall="openat",
             resource=args["path"],
-            data={"fd": "-100", "flags": "|".join(args["flags"])},
             **common,
         )
+        data = {"fd": "-100", "flags": "|".join(args["flags"])}
     elif rule == "R0005":
         ev = Event(
             operation=Operation.NETWORK,
             syscall="sendmmsg",
             resource=args["domain"],
-            data={
-                "qname": args["domain"],
-                "qtype": "A",
-                "sin_addr": args["addresses"][0],
-                "sin_port": str(args["port"]),
-            },
             **common,
         )
+        data = {
+            "qname": args["domain"],
+            "qtype": "A",
+            "sin_addr": args["addresses"][0],
+            "sin_port": str(args["port"]),
+        }
     else:
         ev = Event(operation=Operation.SYSCALL, syscall=args["syscall"], **common)
-    return with_facts(ev), parent
+    return with_facts(ev, data), parent
 
 
 def render(seed: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def render(seed: dict[str, Any]) -> dict[str, Any]:
     assert len(alerts) == 1
     host = HostIdentity(host_name="cplane-01", cluster_name=seed["RuntimeK8sDetails"]["clusterName"])
     lookup = {parent.pid: parent} if parent else {}
-    return json.loads(alert_json.dumps(alerts[0], host, lookup.get))
+    return json.loads(kubescape.dumps(alerts[0], host, lookup.get))
 
 
 def token_r0002(seed: dict[str, Any]) -> bool:

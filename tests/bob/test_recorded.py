@@ -46,9 +46,9 @@ def test_kubearmor_lines_keep_what_the_rules_read(tmp_path: Path) -> None:
     want = [(e.operation, e.syscall, e.resource, C.container_id) for e in EVENTS]
     assert got == want
     assert batch[0].argv == ("/bin/ls", "-l")  # KubeArmor keeps the path, not argv[0]
-    assert batch[1].data["flags"] == "O_RDONLY|O_CLOEXEC"
-    assert batch[2].data["sin_addr"] == "10.0.0.1" and batch[2].operation is Operation.NETWORK
-    assert batch[3].data["capability"] == "NET_RAW"
+    assert batch[1].facts.flags_text == "O_RDONLY|O_CLOEXEC"
+    assert batch[2].facts.endpoint.ip == "10.0.0.1" and batch[2].operation is Operation.NETWORK
+    assert batch[3].facts.name == "NET_RAW"
     assert batch[0].container.labels == {"app": "web"}
 
 

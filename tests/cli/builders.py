@@ -39,11 +39,11 @@ def event(
             comm=proc.comm,
             cgroup_id=7,
             resource=resource,
-            data=dict(data or {}),
             argv=(resource,) if syscall == "execve" else (),
             process=proc,
             container=container,
-        )
+        ),
+        data,
     )
 
 

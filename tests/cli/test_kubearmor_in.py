@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from beholder.events.facts import AF_INET, Endpoint, Exec, SocketCall
 from beholder.events.model import Action, Alert, Event, Operation
 from beholder.formats.kubearmor_in import (
     MAX_RECORD_BYTES,
@@ -74,26 +75,26 @@ def test_seed_pretty_printed_records_read_as_exec_events():
         (ALERT, lambda a: a.event.container.labels == {"app": "web", "tier": "frontend"}),
         (
             {"Operation": "File", "Resource": "/etc/passwd", "Data": "syscall=SYS_OPENAT flags=O_RDONLY"},
-            lambda e: (e.syscall, e.data, e.container) == ("openat", {"flags": "O_RDONLY"}, None),
+            lambda e: (e.syscall, e.facts.flags_text, e.container) == ("openat", "O_RDONLY", None),
         ),
         (
             {"Operation": "Network", "Resource": f"sa_family=AF_INET sin_port=53 sin_addr={NS}",
              "Data": "syscall=SYS_CONNECT fd=3"},
-            lambda e: e.data == {"fd": "3", "sa_family": "AF_INET", "sin_port": "53", "sin_addr": NS},
+            lambda e: (e.resource, e.facts) == ("", SocketCall(3, Endpoint(AF_INET, NS, 53))),
         ),
         (
             {"Operation": "Network", "Resource": "remoteip=10.1.2.3 port=3306 protocol=TCP",
              "Data": "kprobe=tcp_connect domain=AF_INET fd=7"},
-            lambda e: (e.syscall, e.data["sin_addr"], e.data["sin_port"], e.data["sa_family"])
-            == ("connect", "10.1.2.3", "3306", "AF_INET"),
+            lambda e: (e.syscall, e.facts.endpoint, e.facts.transport)
+            == ("connect", Endpoint(AF_INET, "10.1.2.3", 3306), "TCP"),
         ),
         (
             {"Operation": "Capabilities", "Resource": "CAP_NET_RAW", "Data": "syscall=SYS_SOCKET"},
-            lambda e: e.data["capability"] == "NET_RAW",
+            lambda e: (e.resource, e.facts.name) == ("", "NET_RAW"),
         ),
         (
             {"Operation": "Process", "Resource": "/bin/ls", "EventData": {"syscall": "execve", "x": 1}},
-            lambda e: e.data == {"x": "1"} and e.argv == ("/bin/ls",),
+            lambda e: e.facts == Exec("/bin/ls") and e.argv == ("/bin/ls",),
         ),
     ],
 )  # fmt: skip

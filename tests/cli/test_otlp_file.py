@@ -8,9 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from beholder.events.facts import (
+    AF_INET,
+    AF_INET6,
+    AF_UNIX,
+    Endpoint,
+    FileAccess,
+    Socket,
+    SocketCall,
+)
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Alert, Operation
 from beholder.formats.kubearmor_in import ReadReport
+from beholder.formats.resource import resource_text
 from beholder.otel import jsonwire
 from beholder.otel.encode import LogEncoder
 from beholder.otel.resource import resource_attributes
@@ -18,6 +28,7 @@ from beholder.query.otlp_file import read_otlp_lines
 from cli.builders import DB, alert_on, event, exec_of, net, open_of
 
 UDP6 = "domain=AF_INET6 type=SOCK_DGRAM|SOCK_CLOEXEC protocol=17"
+UDP6_BACK = "domain=AF_INET6 type=SOCK_DGRAM|SOCK_CLOEXEC protocol=UDP"  # rendered from the facts
 HOST = HostIdentity(host_name="node-7", node_name="node-7", cluster_name="pandora")
 
 
@@ -36,32 +47,32 @@ def _roundtrip(events, alerts=()):
          lambda e: (e.operation, e.syscall, e.resource, e.process.parent_exe, e.argv)
          == (Operation.PROCESS, "execve", "/bin/cat", "/bin/dash", ("/bin/cat",))),
         (open_of("/etc/passwd"),
-         lambda e: (e.resource, e.data["flags"], e.data["fd"]) == ("/etc/passwd", "O_RDONLY", "-100")),
+         lambda e: (e.resource, e.facts) == ("/etc/passwd", FileAccess("/etc/passwd", -100, flags=0))),
         (net("connect", sa_family="AF_INET", sin_addr="10.0.0.10", sin_port="53"),
-         lambda e: (e.data["sa_family"], e.data["sin_addr"], e.data["sin_port"])
-         == ("AF_INET", "10.0.0.10", "53")),
+         lambda e: e.facts == SocketCall(3, Endpoint(AF_INET, "10.0.0.10", 53))),
         (net("connect", sa_family="AF_INET6", sin6_addr="fd00::1", sin6_port="443"),
-         lambda e: (e.data["sin6_addr"], e.data["sin6_port"]) == ("fd00::1", "443")),
+         lambda e: e.facts == SocketCall(3, Endpoint(AF_INET6, "fd00::1", 443))),
         (net("bind", sa_family="AF_UNIX", sun_path="/run/x.sock"),
-         lambda e: e.data["sun_path"] == "/run/x.sock"),
+         lambda e: e.facts == SocketCall(3, Endpoint(AF_UNIX, path="/run/x.sock"))),
         (net("accept4", fd="4", sa_family="AF_INET", sin_addr="127.0.0.1", sin_port="5000"),
-         lambda e: (e.syscall, e.data["fd"], e.data["sin_addr"]) == ("accept4", "4", "127.0.0.1")),
+         lambda e: (e.syscall, e.facts) == ("accept4", SocketCall(4, Endpoint(AF_INET, "127.0.0.1", 5000)))),
         (exec_of("/bin/ls", container=DB),
          lambda e: (e.container.pod_name, e.container.namespace, e.container.name, e.container.labels)
          == ("db-0", "data", "db", {"app": "db"})),
         (exec_of("/bin/ls", container=None), lambda e: e.container is None),
         (net("socket", fd="4", resource=UDP6),
-         lambda e: (e.resource, e.data) == (UDP6, {"fd": "4"})),
+         lambda e: (resource_text(e), e.facts) == (UDP6_BACK, Socket(AF_INET6, 0o2000002, 17, 4))),
         (net("sendto", sa_family="AF_INET", sin_port="53", sin_addr="10.0.0.10", qname="a.", resource="a."),
-         lambda e: (e.resource, e.data["qname"], e.data["sin_addr"]) == ("a.", "a.", "10.0.0.10")),
+         lambda e: (e.resource, e.facts.server) == ("a.", Endpoint(AF_INET, "10.0.0.10", 53))),
         (net("connect", sa_family="AF_INET", sin_port="80", sin_addr="10.0.0.1"),
-         lambda e: e.resource == "sa_family=AF_INET sin_port=80 sin_addr=10.0.0.1"),
+         lambda e: resource_text(e) == "sa_family=AF_INET sin_port=80 sin_addr=10.0.0.1"),
         (event(Operation.FILE, "openat", "/etc/shadow", retval=-13), lambda e: e.retval == -13),
     ],
 )  # fmt: skip
 def test_event_survives_the_otlp_file_round_trip(original, fields):
     ((event_back, alert, host),) = _roundtrip([original])
     assert alert is None and fields(event_back)
+    assert (event_back.kind, event_back.facts) == (original.kind, original.facts)
     assert (host.host_name, host.cluster_name) == ("node-7", "pandora")
     assert event_back.timestamp_ns == original.timestamp_ns and event_back.host_pid == original.host_pid
 

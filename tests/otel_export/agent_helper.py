@@ -36,7 +36,6 @@ def exec_event(n: int) -> Event:
             comm="true",
             cgroup_id=1,
             resource="/bin/true",
-            data={"argv": ""},
             argv=("/bin/true",),
         )
     )

@@ -37,10 +37,10 @@ def open_event() -> Event:
             comm="cat",
             cgroup_id=7,
             resource="/etc/shadow",
-            data={"fd": "-100", "flags": "O_RDONLY"},
             process=process,
             container=container,
-        )
+        ),
+        {"fd": "-100", "flags": "O_RDONLY"},
     )
 
 

@@ -55,12 +55,11 @@ def event(operation: Operation, syscall: str, resource: str = "", data: dict | N
         comm="sh",
         cgroup_id=9876,
         resource=resource,
-        data=data or {},
         process=SHELL,
         container=NGINX,
     )
     fields.update(kw)
-    return with_facts(Event(**fields))
+    return with_facts(Event(**fields), data)
 
 
 EVENTS = {

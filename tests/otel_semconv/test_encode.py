@@ -15,6 +15,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from beholder import __version__
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Operation
+from beholder.formats.kubearmor_in import with_facts
 from beholder.otel import jsonwire, wire
 from beholder.otel import semconv as sc
 from beholder.otel.encode import LogEncoder, encode_logs
@@ -159,7 +160,7 @@ def test_a_listening_socket_has_no_made_up_peer():
 
 
 def test_no_attribute_is_an_empty_string():
-    ev = dataclasses.replace(EVENTS["listen"], data={"fd": "5", "backlog": ""})
+    ev = with_facts(dataclasses.replace(EVENTS["listen"], facts=None), {"fd": "5", "backlog": ""})
     request = encode_logs([*EVENTS.values(), ev], list(ALERTS.values()), RESOURCE)
     empty = [(r.event_name, kv.key) for r in records(request) for kv in r.attributes
              if kv.value.WhichOneof("value") == "string_value" and not kv.value.string_value]  # fmt: skip

@@ -38,6 +38,7 @@ def _event(
     op: Operation, syscall: str, resource: str, exe: str, parent: str, uid: int, **kw: object
 ) -> Event:
     proc = ProcessInfo(pid=4242, ppid=4241, exe=exe, parent_exe=parent, uid=uid, cmdline=exe)
+    data = kw.pop("data", None)
     return with_facts(
         Event(
             timestamp_ns=1,
@@ -53,7 +54,8 @@ def _event(
             resource=resource,
             process=proc,
             **kw,  # type: ignore[arg-type]
-        )
+        ),
+        data,  # type: ignore[arg-type]
     )
 
 

@@ -190,9 +190,7 @@ def test_network_events_without_a_protocol_are_not_judged(ev, engine_from) -> No
     engine = engine_from(ksp("p", "  network: {matchProtocols: [{protocol: all}]}\n  action: Allow\n"))
     socket = ev.socket("SOCK_STREAM", 0, "/bin/nc", WEB)
     connect = with_facts(
-        replace(
-            socket, syscall="connect", resource="sa_family=AF_INET", kind="", facts=None, data={"fd": "3"}
-        )
+        replace(socket, syscall="connect", resource="sa_family=AF_INET", kind="", facts=None), {"fd": "3"}
     )
     assert engine.evaluate([connect]) == []
 
@@ -407,7 +405,7 @@ def test_a_syscall_rule_on_unlink_is_raised_as_a_syscall(ev, engine_from) -> Non
 
     engine = engine_from(ksp("p", SYSCALLS))
     unlink = ev.open("/etc/x", "/bin/rm", ctr=WEB)
-    unlink.syscall, unlink.data = "unlinkat", {"fd": "-100", "flags": "0"}
+    unlink.syscall, unlink.facts.dirfd = "unlinkat", -100
     (alert,) = engine.evaluate([unlink])
     record = to_kubearmor(alert.event, HostIdentity("h"), alert)
     assert (record["PolicyName"], record["Operation"], record["Resource"]) == ("p", "Syscall", "/etc/x")

@@ -18,9 +18,7 @@ SUPERVISOR = 4141  # the process that started the agent (container shim, systemd
 
 
 def event(op: Operation, syscall: str, resource: str = "", actor: int = OTHER, **data: str) -> Event:
-    return with_facts(
-        Event(1, op, syscall, 0, actor, actor, 0, 0, "attacker", 1, resource=resource, data=dict(data))
-    )
+    return with_facts(Event(1, op, syscall, 0, actor, actor, 0, 0, "attacker", 1, resource=resource), data)
 
 
 @pytest.fixture

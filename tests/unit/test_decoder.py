@@ -15,6 +15,7 @@ from beholder.events.abi import RecordKind as K
 from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.formats.arguments import arguments
 from beholder.formats.kubearmor import data_text
+from beholder.formats.resource import resource_text
 from beholder.sensors.decode import DecodeError, Decoder
 
 
@@ -54,13 +55,13 @@ def test_openat_record_decodes_flags_mode_and_errno() -> None:
 def test_connect_record_decodes_sockaddr() -> None:
     addr = struct.pack("<H", 2) + struct.pack(">H", 53) + bytes([10, 0, 0, 10]) + bytes(8)
     ev = Decoder().decode(record(K.NET, SYSCALL_NUMBERS["connect"], 0, (10, 0, 16, 0, 0, 0), addr))
-    assert ev.resource == "sa_family=AF_INET sin_port=53 sin_addr=10.0.0.10"
+    assert ev.resource == "" and resource_text(ev) == "sa_family=AF_INET sin_port=53 sin_addr=10.0.0.10"
     assert arguments(ev)["fd"] == "10"
 
 
 def test_capability_record() -> None:
     ev = Decoder().decode(record(K.CAP, 0, -1, (13, 0, 0, 0, 0, 0)))
-    assert (ev.operation, ev.resource, ev.result) == (
+    assert (ev.operation, resource_text(ev), ev.result) == (
         Operation.CAPABILITY,
         "NET_RAW",
         "Operation not permitted",
@@ -121,7 +122,7 @@ FACTS = {
     "setresuid": (
         record(K.SYSCALL, SYSCALL_NUMBERS["setresuid"], 0, (0, 2**32 - 1, 5, 0, 0, 0)),
         kinds.SYSCALL_CREDENTIALS,
-        facts.Credentials((0, -1, 5), group=False),
+        facts.Credentials(uid=0, euid=-1, suid=5),
     ),
     "kill": (
         record(K.SYSCALL, SYSCALL_NUMBERS["kill"], 0, (99, 9, 0, 0, 0, 0)),
@@ -144,7 +145,7 @@ def test_fchownat_flags_reach_kubearmor_data_as_mode() -> None:
     raw = record(K.FILE, SYSCALL_NUMBERS["fchownat"], 0, (2**64 - 100, 0, 1000, 1000, 0x100, 0), b"/tmp/x\0")
     ev = Decoder().decode(raw)
     assert ev.facts == facts.FileAccess("/tmp/x", dirfd=-100, owner_uid=1000, owner_gid=1000, at_flags=0x100)
-    assert data_text(ev) == "syscall=SYS_FCHOWNAT userid=1000 group=1000 mode=256"
+    assert data_text(ev, arguments(ev)) == "syscall=SYS_FCHOWNAT userid=1000 group=1000 mode=256"
 
 
 def test_dns_server_address_follows_the_payload() -> None:
@@ -205,5 +206,32 @@ def test_decoder_never_raises_anything_but_decode_error(kind, nr, retval, args, 
     ],
 )
 def test_socket_resource_names_the_protocol_as_kubearmor(family, kind, protocol, resource) -> None:
+    """The decoder fills the socket's numbers only; formats/ renders KubeArmor's text from them."""
     ev = Decoder().decode(record(K.NET, SYSCALL_NUMBERS["socket"], 3, (family, kind, protocol, 0, 0, 0)))
-    assert ev.resource == resource
+    assert ev.resource == "" and resource_text(ev) == resource
+
+
+def test_every_traced_syscall_of_the_syscall_sensor_has_its_argument_row() -> None:
+    """A syscall the catalogue traces is decoded by its row in events.syscall_args (no row: no facts)."""
+    from beholder.events.syscall_args import CREDENTIAL_ARGS, SYSCALL_ARGS
+    from beholder.sensors.catalog import SENSORS
+
+    (sensor,) = [s for s in SENSORS if s.name == "syscall"]
+    assert set(sensor.syscalls) == set(SYSCALL_ARGS) | set(CREDENTIAL_ARGS)
+
+
+@pytest.mark.parametrize(
+    ("syscall", "args", "credentials", "data"),
+    [
+        ("setuid", (0,), facts.Credentials(uid=0), "userid=0"),
+        ("setgid", (5,), facts.Credentials(gid=5), "groupid=5"),
+        ("setreuid", (0, 2**32 - 1), facts.Credentials(uid=0, euid=-1), "ids=0,-1"),
+        ("setresgid", (5, 6, 7), facts.Credentials(gid=5, egid=6, sgid=7), "ids=5,6,7"),
+        ("setfsuid", (1000,), facts.Credentials(fsuid=1000), "userid=1000"),
+    ],
+)
+def test_credentials_are_named_ids_and_render_as_kubearmor(syscall, args, credentials, data) -> None:
+    raw = record(K.SYSCALL, SYSCALL_NUMBERS[syscall], 0, (*args, *(0,) * (6 - len(args))))
+    ev = Decoder().decode(raw)
+    assert ev.facts == credentials
+    assert data_text(ev, arguments(ev)) == f"syscall=SYS_{syscall.upper()} {data}"

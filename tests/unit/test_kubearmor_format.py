@@ -59,7 +59,6 @@ def vault_exec() -> Event:
             comm="sh",
             cgroup_id=1,
             resource="/bin/sh",
-            data={"argv": "-ec vault status -tls-skip-verify"},
             argv=("/bin/sh", "-ec", "vault", "status", "-tls-skip-verify"),
             process=proc,
             container=ctr,
@@ -172,7 +171,7 @@ def test_cwd_ends_with_a_slash_as_in_seed_004(seeds_dir: Path) -> None:
 def test_capability_resource_is_named_with_cap_prefix() -> None:
     from beholder.events import facts
 
-    ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "arping", 7, resource="NET_RAW")
+    ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "arping", 7)
     ev.facts = facts.Capability(13)
     assert to_kubearmor(ev, HOST)["Resource"] == "CAP_NET_RAW"
 
@@ -181,7 +180,7 @@ def test_a_capability_past_the_known_list_is_named_once_and_reads_back_as_its_nu
     from beholder.events import facts
     from beholder.events.decoding import capability_number
 
-    ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "probe", 7, resource="CAP_50")
+    ev = Event(1, Operation.CAPABILITY, "cap_capable", 0, 5, 5, 0, 0, "probe", 7)
     ev.facts = facts.Capability(50)
     resource = to_kubearmor(ev, HOST)["Resource"]
     assert resource == "CAP_50"
@@ -189,7 +188,7 @@ def test_a_capability_past_the_known_list_is_named_once_and_reads_back_as_its_nu
 
 
 def _call(op: Operation, syscall: str, resource: str, **data: str) -> Event:
-    return with_facts(Event(1, op, syscall, 0, 5, 5, 0, 0, "x", 7, resource=resource, data=dict(data)))
+    return with_facts(Event(1, op, syscall, 0, 5, 5, 0, 0, "x", 7, resource=resource), data)
 
 
 def test_data_holds_what_kubearmor_writes_per_syscall(seeds_dir: Path) -> None:

@@ -14,7 +14,7 @@ from beholder.formats.kubearmor_in import with_facts
 
 
 def event(op: Operation, syscall: str, pid: int, resource: str = "", **data: str) -> Event:
-    return with_facts(Event(1, op, syscall, 0, pid, pid, 0, 0, "comm", 7, resource=resource, data=dict(data)))
+    return with_facts(Event(1, op, syscall, 0, pid, pid, 0, 0, "comm", 7, resource=resource), data)
 
 
 def fake_proc(root: Path, pid: int, ppid: int, exe: str, cwd: str, uids: str = "0 0 0 0") -> None:

@@ -6,6 +6,7 @@
 - `behaviour`: one container's bound profile(s) compiled for lookups.
 - `rules`: the node-agent rule catalogue (R0001…R1030) as predicates over events.
 - `engine`: binding and evaluation; the pipeline's `Evaluator` (plus `observe_syscalls`).
-- `alert_json`: node-agent alert JSON (`--output kubescape`).
 - `generalize`, `learn`, `merge`, `diff`, `seccomp`, `recorded`: `beholder profile` commands.
+
+Alerts carry facts only; `formats.kubescape` renders them as node-agent alert JSON.
 """

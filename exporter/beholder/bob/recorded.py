@@ -106,12 +106,11 @@ def _native(d: dict[str, Any]) -> Event:
         comm=str(d.get("comm", "")),
         cgroup_id=int(d.get("cgroup_id", 0)),
         resource=str(d.get("resource", "")),
-        data={str(k): str(v) for k, v in (d.get("data") or {}).items()},
         argv=tuple(str(a) for a in d.get("argv") or ()),
         process=_process(proc) if isinstance(proc, dict) else None,
         container=_container(ctr) if isinstance(ctr, dict) else None,
     )
-    return with_facts(event)
+    return with_facts(event, {str(k): str(v) for k, v in (d.get("data") or {}).items()})
 
 
 def _container(d: dict[str, Any]) -> ContainerInfo:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from beholder.bob import alert_json, seccomp
+from beholder.bob import seccomp
 from beholder.bob.command_cgroup import CgroupError, CommandCgroup
 from beholder.bob.diff import diff as diff_profiles
 from beholder.bob.engine import ProfileEngine, expand_paths, names_container
@@ -35,6 +35,7 @@ from beholder.cli.params import CgroupId
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event
+from beholder.formats import kubescape
 
 if TYPE_CHECKING:
     from beholder.pipeline import Tracing
@@ -492,7 +493,7 @@ def _batches(sources: tuple[str, ...]) -> Iterator[list[Event]]:
 
 def _print_alert(alert: Alert, fmt: str, host: HostIdentity, out: IO[str]) -> None:
     if fmt == "kubescape":
-        out.write(alert_json.dumps(alert, host) + "\n")
+        out.write(kubescape.dumps(alert, host) + "\n")
     elif fmt == "json":
         out.write(
             json.dumps(

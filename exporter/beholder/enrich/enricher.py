@@ -129,8 +129,6 @@ class Enricher:
         argv = self.redactor.redact_argv(ev.argv)  # type: ignore[union-attr]
         if argv is not ev.argv:
             ev.argv = argv
-            if "argv" in ev.data:  # arguments a reader kept as written (a decoded event has none)
-                ev.data["argv"] = " ".join(argv[1:])
 
     def _file_event(self, ev: Event, cwd: str) -> None:
         """Make every path of a file event absolute, as KubeArmor does and OTel's `file.path` means.
@@ -146,9 +144,6 @@ class Enricher:
             access.path = resolve_path(access.path, base)
             access.new_path = resolve_path(access.new_path, base)
             access.target = resolve_path(access.target, base)
-            for key, value in (("newpath", access.new_path), ("target", access.target)):
-                if key in ev.data:  # arguments a reader kept as written (a decoded event has none)
-                    ev.data[key] = value
         path = ev.resource = access.path
         if ev.kind == kinds.FILE_CHDIR and ev.retval == 0:
             self.tree.on_chdir(ev.host_pid, path)

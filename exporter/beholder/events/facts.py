@@ -190,10 +190,27 @@ class Capability:
 
 @dataclass(slots=True)
 class Credentials:
-    """set*id: the ids the call asked for, in the syscall's argument order (-1 = unchanged)."""
+    """set*id: the ids the call asks for, by name; -1 leaves one unchanged, None: the call
+    does not set it (`events.syscall_args.CREDENTIAL_ARGS` says which call sets which)."""
 
-    ids: tuple[int, ...]
-    group: bool  # set*gid rather than set*uid
+    uid: int | None = None
+    euid: int | None = None
+    suid: int | None = None  # saved set-user-id (setresuid)
+    fsuid: int | None = None
+    gid: int | None = None
+    egid: int | None = None
+    sgid: int | None = None
+    fsgid: int | None = None
+
+    def ids(self) -> tuple[int, ...]:
+        """The ids the call set, in its argument order."""
+        every = (self.uid, self.euid, self.suid, self.fsuid, self.gid, self.egid, self.sgid, self.fsgid)
+        return tuple(i for i in every if i is not None)
+
+    @property
+    def group(self) -> bool:
+        """A set*gid call (it sets no user id)."""
+        return self.uid is None and self.euid is None and self.suid is None and self.fsuid is None
 
 
 @dataclass(slots=True)

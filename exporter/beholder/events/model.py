@@ -86,11 +86,12 @@ class Event:
     """One kernel observation, decoded and (later) enriched.
 
     `kind` is the event name from semconv/registry/events.yaml and `facts` its typed facts
-    (which class follows from the kind); consumers switch on `kind` and read `facts`. `data`
-    holds arguments as text only where a reader kept them as a record was written (KubeArmor,
-    OTLP or native JSON); a decoded event has none, and `formats.arguments` renders them
-    from the facts when an output needs them. `process` and `container` are filled by the
-    enrich stage; until then they are None.
+    (which class follows from the kind); consumers switch on `kind` and read `facts`.
+    `resource` is the path or name the call named (the file, the program, the DNS name, a
+    mount target; absolute once enriched), "" when it names none: what KubeArmor prints in
+    `Resource` for sockets, addresses, capabilities and the rest is rendered from the facts
+    in `formats/`, as are the arguments. `process` and `container` are filled by the enrich
+    stage; until then they are None.
     """
 
     timestamp_ns: int
@@ -105,7 +106,6 @@ class Event:
     cgroup_id: int
     kind: str = ""  # set by whoever creates the event: the decoder, a reader, `kinds.kind_of`
     resource: str = ""
-    data: dict[str, str] = field(default_factory=dict)
     argv: tuple[str, ...] = ()
     ns_pid: int = 0  # pid in the container's pid namespace when the kernel knew it
     repeat_count: int = 0

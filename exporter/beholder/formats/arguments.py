@@ -1,9 +1,8 @@
 """A syscall's arguments as KubeArmor prints them (`Data`, `EventData`), rendered from facts.
 
 `flags=O_RDONLY|O_CLOEXEC`, `mode=0644`, `sa_family=AF_INET sin_port=53 sin_addr=…`: the
-decoder fills typed facts only, and this module writes their text, in the order KubeArmor
-prints them, when an output needs it. A record read from a file (KubeArmor JSON, OTLP, native
-JSON) keeps the arguments it was written with in `Event.data`; those are shown as they are.
+decoder and the readers of recorded files fill typed facts only, and this module writes their
+text, in the order KubeArmor prints them, when an output needs it.
 """
 
 from __future__ import annotations
@@ -20,20 +19,17 @@ from beholder.events.decoding import (
     open_flags,
 )
 from beholder.events.model import Event
+from beholder.events.syscall_args import HEX, SYSCALL_ARGS
 
-HEX_FLAG_CALLS = frozenset(  # flags KubeArmor prints in hex
-    {"mount", "umount2", "memfd_create", "unshare", "setns"}
+HEX_FLAG_CALLS = frozenset(  # calls whose flags KubeArmor prints in hex
+    name for name, row in SYSCALL_ARGS.items() if any(arg.style == HEX for arg in row)
 )
-_SYSCALL_KEYS = ("request", "pid", "tid", "sig", "source", "cmd", "params", "entries")
 
 
 def arguments(event: Event) -> dict[str, str]:
-    """The event's arguments as KubeArmor-style strings (kept on the event once rendered)."""
-    if not event.data and event.facts is not None:
-        render = _RENDER.get(type(event.facts))
-        if render is not None:
-            event.data = render(event, event.facts)
-    return event.data
+    """The event's arguments as KubeArmor-style strings."""
+    render = _RENDER.get(type(event.facts))
+    return render(event, event.facts) if render is not None else {}
 
 
 def _exec(ev: Event, x: f.Exec) -> dict[str, str]:
@@ -115,17 +111,25 @@ def _dns(ev: Event, x: f.DnsQuestion) -> dict[str, str]:
 
 
 def _credentials(ev: Event, x: f.Credentials) -> dict[str, str]:
-    if len(x.ids) > 1:
-        return {"ids": ",".join(map(str, x.ids))}
-    return {("groupid" if x.group else "userid"): str(x.ids[0])}
+    ids = x.ids()
+    if len(ids) != 1:
+        return {"ids": ",".join(map(str, ids))}
+    return {("groupid" if x.group else "userid"): str(ids[0])}
 
 
 def _syscall(ev: Event, x: f.SyscallArgs) -> dict[str, str]:
+    """Every argument but the one the call acts on (that is the resource), in the row's order;
+    a syscall without a row (a recording's) shows what it was recorded with."""
     values = x.values
-    out = {key: str(values[key]) for key in _SYSCALL_KEYS if key in values}
-    if ev.syscall in HEX_FLAG_CALLS:
-        out["flags"] = hex(values["flags"])  # type: ignore[arg-type]
-    elif ev.syscall == "chroot":
+    spec = SYSCALL_ARGS.get(ev.syscall)
+    if spec is None:
+        return {key: str(value) for key, value in values.items()}
+    out: dict[str, str] = {}
+    for arg in spec:
+        value = values.get(arg.name)
+        if value is not None and not arg.subject:
+            out[arg.name] = hex(value) if arg.style == HEX and isinstance(value, int) else str(value)
+    if ev.syscall == "chroot":  # KubeArmor prints an empty flags= for chroot
         out["flags"] = ""
     return out
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from beholder.events import Alert, Event, kinds
 from beholder.formats.arguments import arguments
+from beholder.formats.resource import resource_text
 from beholder.formats.safe_text import safe
 
 WATCHED_KINDS = frozenset(
@@ -57,7 +58,7 @@ def event_line(event: Event) -> str:
     trunc = " [truncated]" if event.truncated else ""
     return safe(
         f"{clock} {event.operation.value:<12} {event.syscall:<12} {_who(event):<24} "
-        f"pid={event.host_pid} {exe} -> {event.resource} {_args(event)} = {event.result}{repeat}{trunc}"
+        f"pid={event.host_pid} {exe} -> {resource_text(event)} {_args(event)} = {event.result}{repeat}{trunc}"
     )
 
 

@@ -18,6 +18,7 @@ from beholder.events.facts import Capability
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import SYSTEM_EVENT
 from beholder.formats.arguments import arguments
+from beholder.formats.resource import resource_text
 
 # Address parts live in `Resource`; KubeArmor's `Data` keeps only the call's own arguments.
 _NOT_IN_DATA = frozenset(
@@ -51,10 +52,9 @@ _KUBEARMOR_DATA: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def data_text(event: Event) -> str:
+def data_text(event: Event, args: dict[str, str]) -> str:
     """KubeArmor's `Data`: `syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC`."""
     parts = [f"syscall=SYS_{event.syscall.upper()}"] if event.syscall else []
-    args = arguments(event)
     chosen = _KUBEARMOR_DATA.get(event.syscall)
     if chosen is None:
         parts += [f"{k}={v}" for k, v in args.items() if k not in _NOT_IN_DATA]
@@ -63,10 +63,10 @@ def data_text(event: Event) -> str:
     return " ".join(parts)
 
 
-def event_data(event: Event) -> dict[str, str]:
+def event_data(event: Event, args: dict[str, str]) -> dict[str, str]:
     """KubeArmor's structured `EventData`: the syscall plus its arguments as strings."""
     out = {"syscall": event.syscall}
-    for key, value in arguments(event).items():
+    for key, value in args.items():
         if key not in _NOT_IN_EVENT_DATA:
             out[_PORT_KEYS.get(key, key)] = value
     return out
@@ -88,7 +88,7 @@ def _resource(event: Event) -> str:
     if isinstance(event.facts, Capability):  # KubeArmor names capabilities CAP_NET_RAW
         name = event.facts.name  # a number past the known list is already named CAP_<n>
         return name if name.startswith("CAP_") else f"CAP_{name}"
-    return event.resource
+    return resource_text(event)
 
 
 def cwd_text(cwd: str) -> str:
@@ -143,7 +143,14 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
 def per_event_fields(event: Event) -> tuple[str, str, str, dict[str, str], str]:
     """Operation, Resource, Data, EventData and Result: what differs between the events of one
     process (`formats.kubearmor_lines` joins them with the rest, rendered once)."""
-    return event.operation.value, _resource(event), data_text(event), event_data(event), event.result
+    args = arguments(event)
+    return (
+        event.operation.value,
+        _resource(event),
+        data_text(event, args),
+        event_data(event, args),
+        event.result,
+    )
 
 
 def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, Any]:

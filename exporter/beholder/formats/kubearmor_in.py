@@ -32,7 +32,9 @@ from beholder.events.decoding import (
 from beholder.events.facts import AF_INET, AF_INET6
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import SYSTEM_EVENT, Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.events.syscall_args import CREDENTIAL_ARGS, SYSCALL_ARGS, TEXT, subject_of
 from beholder.formats.kubearmor import LOSS_OPERATION
+from beholder.formats.resource import RENDERED_FACTS
 
 MAX_RECORD_BYTES = 1 << 20
 MAX_ERRORS_KEPT = 20
@@ -282,6 +284,8 @@ def _file_facts(syscall: str, resource: str, data: dict[str, str]) -> f.FileAcce
     if flags and flags.startswith("O_"):
         access.flags = open_flags_value(flags)
     access.remove_dir = flags == "AT_REMOVEDIR"
+    if syscall == "fchownat":  # KubeArmor prints its AT_* flags as a number
+        access.at_flags = _number(flags)
     access.new_path, access.target = data.get("newpath", ""), data.get("target", "")
     access.owner_uid, access.owner_gid = _number(data.get("uid")), _number(data.get("gid"))
     return access
@@ -314,14 +318,30 @@ def _tcp_state_facts(data: dict[str, str]) -> f.TcpState:
     )
 
 
-def _syscall_facts(syscall: str, data: dict[str, str]) -> f.Credentials | f.SyscallArgs:
+def _credentials(syscall: str, data: dict[str, str]) -> f.Credentials:
+    text = data.get("ids") or data.get("userid") or data.get("groupid", "")
+    ids = [_number(i) or 0 for i in text.split(",")]
+    named = CREDENTIAL_ARGS.get(syscall)
+    if named is None:  # a set*id call we do not trace: its ids in setres*id's order
+        named = ("gid", "egid", "sgid") if "groupid" in data or "gid" in syscall else ("uid", "euid", "suid")
+    cred = f.Credentials()
+    for name, value in zip(named, ids, strict=False):
+        setattr(cred, name, value)
+    return cred
+
+
+def _syscall_facts(syscall: str, resource: str, data: dict[str, str]) -> f.Credentials | f.SyscallArgs:
     if "ids" in data or "userid" in data or "groupid" in data:
-        text = data.get("ids") or data.get("userid") or data.get("groupid", "")
-        return f.Credentials(tuple(_number(i) or 0 for i in text.split(",")), "gid" in syscall)
+        return _credentials(syscall, data)
+    styles = {arg.name: arg.style for arg in SYSCALL_ARGS.get(syscall, ())}
     values: dict[str, int | str] = {}
-    for key, value in data.items():
-        number = _number(value, 16 if value.startswith("0x") else 10) if value else None
-        values[key] = value if number is None or key in ("source", "params") else number
+    for key, value in data.items():  # numbers where the call's row says so, else text as written
+        style = styles.get(key, TEXT)
+        number = None if style == TEXT else _number(value, 16 if value.startswith("0x") else 10)
+        values[key] = value if number is None else number
+    subject = subject_of(syscall)
+    if subject and resource:
+        values[subject] = resource
     return f.SyscallArgs(values)
 
 
@@ -352,16 +372,23 @@ def facts_from_data(kind: str, syscall: str, resource: str, data: dict[str, str]
     if kind == kinds.CAPABILITY_CHECK:
         return f.Capability(capability_number(data.get("capability") or resource))
     if kind.startswith("beholder.syscall."):
-        return _syscall_facts(syscall, data)
+        return _syscall_facts(syscall, resource, data)
     return None
 
 
-def with_facts(event: Event) -> Event:
-    """`event` with its kind and facts filled from its syscall, `data` and `resource`."""
+def subject(facts: f.Facts | None, resource: str) -> str:
+    """What of a recorded `Resource` stays `Event.resource`: a path or name the call named.
+    Socket triples, addresses, TCP states, child pids and capability names live in the facts."""
+    return "" if isinstance(facts, RENDERED_FACTS) else resource
+
+
+def with_facts(event: Event, data: dict[str, str] | None = None) -> Event:
+    """`event` with its kind and facts filled from its syscall, `resource` and argument text."""
     if not event.kind:
         event.kind = kinds.kind_of(event.operation.value, event.syscall)
     if event.facts is None:
-        event.facts = facts_from_data(event.kind, event.syscall, event.resource, event.data)
+        event.facts = facts_from_data(event.kind, event.syscall, event.resource, data or {})
+    event.resource = subject(event.facts, event.resource)
     return event
 
 
@@ -381,7 +408,12 @@ def parse_record(doc: Any) -> Event | Alert:
         raise RecordError(f"field Operation: unknown value {op_name[:40]!r}")
     syscall, data, resource = _syscall_and_data(doc, operation)
     argv: tuple[str, ...] = ()
-    kind = kinds.kind_of(operation.value, syscall or "execve")
+    # a Capabilities record names the syscall that needed the capability: still a capability check
+    kind = (
+        kinds.CAPABILITY_CHECK
+        if operation is Operation.CAPABILITY
+        else kinds.kind_of(operation.value, syscall or "execve")
+    )
     is_exec = kind == kinds.PROCESS_EXEC
     if is_exec:  # Resource is the command line; the executable is its first word
         syscall = syscall or "execve"
@@ -403,6 +435,7 @@ def parse_record(doc: Any) -> Event | Alert:
         uid=_int(doc, "UID"),
         container=container,
     )
+    facts = facts_from_data(kind, syscall, resource, data)
     event = Event(
         timestamp_ns=_timestamp_ns(doc),
         operation=operation,
@@ -414,13 +447,12 @@ def parse_record(doc: Any) -> Event | Alert:
         gid=0,
         comm=process.comm,
         cgroup_id=0,
-        resource=resource,
-        data=data,
+        resource=subject(facts, resource),
         argv=argv,
         process=process,
         container=container,
         kind=kind,
-        facts=facts_from_data(kind, syscall, resource, data),
+        facts=facts,
     )
     record_type = _text(doc, "Type")
     if record_type not in _ALERT_TYPES and "PolicyName" not in doc:

@@ -11,6 +11,7 @@ from typing import Any
 
 from beholder.events import Alert, ContainerInfo, Event, ProcessInfo
 from beholder.formats.arguments import arguments
+from beholder.formats.resource import resource_text
 
 
 def _plain(obj: ProcessInfo | ContainerInfo | None) -> dict[str, Any] | None:
@@ -36,7 +37,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "gid": event.gid,
         "comm": event.comm,
         "cgroup_id": event.cgroup_id,
-        "resource": event.resource,
+        "resource": resource_text(event),
         "data": arguments(event),
         "argv": list(event.argv),
         "repeat_count": event.repeat_count,

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from beholder import __version__
 from beholder.events import kinds
 from beholder.events.model import Alert, ContainerInfo, Event, LossReport, ProcessInfo
+from beholder.formats.resource import resource_text
 from beholder.otel import semconv as sc
 from beholder.otel import wire
 from beholder.otel.attr_cache import AttrCache
@@ -145,8 +146,10 @@ class LogEncoder:
             parts.append(cache.true(sc.BEHOLDER_EVENT_TRUNCATED))
         specific, consumed = self._kind_attributes.specific(ev)
         parts.append(specific)
-        if ev.resource and not consumed:
-            parts.append(cache.s(sc.BEHOLDER_RESOURCE, ev.resource))
+        if not consumed:
+            resource = resource_text(ev)
+            if resource:
+                parts.append(cache.s(sc.BEHOLDER_RESOURCE, resource))
         p = ev.process
         if p is not None:
             fingerprint = (
@@ -235,7 +238,8 @@ def iso8601(time_ns: int) -> str:
 
 
 def _body(ev: Event) -> str:
-    return f"{ev.syscall} {ev.resource}" if ev.resource else ev.syscall
+    resource = resource_text(ev)
+    return f"{ev.syscall} {resource}" if resource else ev.syscall
 
 
 _DEFAULT = LogEncoder()

@@ -82,7 +82,7 @@ class KubescapeAlertSink(LineSink):
         *,
         losses: LossCounter | None = None,
     ) -> None:
-        from beholder.bob.alert_json import dumps
+        from beholder.formats.kubescape import dumps
 
         super().__init__(destination, losses=losses)
         self._dumps = dumps

@@ -17,7 +17,13 @@ from beholder.events.decoding import address_resource
 from beholder.events.interfaces import HostIdentity
 from beholder.events.kinds import PROCESS_EXEC, kind_of
 from beholder.events.model import Alert, ContainerInfo, Event, Operation, ProcessInfo
-from beholder.formats.kubearmor_in import MAX_RECORD_BYTES, ReadReport, RecordError, facts_from_data
+from beholder.formats.kubearmor_in import (
+    MAX_RECORD_BYTES,
+    ReadReport,
+    RecordError,
+    facts_from_data,
+    subject,
+)
 from beholder.otel import semconv as sc
 from beholder.otel.arg_values import ARG_PREFIX, arg_text
 from beholder.otel.enum_values import ACTION, OPERATION
@@ -164,6 +170,7 @@ def log_record(raw: Any) -> Event | Alert:
     except (TypeError, ValueError):
         raise RecordError("timeUnixNano: not an integer") from None
     argv = attrs.get(sc.PROCESS_COMMAND_ARGS, [])
+    facts = facts_from_data(kind, syscall, resource, data)
     event = Event(
         timestamp_ns=timestamp,
         operation=operation,
@@ -175,14 +182,13 @@ def log_record(raw: Any) -> Event | Alert:
         gid=_i(attrs, sc.BEHOLDER_PROCESS_REAL_GROUP_ID),
         comm=process.comm,
         cgroup_id=_i(attrs, sc.BEHOLDER_CGROUP_ID),
-        resource=resource,
-        data=data,
+        resource=subject(facts, resource),
         argv=tuple(str(a) for a in argv) if isinstance(argv, list) else (),
         repeat_count=_i(attrs, sc.BEHOLDER_EVENT_REPEAT_COUNT),
         process=process,
         container=container,
         kind=kind,
-        facts=facts_from_data(kind, syscall, resource, data),
+        facts=facts,
     )
     if sc.SECURITY_RULE_UUID not in attrs:
         return event

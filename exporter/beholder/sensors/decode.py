@@ -25,20 +25,8 @@ from beholder.events.abi import (
     RECORD_FIXED,
     RecordKind,
 )
-from beholder.events.decoding import (
-    AT_FD_CALLS,
-    AT_FDCWD,
-    AT_REMOVEDIR,
-    SELF_FD_CALLS,
-    TCP_STATES,
-    address_resource,
-    capability_name,
-    endpoint_fields,
-    family_name,
-    protocol_name,
-    socket_type,
-    syscall_name,
-)
+from beholder.events.decoding import AT_FD_CALLS, AT_FDCWD, AT_REMOVEDIR, SELF_FD_CALLS, syscall_name
+from beholder.events.syscall_args import CREDENTIAL_ARGS, SIGNED, STRING1, SYSCALL_ARGS, TEXT
 from beholder.events.syscall_table import X86_64_SYSCALLS
 from beholder.sensors.dns import parse_question
 
@@ -206,7 +194,6 @@ class Decoder:
     def _fork(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "fork"
         ev.facts = f.Fork(a[0], a[1])
-        ev.resource = str(a[1])
 
     def _exit(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "exit"
@@ -233,20 +220,14 @@ class Decoder:
         if name == "socket":
             family, kind, protocol = _signed32(a[0]), _signed32(a[1]), _signed32(a[2])
             ev.facts = f.Socket(family, kind, protocol, ev.retval if ev.retval >= 0 else None)
-            ev.resource = (
-                f"domain={family_name(family)} type={socket_type(kind)} protocol={protocol_name(protocol)}"
-            )
             return
         fd = _signed32(a[0])
         if name == "listen":
             ev.facts = f.SocketCall(fd, backlog=_signed32(a[1]))
-            ev.resource = f"fd={fd}"
             return
-        endpoint = _sockaddr(s1)
-        call = ev.facts = f.SocketCall(fd, endpoint)
+        call = ev.facts = f.SocketCall(fd, _sockaddr(s1))
         if name in ("accept", "accept4") and ev.retval >= 0:
             call.new_fd = ev.retval
-        ev.resource = address_resource(endpoint_fields(endpoint))
 
     def _tcp_state(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "tcp_state"
@@ -254,9 +235,6 @@ class Decoder:
         src = str(ipaddress.ip_address(s1)) if len(s1) in (4, 16) else ""
         dst = str(ipaddress.ip_address(s2)) if len(s2) in (4, 16) else ""
         ev.facts = f.TcpState(f.Endpoint(family, src, a[2]), f.Endpoint(family, dst, a[3]), a[0], a[1])
-        old = TCP_STATES.get(a[0], str(a[0]))
-        new = TCP_STATES.get(a[1], str(a[1]))
-        ev.resource = f"{src}:{a[2]} -> {dst}:{a[3]} {old}->{new}"
 
     def _dns(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         question = parse_question(s1)
@@ -268,40 +246,27 @@ class Decoder:
     # --- syscalls and capabilities -------------------------------------------------
     def _syscall(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         name = ev.syscall
-        if name in _CREDENTIAL_ARGS:
-            ev.facts = f.Credentials(tuple(_signed32(i) for i in a[: _CREDENTIAL_ARGS[name]]), "gid" in name)
+        ids = CREDENTIAL_ARGS.get(name)
+        if ids is not None:
+            cred = ev.facts = f.Credentials()
+            for i, field in enumerate(ids):
+                setattr(cred, field, _signed32(a[i]))
             return
         values: dict[str, int | str] = {}
-        if name == "ptrace":
-            values["request"], values["pid"] = a[0], _signed32(a[1])
-        elif name in ("kill", "tkill"):
-            values["pid"], values["sig"] = _signed32(a[0]), _signed32(a[1])
-        elif name == "tgkill":
-            values["pid"], values["tid"], values["sig"] = _signed32(a[0]), _signed32(a[1]), _signed32(a[2])
-        elif name == "mount":
-            values["source"], values["flags"] = _text(s1), a[3]
-            values["target"] = ev.resource = _text(s2)
-        elif name in ("umount2", "chroot", "memfd_create"):
-            values["path"] = ev.resource = _text(s1)
-            if name != "chroot":
-                values["flags"] = a[1]
-        elif name in ("unshare", "setns"):
-            values["flags"] = a[0] if name == "unshare" else a[1]
-        elif name == "bpf":
-            values["cmd"] = _signed32(a[0])
-        elif name in ("init_module", "finit_module"):
-            values["params"] = _text(s1)
-        elif name == "io_uring_setup":
-            values["entries"] = a[0]
+        for arg in SYSCALL_ARGS.get(name, ()):
+            source, style = arg.source, arg.style
+            if style == TEXT:
+                text = _text(s1 if source == STRING1 else s2)
+                if arg.subject:
+                    ev.resource = text
+                values[arg.name] = text
+            else:
+                values[arg.name] = _signed32(a[source]) if style == SIGNED else a[source]
         ev.facts = f.SyscallArgs(values)
-        if "pid" in values and not ev.resource:
-            ev.resource = str(values["pid"])
 
     def _cap(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "cap_capable"
-        number = _signed32(a[0])
-        ev.facts = f.Capability(number)
-        ev.resource = capability_name(number)
+        ev.facts = f.Capability(_signed32(a[0]))
 
 
 def _other_file(name: str, path: str, a: tuple, s2: bytes) -> f.FileAccess:
@@ -328,10 +293,3 @@ def _other_file(name: str, path: str, a: tuple, s2: bytes) -> f.FileAccess:
     elif s2:
         access.new_path = _text(s2)
     return access
-
-
-# set*id -> how many id arguments it takes
-_CREDENTIAL_ARGS = {
-    "setuid": 1, "setfsuid": 1, "setgid": 1, "setfsgid": 1,
-    "setreuid": 2, "setregid": 2, "setresuid": 3, "setresgid": 3,
-}  # fmt: skip

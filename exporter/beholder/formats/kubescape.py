@@ -1,4 +1,4 @@
-"""Render a profile alert as Kubescape node-agent's alert JSON (`--format kubescape`).
+"""Kubescape node-agent's alert JSON (`--format kubescape`), rendered from a profile alert's facts.
 
 The shape follows the node-agent alerts shown in the BoB seed: `BaseRuntimeMetadata`
 (alert name, rule arguments, infected PID, severity, timestamps, uniqueID,
