@@ -15,6 +15,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from beholder import __version__
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Action, Operation
+from beholder.formats.arguments import arguments
 from beholder.formats.kubearmor_in import with_facts
 from beholder.otel import jsonwire, wire
 from beholder.otel import semconv as sc
@@ -450,7 +451,7 @@ def test_numeric_arguments_are_ints_on_the_wire_and_read_back_as_kubearmor_text(
     assert {k: got[f"beholder.syscall.arg.{k}"] for k in expected} == expected
     line = json.loads(json_format.MessageToJson(request))
     back = log_record(line["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0])
-    assert {k: back.data[k] for k in data} == data
+    assert {k: arguments(back)[k] for k in data} == data
 
 
 def test_enum_members_are_lowercase_on_logs_while_the_model_keeps_kubearmors_spelling():

@@ -50,7 +50,7 @@ def _exit(ev: Event, x: f.Exit) -> dict[str, str]:
 def _file(ev: Event, x: f.FileAccess) -> dict[str, str]:
     name = ev.syscall
     out: dict[str, str] = {}
-    if name in AT_FD_CALLS:
+    if name in AT_FD_CALLS and x.dirfd is not None:  # a recording may not say
         out["fd"] = str(x.dirfd)
     if x.flags is not None:
         out["flags"] = open_flags(x.flags)
@@ -64,7 +64,7 @@ def _file(ev: Event, x: f.FileAccess) -> dict[str, str]:
         out["uid"], out["gid"] = str(x.owner_uid), str(x.owner_gid)
         if x.at_flags is not None:
             out["flags"] = str(x.at_flags)
-    if name in SELF_FD_CALLS:
+    if name in SELF_FD_CALLS and x.dirfd is not None:
         out["fd"] = str(x.dirfd)
     if x.new_path:
         out["newpath"] = x.new_path
