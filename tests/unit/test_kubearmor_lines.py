@@ -38,11 +38,11 @@ def event(op: Operation, syscall: str, resource: str, proc: ProcessInfo | None, 
             comm="worker",
             cgroup_id=9,
             resource=resource,
-            data=dict(data),
             argv=(resource, "-c", "échec\tdone") if syscall == "execve" else (),
             process=proc,
             container=ctr,
-        )
+        ),
+        data,
     )
 
 
