@@ -133,7 +133,6 @@ class Event:
         cgroup_id: int,
         kind: str = "",
         resource: str = "",
-        data: dict[str, str] | None = None,
         argv: tuple[str, ...] = (),
         ns_pid: int = 0,
         repeat_count: int = 0,
@@ -156,7 +155,6 @@ class Event:
         self.cgroup_id = cgroup_id
         self.kind = kind
         self.resource = resource
-        self.data = {} if data is None else data
         self.argv = argv
         self.ns_pid = ns_pid
         self.repeat_count = repeat_count
