@@ -92,12 +92,6 @@ def test_a_written_out_constructor_takes_the_fields_in_order_with_their_defaults
             assert param.default is inspect.Parameter.empty, field.name
 
 
-def test_each_event_gets_its_own_mutable_defaults() -> None:
-    first, second = _minimal(Event), _minimal(Event)
-    first.data["fd"] = "3"
-    assert second.data == {}
-
-
 def _minimal(cls: type) -> object:
     if cls is FileAccess:
         return FileAccess("/etc/passwd")
