@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ from otel_export.receiver import Collector, GrpcReceiver
 
 from beholder.otel import semconv as sc
 from conftest import require
-from support import runc
 from support.agent_process import AgentProcess
+from support.host_cgroup import HostCgroup, host_cgroup
 from support.kernel import kernel_ready
 
 pytestmark = pytest.mark.kernel
@@ -43,45 +42,31 @@ def wait(what: str, found: Callable[[], Any], poke: Callable[[], object] = lambd
 
 
 @pytest.fixture
-def cgroup() -> Iterator[Path]:
-    path = runc.cgroup2_root() / f"beholder-test-span-restart-{os.getpid()}"
-    path.mkdir()
-    yield path
-    for pid in (path / "cgroup.procs").read_text().split():
-        os.kill(int(pid), signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while (path / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    path.rmdir()
+def cgroup() -> Iterator[HostCgroup]:
+    with host_cgroup("span-restart") as made:
+        yield made
 
 
 def test_the_final_span_of_a_process_that_outlived_a_sigkilled_agent_has_its_earlier_ids(
-    tmp_path: Path, cgroup: Path
+    tmp_path: Path, cgroup: HostCgroup
 ) -> None:
     ok, why = kernel_ready()
     require(ok, why)
-    procs = cgroup / "cgroup.procs"
-
-    def in_cgroup(argv: list[str]) -> subprocess.Popen[bytes]:
-        def join() -> None:
-            procs.write_text(str(os.getpid()))
-
-        return subprocess.Popen(argv, preexec_fn=join)  # joins before it execs
 
     def poke() -> None:
-        in_cgroup(["/bin/true"]).wait()
+        cgroup.spawn(["/bin/true"]).wait()
 
     collector = Collector()
     with GrpcReceiver(collector) as rx:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rx.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
-        args = ["--spool-dir", str(tmp_path / "spool"), "--cgroup-id", str(cgroup.stat().st_ino)]
+        args = ["--spool-dir", str(tmp_path / "spool"), "--cgroup-id", str(cgroup.id)]
 
         def agent(name: str) -> AgentProcess:
             (tmp_path / name).mkdir()
             return AgentProcess(tmp_path / name, args, outputs=("json", "otlp"), env=env).start()
 
         first = agent("first")
-        shell = in_cgroup(["/bin/sh", "-c", "/bin/sleep 600; true"])  # sh forks sleep and waits
+        shell = cgroup.spawn(["/bin/sh", "-c", "/bin/sleep 600; true"])  # sh forks sleep and waits
         try:
             (exec_sleep,) = wait(
                 "sleep's exec",

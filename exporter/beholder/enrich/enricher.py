@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+from beholder.enrich.cgroup_name import CgroupNames
 from beholder.enrich.containers import ContainerRegistry
 from beholder.enrich.process_tree import ProcessTree, ns_ppid_of, read_proc, resolve_path
 from beholder.events import Event, Operation, ProcessInfo, kinds
 from beholder.events.decoding import AT_FDCWD
-from beholder.events.facts import Exec, FileAccess, Fork
+from beholder.events.facts import Credentials, Exec, FileAccess, Fork
 from beholder.otel.traces import ProcessSpans
 from beholder.redact import Redactor
 
@@ -39,6 +40,7 @@ class Enricher:
         self.tree = tree or ProcessTree()
         self.spans = spans or ProcessSpans(export=False)  # a trace sink turns export on
         self.containers = containers or ContainerRegistry()
+        self.cgroups = CgroupNames(self.containers.paths, self.tree.proc)
         self.redactor = redactor
         self.unattributed = 0  # events of a container cgroup that vanished before it was named
         if redactor is not None:  # every command line the tree learns, from any source
@@ -59,9 +61,12 @@ class Enricher:
                 proc = tree.get(ev.host_pid, ev)
                 if op is Operation.FILE:
                     self._file_event(ev, proc.cwd)
-            if ev.cgroup_id != proc.cgroup_id:
+                elif op is Operation.SYSCALL and ev.retval == 0 and isinstance(ev.facts, Credentials):
+                    proc = tree.on_credentials(ev.host_pid, ev.syscall, ev.facts)
+            if ev.cgroup_id != proc.cgroup_id:  # once per process and cgroup, not per event
                 proc.cgroup_id = ev.cgroup_id
                 proc.container = self.containers.resolve(ev.host_pid, ev.cgroup_id)
+                proc.cgroup = self.cgroups.name(ev.cgroup_id, ev.host_pid)
             if ev.ns_pid and ev.ns_pid != proc.ns_pid:
                 self._learn_ns_pid(proc, ev.ns_pid)
             # an exec's event keeps the process as this exec left it: a wrapper that execs its
@@ -99,7 +104,9 @@ class Enricher:
         if ev.retval == 0:  # a successful exec: new program, maybe a new container
             proc = tree.on_exec(ev)
             proc.container = self.containers.resolve(ev.host_pid, ev.cgroup_id) or proc.container
-            proc.cgroup_id = ev.cgroup_id
+            if ev.cgroup_id != proc.cgroup_id:
+                proc.cgroup_id = ev.cgroup_id
+                proc.cgroup = self.cgroups.name(ev.cgroup_id, ev.host_pid)
             self._exec_path(ev, proc.exe)
             return proc
         proc = tree.get(ev.host_pid, ev)

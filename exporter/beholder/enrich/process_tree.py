@@ -11,9 +11,11 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from beholder.events import Event, ProcessInfo
+from beholder.events.facts import Credentials
 
 PROC = Path("/proc")
 DEAD_GRACE_S = 5.0  # late events of an exited process still find it
@@ -54,10 +56,18 @@ def read_proc(pid: int, proc: Path = PROC) -> ProcessInfo | None:
             info.gid = int(value.split()[0])
         elif key == "NSpid":
             info.ns_pid = int(value.split()[-1])
+    tty = _controlling_tty(_read(base / "stat"))
+    info.interactive = None if tty is None else tty != 0
     info.exe = _readlink(base / "exe").removesuffix(" (deleted)")
     info.cwd = _readlink(base / "cwd")
     info.cmdline = _read(base / "cmdline").rstrip("\0").replace("\0", " ")
     return info
+
+
+def _controlling_tty(stat: str) -> int | None:
+    """Field 7 of /proc/<pid>/stat (tty_nr: the controlling terminal, 0 for none)."""
+    fields = stat.rpartition(")")[2].split()
+    return int(fields[4]) if len(fields) > 4 else None
 
 
 def _names_no_file(path: str) -> bool:
@@ -191,8 +201,10 @@ class ProcessTree:
             uid=parent.uid,
             gid=parent.gid,
             euid=parent.euid,
+            interactive=parent.interactive,
             start_ns=event.timestamp_ns,
             cgroup_id=parent.cgroup_id,
+            cgroup=parent.cgroup,
         )
         if parent.ns_pid == parent.pid:
             child.ns_pid, child.ns_ppid = child_pid, parent_pid
@@ -229,11 +241,36 @@ class ProcessTree:
         if fresh is not None:
             info.ns_pid = fresh.ns_pid
             info.euid = fresh.euid  # a set-user-ID program changes it here
+            info.interactive = fresh.interactive
             info.cwd = fresh.cwd or info.cwd
             if fresh.ppid and fresh.ppid != info.ppid:
                 info.ppid = fresh.ppid
             self._link_parent(info)
         return info
+
+    def on_credentials(self, pid: int, syscall: str, change: Credentials) -> ProcessInfo:
+        """Follow a successful set*uid/set*gid: the ids it set (-1 leaves one as it was).
+
+        The process gets a new `ProcessInfo` (the tree's from now on), so the records before
+        the call, encoded later, keep the ids they were made with. setuid/setgid by root set
+        the real id too; setfs*id changes neither id the tree keeps.
+        """
+        info = self.get(pid)
+        if syscall.startswith("setfs") or not change.ids:
+            return info
+        ids = change.ids
+        if len(ids) == 1:
+            real, effective = (ids[0] if info.euid == 0 else -1), ids[0]
+        else:
+            real, effective = ids[0], ids[1]
+        new = replace(info)
+        if change.group:
+            new.gid = real if real >= 0 else new.gid
+        else:
+            new.uid = real if real >= 0 else new.uid
+            new.euid = effective if effective >= 0 else new.euid
+        self.processes[pid] = new
+        return new
 
     def on_exit(self, pid: int) -> None:
         if pid in self.processes:

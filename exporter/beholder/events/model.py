@@ -71,7 +71,9 @@ class ProcessInfo:
     cwd: str = ""
     uid: int = 0
     gid: int = 0
-    euid: int | None = None  # effective uid as /proc showed it at exec (None: never read)
+    euid: int | None = None  # effective uid: /proc at exec, then the set*uid calls seen (None: unknown)
+    interactive: bool | None = None  # has a controlling terminal (/proc stat tty_nr at exec; None: unknown)
+    cgroup: str = ""  # process.linux.cgroup, `0::<cgroup v2 path>` of its current cgroup
     start_ns: int = 0
     cgroup_id: int = 0
     container: ContainerInfo | None = None

@@ -55,6 +55,9 @@ class AttrCache:
     def true(self, name: str) -> bytes:
         return self.f.attr_true(self.key(name))
 
+    def flag(self, name: str, value: bool) -> bytes:
+        return self.f.attr_true(self.key(name)) if value else self.f.attr_false(self.key(name))
+
     def present(self, pairs: tuple[tuple[str, str | int], ...]) -> bytes:
         """Attributes for the values that are set (0 and "" mean unknown here)."""
         return b"".join(self.i(n, v) if isinstance(v, int) else self.s(n, v) for n, v in pairs if v)

@@ -162,6 +162,8 @@ class LogEncoder:
                 p.ns_ppid,
                 p.euid,
                 p.entity_id,
+                p.cgroup,
+                p.interactive,
             )
             image, rest = self._c.shared(self._processes, p, fingerprint, self._process_chunks)
             parts.append(rest if name == kinds.PROCESS_EXEC else image + rest)
@@ -199,8 +201,11 @@ class LogEncoder:
             (sc.PROCESS_WORKING_DIRECTORY, p.cwd),
             (sc.PROCESS_CREATION_TIME, iso8601(p.start_ns) if p.start_ns else ""),
             (sc.BEHOLDER_PROCESS_ENTITY_ID, p.entity_id),
+            (sc.PROCESS_LINUX_CGROUP, p.cgroup),
         )
         effective = b"" if p.euid is None else self._c.i(sc.PROCESS_USER_ID, p.euid)  # 0 is root
+        if p.interactive is not None:
+            effective += self._c.flag(sc.PROCESS_INTERACTIVE, p.interactive)
         return image, self._c.present(rest) + effective
 
     def _container_chunk(self, c: ContainerInfo) -> bytes:

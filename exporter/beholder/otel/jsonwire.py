@@ -44,6 +44,10 @@ def attr_true(key_field: bytes) -> bytes:
     return key_field + b'{"boolValue":true}},'
 
 
+def attr_false(key_field: bytes) -> bytes:
+    return key_field + b'{"boolValue":false}},'
+
+
 def attr_str_array(key_field: bytes, values: tuple[str, ...] | list[str]) -> bytes:
     if not values:
         return key_field + b'{"arrayValue":{}}},'

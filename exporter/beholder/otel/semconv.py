@@ -214,14 +214,21 @@ PROCESS_EXECUTABLE_NAME: Final = "process.executable.name"
 PROCESS_EXECUTABLE_PATH: Final = "process.executable.path"
 # Exit code of the process (low byte of exit_group's argument).
 PROCESS_EXIT_CODE: Final = "process.exit.code"
+# The process has a controlling terminal (/proc/<pid>/stat tty_nr at its exec or first sight, inherited at
+# fork); absent when the agent could not read it.
+PROCESS_INTERACTIVE: Final = "process.interactive"
+# The process's cgroup as /proc/<pid>/cgroup spells it on a cgroup v2 host, from the cgroup id of its
+# latest event.
+PROCESS_LINUX_CGROUP: Final = "process.linux.cgroup"
 # Parent process id in the host's pid namespace.
 PROCESS_PARENT_PID: Final = "process.parent_pid"
 # Process id (thread-group id) in the host's pid namespace.
 PROCESS_PID: Final = "process.pid"
 # Real user id of the calling thread at the time of the event (bpf_get_current_uid_gid).
 PROCESS_REAL_USER_ID: Final = "process.real_user.id"
-# Effective user id of the process as /proc showed it at its exec (set-user-ID programs differ from
-# process.real_user.id); absent when the agent could not read it.
+# Effective user id of the process: as /proc showed it at its exec (set-user-ID programs differ from
+# process.real_user.id), then as the set*uid calls the agent saw changed it; absent when the agent could
+# not read it.
 PROCESS_USER_ID: Final = "process.user.id"
 # Process id inside the process's own pid namespace (the container's view).
 PROCESS_VPID: Final = "process.vpid"
@@ -412,6 +419,8 @@ ATTRIBUTE_TYPES: Final[dict[str, str]] = {
     "process.executable.name": "string",
     "process.executable.path": "string",
     "process.exit.code": "int",
+    "process.interactive": "boolean",
+    "process.linux.cgroup": "string",
     "process.parent_pid": "int",
     "process.pid": "int",
     "process.real_user.id": "int",

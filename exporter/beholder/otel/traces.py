@@ -322,9 +322,14 @@ def _process_facts(span: _Open) -> dict[str, int | str | bool]:
             (sc.PROCESS_EXECUTABLE_NAME, p.exe.rpartition("/")[2]),
             (sc.PROCESS_COMMAND_LINE, p.cmdline),
             (sc.PROCESS_WORKING_DIRECTORY, p.cwd),
+            (sc.PROCESS_LINUX_CGROUP, p.cgroup),
         )
         facts.update((k, v) for k, v in pairs if v)
         facts[sc.PROCESS_REAL_USER_ID] = p.uid
+        if p.euid is not None:
+            facts[sc.PROCESS_USER_ID] = p.euid
+        if p.interactive is not None:
+            facts[sc.PROCESS_INTERACTIVE] = p.interactive
         if p.container is not None:
             facts.update(_container_facts(p.container))
     facts.update(span.facts)

@@ -100,6 +100,11 @@ def attr_true(key_field: bytes) -> bytes:
     return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + b"\x02" + AV_BOOL_TRUE)
 
 
+def attr_false(key_field: bytes) -> bytes:
+    """A whole LogRecord attribute field holding boolean false."""
+    return delimited(LR_ATTRIBUTE, key_field + FIELD_2 + b"\x02\x10\x00")
+
+
 def attr_str_array(key_field: bytes, values: tuple[str, ...] | list[str]) -> bytes:
     """A whole LogRecord attribute field holding an array of strings."""
     array = b"".join(delimited(FIELD_1, delimited(AV_STRING, text(v))) for v in values)
