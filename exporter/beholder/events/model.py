@@ -77,7 +77,7 @@ class ProcessInfo:
     start_ns: int = 0
     cgroup_id: int = 0
     container: ContainerInfo | None = None
-    # The process's identity and span (otel.traces) when traces are exported; records carry them.
+    # The process's identity and span (otel.traces), derived for every process; records carry them.
     entity_id: str = ""
     trace_id: bytes = b""
     span_id: bytes = b""
