@@ -35,6 +35,9 @@ SETUID = (
     f" open('{AFTER}').close(); os.setresuid(-1, 0, -1)"
 )
 TTY_MARK = "/etc/beholder-test-tty-probe"  # an absent file each command opens, to find its records
+# The shell outlives its exec long enough for /proc to be read; cat, gone at once, inherits
+# what its shell had at the fork.
+PROBE = f"/bin/cat {TTY_MARK}; /bin/sleep 1"
 
 
 def values(kvs) -> dict[str, Any]:
@@ -62,9 +65,9 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         agent = AgentProcess(tmp, args, outputs=("json", "otlp"), env=env).start()
         python = cgroup.spawn(["/usr/bin/python3", "-c", SETUID], start_new_session=True)
         assert python.wait(timeout=60) == 0
-        quiet = cgroup.spawn(["/bin/cat", TTY_MARK], start_new_session=True, stderr=subprocess.DEVNULL)
+        quiet = cgroup.spawn(["/bin/sh", "-c", PROBE], start_new_session=True, stderr=subprocess.DEVNULL)
         quiet.wait(timeout=60)
-        pty = cgroup.spawn(["/usr/bin/script", "-qec", f"/bin/cat {TTY_MARK}", "/dev/null"],
+        pty = cgroup.spawn(["/usr/bin/script", "-qec", PROBE, "/dev/null"],
                            start_new_session=True, stdout=subprocess.DEVNULL)  # fmt: skip
         pty.wait(timeout=60)
         deadline = time.monotonic() + 30
