@@ -1,5 +1,5 @@
 /* Syscall sensor: identity changes, ptrace, mounts, namespaces, signals, bpf, module
- * loading, memfd, io_uring and chroot, with their string arguments.
+ * loading, memfd, io_uring, chroot and pivot_root, with their string arguments.
  */
 static __always_inline int finish_syscall(void *ctx)
 {
@@ -10,6 +10,7 @@ static __always_inline int finish_syscall(void *ctx)
     u64 *a = p.args;
     switch (p.nr) {
     case __NR_mount:
+    case __NR_pivot_root:
         read_two(r, (void *)a[0], (void *)a[1]);
         break;
     case __NR_umount2:

@@ -6,6 +6,7 @@ does not exclude) with a unique marker and asserts on the fields the agent wrote
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import struct
@@ -276,3 +277,20 @@ def test_dns_question_written_on_a_connected_socket(agent: AgentProcess) -> None
     server.close()
     found = agent.wait_for(lambda r: r["syscall"] == "write" and r["resource"] == name + ".")
     assert found and found[0]["data"]["qtype"] == "AAAA" and found[0]["operation"] == "Network"
+
+
+def test_pivot_root_names_both_roots(agent: AgentProcess) -> None:
+    """The sensor added by its C case, its argument row and its catalogue name alone: the new
+    root is the resource, put_old an argument, in every output."""
+    marker = uuid.uuid4().hex
+    new_root, put_old = f"/nonexistent-{marker}", f"/nonexistent-{marker}/old"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(155, new_root.encode(), put_old.encode()) == -1  # 155: pivot_root on x86_64
+    found = agent.wait_for(lambda r: _mine(r) and r["syscall"] == "pivot_root" and r["resource"] == new_root)
+    assert found and found[0]["operation"] == "Syscall"
+    assert (found[0]["data"], found[0]["result"]) == ({"put_old": put_old}, "No such file or directory")
+    lines = agent.wait_for(lambda r: r.get("Resource") == new_root and r["HostPID"] == ME, output="kubearmor")
+    assert lines and (lines[0]["Operation"], lines[0]["Data"]) == (
+        "Syscall",
+        f"syscall=SYS_PIVOT_ROOT put_old={put_old}",
+    )

@@ -40,6 +40,7 @@ SYSCALL_ARGS: dict[str, tuple[Arg, ...]] = {
     "umount2": (Arg("path", STRING1, TEXT, True), Arg("flags", 1, HEX)),
     "memfd_create": (Arg("path", STRING1, TEXT, True), Arg("flags", 1, HEX)),
     "chroot": (Arg("path", STRING1, TEXT, True),),
+    "pivot_root": (Arg("path", STRING1, TEXT, True), Arg("put_old", STRING2, TEXT)),
     "unshare": (Arg("flags", 0, HEX),),
     "setns": (Arg("flags", 1, HEX),),
     "bpf": (Arg("cmd", 0),),

@@ -139,6 +139,7 @@ SENSORS: tuple[Sensor, ...] = (
             "memfd_create",
             "io_uring_setup",
             "chroot",
+            "pivot_root",
         ),
         (),
         SYSCALL_TRACEPOINTS,
