@@ -183,8 +183,16 @@ def run_once(
         stats = json.loads(stats_path.read_text())
         spooled = Spool(workdir / "spool", max_bytes=1 << 40).pending_records
         recording = next((o.partition(":")[2] for o in outputs if o.endswith("jsonl")), "")
-        exported, file_bytes = _file_records(Path(recording)) if recording else (collector.total, 0)
-        books = Books(stats, exported, lost_by_stage(collector.metrics), spooled)
+        if not recording:
+            return Run(
+                Books(stats, collector.total, lost_by_stage(collector.metrics), spooled), cpu, produce_s
+            )
+        records, file_bytes, gaps = _file_records(Path(recording))
+        # The agent's loss reports are gap notices in the file: count them as written when
+        # the gaps the file names add up to every loss the agent counted before the file.
+        reported = {stage: n for stage, n in stats["lost"].items() if stage != "output"}
+        written = stats["agent"]["loss_reports"] if gaps == reported else 0
+        books = Books(stats, records + written, stats["lost"], spooled, loss_records=gaps)
     return Run(books, cpu, produce_s, file_bytes)
 
 
@@ -208,15 +216,15 @@ def own_cgroup() -> Iterator[tuple[int, Path]]:
         path.rmdir()
 
 
-def _file_records(path: Path) -> tuple[int, int]:
-    """(records, bytes of text) in a recording and its rotated generations, as `beholder
-    logs --file` reads them."""
+def _file_records(path: Path) -> tuple[int, int, dict[str, int]]:
+    """(records, bytes of text, records lost by stage as the gap notices say) in a recording
+    and its rotated generations, as `beholder logs --file` reads them."""
     report = ReadReport()
     recordings = open_recordings([path])
     size = sum(r.size for r in recordings)
     for _batch in read_batches(recordings, report):
         pass
-    return report.records, size
+    return report.records, size, report.agent_losses
 
 
 def show(name: str, run: Run, n: int) -> None:  # n: opens the workload made
