@@ -8,6 +8,7 @@ import pytest
 from beholder.enrich.enricher import Enricher
 from beholder.events.facts import Credentials, FileAccess
 from beholder.events.model import Event, Operation, ProcessInfo
+from beholder.events.syscall_args import CREDENTIAL_ARGS
 from beholder.otel import semconv as sc
 from beholder.otel.encode import encode_logs
 
@@ -26,8 +27,9 @@ def opened(ts: int, path: str) -> Event:
 
 
 def setid(ts: int, syscall: str, *ids: int, retval: int = 0) -> Event:
+    named = Credentials(**dict(zip(CREDENTIAL_ARGS[syscall], ids, strict=True)))  # setresuid: uid, euid, suid
     return Event(ts, Operation.SYSCALL, syscall, retval, PID, PID, 0, 0, "daemon", 7,
-                 kind=sc.EVENT_SYSCALL_CREDENTIALS, facts=Credentials(ids, "gid" in syscall))  # fmt: skip
+                 kind=sc.EVENT_SYSCALL_CREDENTIALS, facts=named)  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -256,13 +256,14 @@ class ProcessTree:
         the real id too; setfs*id changes neither id the tree keeps.
         """
         info = self.get(pid)
-        if syscall.startswith("setfs") or not change.ids:
+        if syscall.startswith("setfs") or not change.ids():
             return info
-        ids = change.ids
-        if len(ids) == 1:
-            real, effective = (ids[0] if info.euid == 0 else -1), ids[0]
+        asked = change.gid if change.group else change.uid
+        asked = -1 if asked is None else asked
+        if change.euid is None and change.egid is None:  # setuid/setgid: one id
+            real, effective = (asked if info.euid == 0 else -1), asked
         else:
-            real, effective = ids[0], ids[1]
+            real, effective = asked, -1 if change.euid is None else change.euid
         new = replace(info)
         if change.group:
             new.gid = real if real >= 0 else new.gid
