@@ -139,15 +139,9 @@ static __always_inline int enforce_verdict(struct enf_rule *rule, struct enf_key
     return 1;
 }
 
-static __always_inline int enforce_path(u32 klass, u64 scope, const char *upath, u64 open_flags)
+/* Match a path already in `k->path` (zero-padded): the caller's source first, then none. */
+static __always_inline int enforce_match(struct enf_key *k, u32 klass, u64 scope, u64 open_flags)
 {
-    struct enf_key *k = enforce_key();
-    if (!k)
-        return 0;
-    if (bpf_probe_read_user_str(k->path, ENF_PATH, upath) <= 0) {
-        enforce_count(ENF_ST_UNREADABLE);  /* a page not in memory yet: cannot judge here */
-        return 0;
-    }
     if (k->path[0] != '/')
         return 0;
     k->prefixlen = (sizeof(*k) - sizeof(k->prefixlen)) * 8;
@@ -166,14 +160,24 @@ static __always_inline int enforce_path(u32 klass, u64 scope, const char *upath,
     return rule ? enforce_verdict(rule, k, open_flags) : 0;
 }
 
-static __always_inline int enforce_socket(u64 scope, u64 *a)
+static __always_inline int enforce_path(u32 klass, u64 scope, const char *upath, u64 open_flags)
+{
+    struct enf_key *k = enforce_key();
+    if (!k)
+        return 0;
+    if (bpf_probe_read_user_str(k->path, ENF_PATH, upath) <= 0) {
+        enforce_count(ENF_ST_UNREADABLE);  /* a page not in memory yet: cannot judge here */
+        return 0;
+    }
+    return enforce_match(k, klass, scope, open_flags);
+}
+
+static __always_inline int enforce_socket(u64 scope, u32 family, u32 type, u32 proto)
 {
     struct enf_net_key k = {};
-    u32 family = (u32)a[0];
     k.scope = scope;
     k.family = (family == 2 || family == 10) ? 2 : (family == 17 ? 17 : 0);
-    k.type = (u32)a[1] & 0xF;
-    u32 proto = (u32)a[2];
+    k.type = type & 0xF;
     if (k.family != 2)
         proto = 0;
     else if (proto != 0 && proto != 1 && proto != 6 && proto != 17 && proto != 58 && proto != 132)
@@ -215,7 +219,7 @@ static __always_inline int enforce_enter(struct sc_enter *a, u32 role)
     u32 nr = (u32)a->id;
     int kill = 0;
     if (nr == __NR_socket) {
-        kill = enforce_socket(scope, a->args);
+        kill = enforce_socket(scope, (u32)a->args[0], (u32)a->args[1], (u32)a->args[2]);
     } else {
         /* one call site for every path call keeps the verifier's work small */
         u32 klass = ENF_FILE;

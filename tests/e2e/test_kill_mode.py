@@ -202,3 +202,10 @@ def test_without_enforce_block_stays_audit(pods: dict[str, Any]) -> None:
     assert alerts and {(a["Action"], a["Enforcer"], a["Result"]) for a in alerts} == {
         ("Audit (Block)", "eBPF Monitor", "Passed")
     }
+
+
+def test_start_lines_say_what_is_enforced(enforced: dict[str, Any]) -> None:
+    lines = enforced["agent"].stderr_path.read_text().splitlines()
+    assert any(line.startswith("beholder: BPF-LSM: ") and "-EPERM" in line for line in lines)
+    assert any("kill mode on:" in line for line in lines)
+    assert any("policy: kill mode:" in line for line in lines)

@@ -69,11 +69,10 @@ class ScenarioRunner:
         self.workdir = workdir
         self.pods = pods
         self.api_url = api_url
-        self.enforcing = False
         self.outcomes: list[ScenarioOutcome] = []
 
-    def _start_agent(self, scenario: Scenario, place: Place) -> AgentProcess:
-        agent_dir = self.workdir / "agents" / scenario.name
+    def _start_agent(self, scenario: Scenario, place: Place, enforcing: bool) -> AgentProcess:
+        agent_dir = self.workdir / "agents" / (scenario.name + ("-kill" if enforcing else ""))
         agent_dir.mkdir(parents=True)
         node = scenario.namespace if scenario.is_host else NODE
         # every alert is judged: a shell's library opens alone exceed KubeArmor's 10 alerts/s
@@ -81,17 +80,22 @@ class ScenarioRunner:
                 "--cgroup-id", str(place.cgroup_id), "--spool-dir", str(agent_dir / "spool")]  # fmt: skip
         if not scenario.is_host:
             args += ["--k8s-api-url", self.api_url]
+        if enforcing:
+            args += ["--enforce", "kill"]
         return AgentProcess(agent_dir, args, outputs=("kubearmor",)).start()
 
-    def run(self, scenario: Scenario) -> ScenarioOutcome:
+    def run(self, scenario: Scenario, enforcing: bool = False) -> ScenarioOutcome:
+        def start(sc: Scenario, place: Place) -> AgentProcess:
+            return self._start_agent(sc, place, enforcing)
+
         if scenario.kind in NOT_APPLICABLE:
-            outcome = ScenarioOutcome(scenario, skipped=NOT_APPLICABLE[scenario.kind])
+            outcome = ScenarioOutcome(scenario, enforcing, skipped=NOT_APPLICABLE[scenario.kind])
         elif scenario.is_host:
             with host_cgroup(scenario.name) as place:
-                outcome = run_scenario(scenario, place, self._start_agent, enforcing=self.enforcing)
+                outcome = run_scenario(scenario, place, start, enforcing=enforcing)
         else:
             place = self.pods[(scenario.namespace, scenario.commands[0].source)]
-            outcome = run_scenario(scenario, place, self._start_agent, enforcing=self.enforcing)
+            outcome = run_scenario(scenario, place, start, enforcing=enforcing)
         self.outcomes.append(outcome)
         REPORT.extend(describe(outcome))
         return outcome
@@ -125,7 +129,9 @@ def scenario_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenar
         api = stack.enter_context(FakeKubeApi(objects, "100"))
         runner = ScenarioRunner(workdir, pods, api.url)
         yield runner
-        REPORT.append(totals(runner.outcomes, enforcing=runner.enforcing))
+        for enforcing in (False, True):
+            if any(o.enforcing == enforcing for o in runner.outcomes):
+                REPORT.append(totals(runner.outcomes, enforcing=enforcing))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -44,6 +44,7 @@ class CommandOutcome:
 @dataclass
 class ScenarioOutcome:
     scenario: Scenario
+    enforcing: bool = False
     commands: list[CommandOutcome] = field(default_factory=list)
     skipped: str = ""
     seconds: float = 0.0
@@ -147,7 +148,7 @@ def run_scenario(
     enforcing: bool,
 ) -> ScenarioOutcome:
     """Start an agent with the scenario's policy, run its commands in order, judge each."""
-    outcome = ScenarioOutcome(scenario)
+    outcome = ScenarioOutcome(scenario, enforcing=enforcing)
     started = time.monotonic()
     agent = start_agent(scenario, place)
     try:
@@ -157,12 +158,25 @@ def run_scenario(
         for command in scenario.commands:
             exit_code, output = place.run(["/bin/bash", "-c", command.cmd])
             records = _settle(agent, place)
-            verdict = judge(scenario, command, records, exit_code=exit_code, enforcing=enforcing)
+            unenforced = not_enforced(agent, scenario) if enforcing else ""
+            verdict = judge(
+                scenario, command, records, exit_code=exit_code, enforcing=enforcing, not_enforced=unenforced
+            )
             outcome.commands.append(CommandOutcome(command, exit_code, output, records, verdict))
     finally:
         agent.stop()
         outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def not_enforced(agent: AgentProcess, scenario: Scenario) -> str:
+    """Why kill mode cannot enforce the scenario's policy, as the agent said it at start."""
+    prefix = f"kill mode: {scenario.policy_name} "
+    for line in agent.stderr_path.read_text(errors="replace").splitlines():
+        _, found, rest = line.partition(prefix)
+        if found:
+            return rest.split(": ", 1)[1].removesuffix(": stays 'Audit (Block)'")
+    return ""
 
 
 def describe(outcome: ScenarioOutcome) -> list[str]:
@@ -171,8 +185,10 @@ def describe(outcome: ScenarioOutcome) -> list[str]:
     if outcome.skipped:
         return [f"{scenario.name}: skipped ({outcome.skipped})"]
     total = len(outcome.commands)
+    name = scenario.name + (" (kill mode)" if outcome.enforcing else "")
+    passed = total - outcome.count(Verdict.MISMATCH)
     head = (
-        f"{scenario.name} [{scenario.policy_name}]: {total - outcome.count(Verdict.MISMATCH)}/{total} pass "
+        f"{name} [{scenario.policy_name}]: {passed}/{total} pass "
         f"(strict {outcome.count(Verdict.STRICT)}, audit-only {outcome.count(Verdict.AUDIT_ONLY)}, "
         f"mismatch {outcome.count(Verdict.MISMATCH)}) in {outcome.seconds:.1f} s"
     )
@@ -192,9 +208,14 @@ def describe(outcome: ScenarioOutcome) -> list[str]:
 
 def totals(outcomes: Sequence[ScenarioOutcome], enforcing: bool) -> str:
     """One line: commands judged, by verdict, and what a Block expectation was met as."""
+    outcomes = [o for o in outcomes if o.enforcing == enforcing]
     counts = {v: sum(o.count(v) for o in outcomes) for v in Verdict}
     skipped = sum(len(o.scenario.commands) for o in outcomes if o.skipped)
-    mode = "Block enforced (kill mode)" if enforcing else "Block not enforced: met as 'Audit (Block)'"
+    mode = (
+        "--enforce kill: Block really refused where the kernel can judge it"
+        if enforcing
+        else "Block not enforced: met as 'Audit (Block)'"
+    )
     return (
         f"TOTAL {sum(counts.values())} commands: strict {counts[Verdict.STRICT]}, "
         f"audit-only {counts[Verdict.AUDIT_ONLY]}, mismatch {counts[Verdict.MISMATCH]}; "

@@ -175,8 +175,13 @@ def judge(
     *,
     exit_code: int,
     enforcing: bool,
+    not_enforced: str = "",
 ) -> Judgement:
-    """Compare what Beholder wrote while `command` ran with what KubeArmor expects."""
+    """Compare what Beholder wrote while `command` ran with what KubeArmor expects.
+
+    `not_enforced` is why the agent said at start that kill mode cannot enforce the
+    scenario's policy (empty: it can): a Block then met as `Audit (Block)` is audit-only.
+    """
     expect = expectation(scenario, command)
     found = _candidates(scenario, command, expect, records)
     if not expect.wants_alert:
@@ -193,6 +198,8 @@ def judge(
         audited = [r for r in found if r.get("Action") == AUDIT_BLOCK and r.get("Result") == "Passed"]
         if audited and not enforcing:
             return Judgement(Verdict.AUDIT_ONLY, "Audit (Block): enforcement off", tuple(audited))
+        if audited and not_enforced:
+            return Judgement(Verdict.AUDIT_ONLY, f"Audit (Block): {not_enforced}", tuple(audited))
         why = "Block alert without a refused command" if blocked else "no Block alert"
         return Judgement(Verdict.MISMATCH, why, tuple(found))
     passed = expect.result == "passed"

@@ -65,7 +65,7 @@ def test_default_means_the_default_posture_in_audit() -> None:
 @pytest.mark.parametrize(
     ("records", "exit_code", "enforcing", "verdict"),
     [
-        ([_alert("ksp-block", "Block", "Killed")], -9, True, Verdict.STRICT),
+        ([_alert("ksp-block", "Block", "Killed (SIGKILL)")], 137, True, Verdict.STRICT),
         ([_alert("ksp-block", "Audit (Block)")], 0, False, Verdict.AUDIT_ONLY),
         ([_alert("ksp-block", "Audit (Block)")], 0, True, Verdict.MISMATCH),  # enforcing: must block
         ([_alert("ksp-block", "Block", "Killed")], 0, True, Verdict.MISMATCH),  # claimed, not refused
@@ -111,3 +111,12 @@ def test_a_posture_alert_counts_against_an_allow_only_on_the_path() -> None:
     assert judge(_scenario(), cmd, [outer], exit_code=0, enforcing=False).verdict is Verdict.STRICT
     inner = _alert("DefaultPosture", "Audit", Operation="Process", Resource="/usr/bin/date")
     assert judge(_scenario(), cmd, [inner], exit_code=0, enforcing=False).verdict is Verdict.MISMATCH
+
+
+def test_an_unenforceable_rule_met_as_audit_block_is_audit_only_with_the_agents_reason() -> None:
+    audited = [_alert("ksp-block", "Audit (Block)")]
+    why = "a pattern is not matched in the kernel"
+    got = judge(
+        _scenario(), _command("failed", "Block"), audited, exit_code=0, enforcing=True, not_enforced=why
+    )
+    assert (got.verdict, got.why) == (Verdict.AUDIT_ONLY, f"Audit (Block): {why}")

@@ -352,9 +352,16 @@ def test_api_server_policies_and_file_policies_update_independently(tmp_path: Pa
     assert [a.rule_id for a in engine.evaluate(execs)] == ["from-file"]
 
 
-@pytest.mark.parametrize(("lsm", "words"), [(True, "deny in the kernel"), (False, "nothing is blocked")])
-def test_engine_says_at_start_whether_blocks_are_real(lsm: bool, words: str) -> None:
-    assert words in PolicyEngine(HostIdentity("node"), lsm_enforcing=lsm).enforcement_status()
+@pytest.mark.parametrize(
+    ("lsm", "kill", "words"),
+    [
+        (True, False, "deny in the kernel"),
+        (False, False, "nothing is blocked"),
+        (False, True, "SIGKILL the caller"),
+    ],
+)
+def test_engine_says_at_start_whether_blocks_are_real(lsm: bool, kill: bool, words: str) -> None:
+    assert words in PolicyEngine(HostIdentity("node"), lsm_enforcing=lsm).enforcement_status(kill)
 
 
 def test_exec_from_source_is_the_calling_binary(ev, engine_from) -> None:

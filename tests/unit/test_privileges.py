@@ -75,10 +75,14 @@ def test_run_as_a_user_says_which_privileges_it_needs_in_one_line() -> None:
     assert line.startswith("Error: beholder run needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE")
 
 
-def test_bpf_lsm_is_unknown_without_securityfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bpf_lsm_is_tried_without_securityfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreadable LSM list leaves the list unknown; the attach itself still answers."""
     monkeypatch.setattr(kernel, "LSM_PATH", tmp_path / "security" / "lsm")
     monkeypatch.setattr(kernel, "_attach_check", lambda kind: kernel.Feature(kind, False, "refused"))
     monkeypatch.setattr(kernel.os, "geteuid", lambda: 0)
     features = {f.name: f for f in kernel.probe_features(try_attach=True)}
-    assert features["lsm-list"].available is None and features["bpf-lsm"].available is None
-    assert "securityfs not mounted" in features["bpf-lsm"].detail
+    assert features["lsm-list"].available is None and features["bpf-lsm"].available is False
+    assert (
+        features["bpf-lsm"].detail.startswith("refused (")
+        and "securityfs not mounted" in features["bpf-lsm"].detail
+    )

@@ -15,6 +15,7 @@ from beholder.sensors.killmode import KillMaps
 
 if TYPE_CHECKING:
     from beholder.policy.evaluate import PolicyEngine
+    from beholder.sensors.kernel import Feature
     from beholder.sensors.source import KernelSource
 
 ENFORCE_MODES = ("off", "kill")
@@ -50,3 +51,16 @@ def kill_report(source: KernelSource) -> dict[str, object]:
     if "enforce_stats" not in maps:
         return {}
     return {"mode": "kill", **KillMaps.read_stats(maps)}
+
+
+def bpf_lsm_line(features: list[Feature]) -> str:
+    """The one start-up line on BPF-LSM: what the trial attach found, and that no Block is
+    ever reported as a BPF-LSM refusal by this agent (its LSM programs are not attached)."""
+    lsm = next((f for f in features if f.name == "bpf-lsm"), None)
+    if lsm is None or lsm.available is None:
+        found = f"unknown ({lsm.detail if lsm else 'not checked'})"
+    elif lsm.available:
+        found = "attach works here, but this agent does not attach its BPF-LSM programs yet"
+    else:
+        found = lsm.detail
+    return f"BPF-LSM: {found}; no Block is denied with -EPERM (docs/enforcement.md)"

@@ -36,10 +36,10 @@ def command(as_json: bool, no_attach: bool) -> None:
         }
     lsm = next(f for f in features if f.name == "bpf-lsm") if not no_attach else None
     enforcement = (
-        "BPF-LSM (Block rules enforced in the kernel)"
+        "BPF-LSM attach works here, but Beholder does not attach its BPF-LSM programs yet; "
         if lsm and lsm.available
-        else "monitor only: Block rules are reported as 'Audit (Block)' with Result Passed"
-    )
+        else "BPF-LSM refused; "
+    ) + "`beholder run --enforce kill` SIGKILLs Block-rule callers at syscall entry (docs/enforcement.md)"
     if as_json:
         payload = {
             "features": {f.name: {"available": f.available, "detail": f.detail} for f in features},

@@ -15,7 +15,7 @@ import click
 
 from beholder.agent import AgentOptions
 from beholder.bob.profile import unevaluated
-from beholder.cli.enforce import ENFORCE_MODES, kill_report, start_kill_mode
+from beholder.cli.enforce import ENFORCE_MODES, bpf_lsm_line, kill_report, start_kill_mode
 from beholder.cli.k8s_cmd import k8s_options
 from beholder.cli.live_options import live_options, settings_from, throttle_from
 from beholder.cli.outputs import (
@@ -72,14 +72,15 @@ def _live_sources(
     engine_settings: dict[str, Any],
     settings: Settings,
     watcher: PodWatcher,
+    kill: bool,
 ) -> LiveSources:
     """Policy and profile engines fed by files and, on a cluster, by the API server."""
     cluster = None
     if watcher.enabled:
         cluster = Cluster(watcher.api_client, watcher.source, {"outage": watcher.outage})
-    lsm = False
     if policies or cluster:
-        lsm = any(f.name == "bpf-lsm" and f.available for f in probe_features(try_attach=True))
+        _say(bpf_lsm_line(probe_features(try_attach=True)))
+    lsm = False  # the BPF-LSM programs are never attached by this agent: no BPFLSM block is claimed
     sources = LiveSources(
         host,
         settings,
@@ -93,7 +94,7 @@ def _live_sources(
     )
     if sources.policies is not None:
         engine = sources.policies
-        _say(f"{len(engine.policies)} KubeArmor policies active; {engine.enforcement_status()}")
+        _say(f"{len(engine.policies)} KubeArmor policies active; {engine.enforcement_status(kill)}")
     if sources.profiles is not None and profiles:
         _say(f"{len(sources.profiles.profiles)} behaviour profiles loaded")
         for note in (n for p in sources.profiles.profiles for n in unevaluated(p)):
@@ -313,7 +314,9 @@ def command(
     engine_settings = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
     settings = settings_from(live, kubernetes=watcher.enabled)
     throttle = throttle_from(live)
-    sources = _live_sources(policies, profiles, _bindings(binds), host, engine_settings, settings, watcher)
+    sources = _live_sources(
+        policies, profiles, _bindings(binds), host, engine_settings, settings, watcher, enforce == "kill"
+    )
     evaluators = sources.evaluators
     # Always on: signals, ptrace, writes and bpf() aimed at the agent raise BH-TAMPER-* alerts.
     protected = agent_files([spool_dir, *policies, *profiles])

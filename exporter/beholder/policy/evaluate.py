@@ -300,12 +300,17 @@ class PolicyEngine:
         self._state = self._snapshot(merged)
         return errors
 
-    def enforcement_status(self) -> str:
+    def enforcement_status(self, kill: bool = False) -> str:
         """One line for the agent to print at start: what a Block rule will really do."""
         if self.lsm_enforcing:
             return "policy: BPF-LSM enforcing: Block rules deny in the kernel (Enforcer BPFLSM)"
+        if kill:
+            return (
+                "policy: kill mode: Block rules the kernel can judge SIGKILL the caller (Enforcer "
+                "BPF-SIGKILL); the others are reported as 'Audit (Block)'"
+            )
         return (
-            "policy: BPF-LSM not available: Block rules are reported as 'Audit (Block)' "
+            "policy: no enforcement: Block rules are reported as 'Audit (Block)' "
             "with the call's real Result (normally Passed); nothing is blocked"
         )
 

@@ -143,8 +143,9 @@ def probe_features(try_attach: bool = True) -> list[Feature]:
             features += [Feature(k, None, "trying an attach needs root") for k in ("kprobe", "bpf-lsm")]
             return features
         features.append(_attach_check("kprobe"))
-        if lsms is None:
-            features.append(Feature("bpf-lsm", None, _LSM_UNKNOWN))
+        if lsms is None:  # the list is unreadable: the attach itself still answers
+            tried = _attach_check("bpf-lsm")
+            features.append(Feature("bpf-lsm", tried.available, f"{tried.detail} ({_LSM_UNKNOWN})"))
         elif "bpf" in lsms.split(","):
             features.append(_attach_check("bpf-lsm"))
         else:

@@ -142,6 +142,14 @@ def attach_check(kind: str) -> tuple[bool, str]:
     return bool(reply["available"]), str(reply["detail"])
 
 
+def verify_lsm(source: str, cflags: Sequence[str], functions: Sequence[str]) -> dict[str, str]:
+    """Load each BPF-LSM function of `source` through the verifier without attaching it (in
+    the child); function -> "verified", or why the kernel refused it (one line)."""
+    request = {"source": source, "cflags": list(cflags), "functions": list(functions)}
+    reply, _fds = _spawn(["lsm-check"], request)
+    return {str(k): str(v) for k, v in reply["results"].items()}
+
+
 # --- the child ---------------------------------------------------------------------------
 def _compile_and_attach(request: dict) -> tuple[dict[str, object], list[int]]:
     import ctypes
@@ -201,12 +209,47 @@ def _attach_check_here(kind: str) -> dict[str, object]:
         return {"available": False, "detail": f"attach refused: {first}"}
 
 
+def _lsm_check_here(request: dict) -> dict[str, object]:
+    """Compile without bcc's autoload (which would attach), then load function by function;
+    the verifier's log goes to a file so a refusal says whether verification even ran."""
+    ensure_bcc_kernel_source()
+    from bcc import BPF
+
+    BPF._trace_autoload = lambda self: None  # this child only loads; it never attaches
+    try:
+        bpf = BPF(text=request["source"], cflags=request["cflags"])
+    except Exception as exc:
+        return {"error": f"BPF-LSM programs failed to compile: {_first_line(str(exc)) or type(exc).__name__}"}
+    results: dict[str, str] = {}
+    for name in request["functions"]:
+        with tempfile.TemporaryFile() as log:
+            saved = os.dup(2)
+            os.dup2(log.fileno(), 2)
+            try:
+                bpf.load_func(name, BPF.LSM)
+                results[name] = "verified"
+            except Exception as exc:
+                why = "Operation not permitted" if "super-user" in str(exc) else _first_line(str(exc))
+                log.seek(0)
+                verifier = [ln for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
+                verifier = [ln for ln in verifier if not ln.startswith("bpf: Failed to load program")]
+                results[name] = f"refused: {why}" + (
+                    f"; verifier: {verifier[-1].strip()}" if verifier else " (before the verifier ran)"
+                )
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+    return {"results": results}
+
+
 def _child_main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[0]))
     request = json.loads(sys.stdin.buffer.read())
     try:
         if argv[1] == "load":
             reply, fds = _compile_and_attach(request)
+        elif argv[1] == "lsm-check":
+            reply, fds = _lsm_check_here(request), []
         else:
             reply, fds = _attach_check_here(str(request["kind"])), []
     except Exception as exc:  # anything else still reaches the agent as one line
