@@ -18,8 +18,12 @@ on a shared machine is neither counted nor paid for. Four runs:
    share of samples per pipeline stage, by the innermost Beholder module on each stack,
    and the hottest functions.
 
-The machine is shared and noisy: `uptime` is printed with the figures, and run 2 is a ratio
-against run 1 measured in the same invocation.
+With `BENCH_BASELINE_REF=<git ref>` (e.g. the commit before a change), run 1 is also
+measured on that commit, exported with `git archive` into a temporary directory and built
+the way `make native` builds (mypyc), in the same invocation: the before/after ratio.
+
+The machine is shared and noisy: `uptime` is printed with the figures, and every ratio is
+against a run measured in the same invocation.
 """
 
 from __future__ import annotations
@@ -158,9 +162,15 @@ def sampled(pid: int, out: Path) -> Iterator[None]:
 
 
 def run_once(
-    workdir: Path, workload: Workload, outputs: list[str], profile_to: Path | None = None, pure: bool = False
+    workdir: Path,
+    workload: Workload,
+    outputs: list[str],
+    profile_to: Path | None = None,
+    pure: bool = False,
+    code: Path | None = None,
 ) -> Run:
-    """One agent, `n` distinct opens at `rate` per second, the books once it has drained and stopped."""
+    """One agent, `n` distinct opens at `rate` per second, the books once it has drained and
+    stopped. `code`: the `exporter` directory of another checkout to run instead of this one."""
     workdir.mkdir()
     stats_path, ready = workdir / "stats.json", workdir / "ready"
     argv = [sys.executable, "-m", "beholder.cli", "run", "--stats-file", str(stats_path), "--ready-file",
@@ -171,6 +181,8 @@ def run_once(
         env = otlp_env(receiver.url) if "otlp" in outputs else {}
         if pure:  # the hot path's pure-Python fallback instead of its native build
             env[PURE_ENV] = "1"
+        if code is not None:  # ahead of the editable install's path
+            env["PYTHONPATH"] = str(code)
         output_args = [arg for output in outputs for arg in ("--output", output)]
         with mock.patch.dict(os.environ, env), Tracer([*argv, *output_args], ready, settle_s=1.0) as tracer:
             assert tracer.proc is not None
@@ -199,6 +211,17 @@ def run_once(
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+def baseline_code(ref: str, into: Path) -> Path:
+    """`ref` of this repository exported into `into` with its native modules built: the
+    `exporter` directory to run it from."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True)
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    build = [sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force"]
+    subprocess.run(build, cwd=into, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return into / "exporter"
 
 
 @contextmanager
@@ -290,6 +313,12 @@ def main() -> None:
         load = Workload(build_workload(tmp), n, rate, cgroup_id, procs)
         otlp = run_once(tmp / "otlp", load, ["otlp"])
         show("OTLP/gRPC to a receiver in another process", otlp, n)
+        ref = os.environ.get("BENCH_BASELINE_REF")
+        if ref:
+            code = baseline_code(ref, tmp / "baseline-code")
+            before = run_once(tmp / "baseline", load, ["otlp"], code=code)
+            show(f"the same at {ref} (baseline, built the same way)", before, n)
+            print(f"   this tree / {ref}, events per CPU-second: {otlp.rate / before.rate:.2f}x")
         fallback = run_once(tmp / "pure", load, ["otlp"], pure=True)
         show(f"the same, {PURE_ENV}=1 (no native hot path)", fallback, n)
         print(f"   native hot path / pure Python, events per CPU-second: {otlp.rate / fallback.rate:.2f}x")
