@@ -126,7 +126,11 @@ class ExportQueue:
         self._next_replay = 0.0
         self._healthy = True
         self._stop = threading.Event()
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # any change: the export thread, `flush`, `close`
+        # A batch arrived or the queue is closing: the encode thread alone waits for this, so
+        # `put` (once per agent batch) wakes neither the export thread nor `flush` for nothing.
+        self._arrived = threading.Condition(lock)
         self._spool_lock = threading.Lock()  # taken before `_cond`, never while holding it
         metrics.queue_limit(max_records)
         if spool is not None:
@@ -152,7 +156,7 @@ class ExportQueue:
                 self._items.append(batch)
                 self._queued += batch.records
                 self._bytes += nbytes
-                self._cond.notify_all()
+                self._arrived.notify()
         if accepted:
             self._metrics.queue_changed(batch.records)
         else:
@@ -188,6 +192,7 @@ class ExportQueue:
             self._closing = True
             self._deadline = time.monotonic() + timeout_s
             self._cond.notify_all()
+            self._arrived.notify_all()
         self._encoder.join(timeout_s + 1.0)
         self._thread.join(max(self._deadline - time.monotonic(), 0.0) + 1.0)
         self._stop.set()
@@ -229,7 +234,7 @@ class ExportQueue:
     def _encode_loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closing or self._items)
+                self._arrived.wait_for(lambda: self._closing or self._items)
                 if not self._items:
                     self._encoder_done = True
                     self._cond.notify_all()
