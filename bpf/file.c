@@ -57,6 +57,8 @@ static __always_inline int finish_file(void *ctx)
     default: /* fchmod, fchown, fchdir: descriptor only */
         break;
     }
+    if (open_unwanted(r, &p))
+        return 0;
     submit(r, p.kind != K_CHDIR);
     return 0;
 }

@@ -18,11 +18,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from beholder.events import ContainerInfo, Operation
-from beholder.events.abi import INTEREST_SLOTS, INTEREST_WORDS, Interest, RecordKind
+from beholder.events import ContainerInfo, Operation, kinds
+from beholder.events.abi import (
+    INTEREST_SLOTS,
+    INTEREST_WORDS,
+    PREFIX_WORDS,
+    PREFIXES,
+    Interest,
+    PathPrefix,
+    RecordKind,
+)
 from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.events.interfaces import Interested
-from beholder.events.needs import EVERYTHING, NOTHING, Needs
+from beholder.events.needs import EVERYTHING, NOTHING, Needs, calls_of
 from beholder.sensors.catalog import needs_of
 from beholder.sources.visibility import Visibility, Visible
 
@@ -31,6 +39,8 @@ LIFECYCLE = Needs(
     kinds=frozenset({RecordKind.FORK, RecordKind.EXIT}),
 )
 ALL_CALLS = needs_of(Operation)
+CGROUP_LIMIT = 65536  # entries of the kernel's `cgroup_interest` LRU
+OPENS = calls_of({kinds.FILE_OPEN}) & ALL_CALLS.syscalls
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,8 @@ class Plan:
     writes: frozenset[int]  # of `evaluate`, opens sent only when they can write
     kinds_telemetry: frozenset[int]
     kinds_evaluate: frozenset[int]
+    paths: frozenset[int] = frozenset()  # of `evaluate`, opens sent only under `prefixes`
+    prefixes: frozenset[str] = frozenset()
 
     def row(self) -> Interest:
         """The kernel's `struct interest` for this plan."""
@@ -50,6 +62,7 @@ class Plan:
             (row.telemetry, self.telemetry),
             (row.evaluate, self.evaluate),
             (row.writes, self.writes),
+            (row.paths, self.paths),
         ):
             for index, word in enumerate(_words(numbers)):
                 words[index] = word
@@ -68,14 +81,17 @@ def plan(visible: Visible, needs: Needs) -> Plan:
     else:
         wanted = NOTHING
     traced = ALL_CALLS.syscalls  # a need the sensors cannot meet (rmdir, randomx) has no bit
-    whole = (wanted.syscalls & traced) - shown.syscalls
-    writes = (wanted.writes & traced) - wanted.syscalls - shown.syscalls
+    whole = wanted.syscalls & traced
+    writes = (wanted.writes & traced) - whole - shown.syscalls
+    paths = (OPENS if wanted.prefixes else frozenset()) - whole - shown.syscalls
     return Plan(
         _numbers(shown.syscalls),
-        _numbers(whole | writes),
+        _numbers((whole - shown.syscalls) | writes | paths),
         _numbers(writes),
         shown.kinds,
         wanted.kinds - shown.kinds,
+        _numbers(paths),
+        wanted.prefixes if paths else frozenset(),
     )
 
 
@@ -86,6 +102,10 @@ class InterestMaps(Protocol):
     def set_slot(self, slot: int, row: Interest) -> None: ...
 
     def point(self, cgroup_id: int, slot: int) -> None: ...
+
+    def set_prefixes(self, rows: list[PathPrefix]) -> None: ...
+
+    def forget(self, cgroup_id: int) -> None: ...
 
 
 class KernelInterest:
@@ -100,7 +120,9 @@ class KernelInterest:
         self._of: dict[int, tuple[ContainerInfo | None, int]] = {}  # cgroup id -> (container, slot)
         self.classified = 0
         self.slots_full = 0  # plans that found no free slot (sent everything instead)
+        self._prefixes: frozenset[str] = frozenset()
         maps.set_slot(0, SEND_ALL.row())
+        maps.set_prefixes(prefix_rows(frozenset()))
 
     def needs(self, container: ContainerInfo | None) -> Needs:
         if self._blind:
@@ -116,24 +138,38 @@ class KernelInterest:
     def classify(self, cgroups: Iterable[tuple[int, ContainerInfo | None]]) -> None:
         """Point each newly seen cgroup at its plan's slot (None: a host cgroup)."""
         for cgroup_id, container in cgroups:
-            self._point(cgroup_id, container, self._slot(self.plan_for(container)))
+            wanted = self.plan_for(container)
+            self._share_prefixes(self._prefixes | wanted.prefixes)  # before any cgroup relies on them
+            self._point(cgroup_id, container, self._slot(wanted))
             self.classified += 1
 
     def refresh(self) -> None:
         """Re-plan every cgroup seen (visibility, policies, profiles or a pod changed);
         only the cgroups whose plan moved are rewritten, and unused slots are freed."""
         plans: dict[int, Plan] = {}
+        for container, _ in list(self._of.values()):
+            if id(container) not in plans:
+                plans[id(container)] = self.plan_for(container)
+        self._share_prefixes(self._prefixes.union(*(p.prefixes for p in plans.values())))
         for cgroup_id, (container, slot) in list(self._of.items()):
-            key = id(container)
-            if key not in plans:
-                plans[key] = self.plan_for(container)
-            wanted = self._slot(plans[key])
+            wanted = self._slot(plans[id(container)])
             if wanted != slot:
                 self._point(cgroup_id, container, wanted)
         used = {slot for _, slot in self._of.values()} | {0}
         self._slots = {p: s for p, s in self._slots.items() if s in used}
+        self._share_prefixes(frozenset().union(*(p.prefixes for p in self._slots)))  # drop unused ones
+
+    def _share_prefixes(self, prefixes: frozenset[str]) -> None:
+        """The kernel's one prefix table: every plan's prefixes together."""
+        if prefixes != self._prefixes:
+            self.maps.set_prefixes(prefix_rows(prefixes))
+            self._prefixes = prefixes
 
     def _point(self, cgroup_id: int, container: ContainerInfo | None, slot: int) -> None:
+        if cgroup_id not in self._of and len(self._of) >= CGROUP_LIMIT:
+            oldest = next(iter(self._of))  # as the kernel's LRU would: classified again if seen
+            self.maps.forget(oldest)
+            del self._of[oldest]
         self.maps.point(cgroup_id, slot)
         self._of[cgroup_id] = (container, slot)
 
@@ -152,6 +188,23 @@ class KernelInterest:
 
     def report(self) -> dict[str, int]:
         return {"cgroups": len(self._of), "slots": len(self._slots), "slots_full": self.slots_full}
+
+
+def prefix_rows(prefixes: frozenset[str]) -> list[PathPrefix]:
+    """The `interest_prefixes` rows for `prefixes`. A prefix past 64 bytes is cut (a shorter
+    prefix sends more, never less); more prefixes than rows become `/` (every absolute path)."""
+    cut = sorted({p.encode()[: PREFIX_WORDS * 8] for p in prefixes})
+    if len(cut) > PREFIXES:
+        cut = [b"/"]
+    rows = [PathPrefix() for _ in range(PREFIXES)]
+    for row, text in zip(rows, cut, strict=False):
+        padded = text.ljust(PREFIX_WORDS * 8, b"\0")
+        for w in range(PREFIX_WORDS):
+            chunk = text[w * 8 : w * 8 + 8]
+            if chunk:
+                row.word[w] = int.from_bytes(padded[w * 8 : w * 8 + 8], "little")
+                row.mask[w] = int.from_bytes(b"\xff" * len(chunk) + b"\0" * (8 - len(chunk)), "little")
+    return rows
 
 
 def _numbers(names: Iterable[str]) -> frozenset[int]:

@@ -6,8 +6,10 @@ time the test opens a gate, then writes a done-file. The agent traces only its c
 (`--cgroup-id`), so the kernel's `seen` counter counts only its events: with visibility
 `none` and no policy the loop's opens are never built into a record (the kernel only
 sees the gate's few evaluate-only calls); visible, every open is seen; with a file policy
-its alerts arrive while no telemetry leaves. R0010 (profile-free, judges every open of every
-container in a cluster) is disabled here: kernel path filtering for it is not built.
+its alerts arrive while no telemetry leaves. The profile engine's profile-free rules run
+(it is always on in a cluster): R0010 reads opens under its sensitive paths only, so the
+kernel drops the loop's opens after reading their path, and an /etc/shadow read still
+raises R0010 while nothing is exported.
 """
 
 from __future__ import annotations
@@ -97,13 +99,14 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workload]:
     tmp = tmp_path_factory.mktemp("interest")
     ctr = runc.make_bundle(tmp / "bundle", ["/bin/sh", "-c", LOOP])
     (ctr.bundle / "rootfs" / "gate").mkdir()
+    (ctr.bundle / "rootfs" / "etc" / "shadow").write_text("root:*:19000:0:99999:7:::\n")
     cgroup_id = runc.precreate_cgroup(ctr)
     with FakeKubeApi([make_pod(ctr.container_id, ctr.pod_uid)], "100") as api:
         api.apply(namespace("shop", kubearmor_visibility="none"))
         agent = AgentProcess(
             tmp,
             ["--k8s-api-url", api.url, "--node-name", NODE, "--cgroup-id", str(cgroup_id),
-             "--spool-dir", str(tmp / "spool"), "--no-alert-throttling", "--disable", "R0010"],
+             "--spool-dir", str(tmp / "spool"), "--no-alert-throttling"],
             outputs=("json",),
         ).start()  # fmt: skip
         proc = runc.start(ctr)
@@ -121,6 +124,14 @@ def test_none_without_policy_keeps_the_opens_in_the_kernel(workload: Workload) -
     delta = workload.loop()
     assert delta["seen"] < OPENS // 10, f"{OPENS} opens made {delta} in the kernel"
     assert delta["lost"] == 0
+
+
+def test_a_profile_free_rule_still_sees_its_sensitive_path_in_a_none_container(workload: Workload) -> None:
+    marker = max((r["timestamp_ns"] for r in workload.telemetry()), default=0)
+    ran = runc.exec_in(workload.ctr, ["/bin/cat", "/etc/shadow"], timeout=30)
+    assert ran.returncode == 0, ran.stderr
+    assert wait_until(lambda: bool(workload.alerts("R0010", after_ns=marker)), 30), "R0010 never raised"
+    assert workload.telemetry(after_ns=marker) == [], "nothing of the container is exported"
 
 
 def test_live_flip_to_visible_sends_every_open(workload: Workload) -> None:

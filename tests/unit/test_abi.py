@@ -71,6 +71,7 @@ def test_array_bounds_match_common_h() -> None:
         abi.INTEREST_SLOTS,
         abi.INTEREST_WORDS,
     )
+    assert (c_define("PREFIXES"), c_define("PREFIX_WORDS")) == (abi.PREFIXES, abi.PREFIX_WORDS)
 
 
 def test_record_header_matches_struct_hdr_and_record() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from beholder.bob.engine import ProfileEngine
-from beholder.events.abi import RecordKind
+from beholder.events.abi import PREFIXES, RecordKind
 from beholder.events.decoding import SYSCALL_NUMBERS
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import ContainerInfo, Operation
 from beholder.events.needs import EVERYTHING, NOTHING, Needs
-from beholder.interest import ALL_CALLS, LIFECYCLE, SEND_ALL, KernelInterest, Plan, plan
+from beholder.interest import ALL_CALLS, LIFECYCLE, SEND_ALL, KernelInterest, Plan, plan, prefix_rows
 from beholder.policy import PolicyEngine
 from beholder.selfprotect import SelfProtection
 from beholder.sources.visibility import EVERYTHING as ALL_VISIBLE
@@ -149,12 +149,19 @@ class FakeMaps:
     def __init__(self) -> None:
         self.slots: dict[int, bytes] = {}
         self.cgroups: dict[int, int] = {}
+        self.prefixes: list[bytes] = []
 
     def set_slot(self, slot: int, row: Any) -> None:
         self.slots[slot] = ctypes.string_at(ctypes.addressof(row), ctypes.sizeof(row))
 
     def point(self, cgroup_id: int, slot: int) -> None:
         self.cgroups[cgroup_id] = slot
+
+    def forget(self, cgroup_id: int) -> None:
+        del self.cgroups[cgroup_id]
+
+    def set_prefixes(self, rows: list[Any]) -> None:
+        self.prefixes = [bytes(row.word).rstrip(b"\0") for row in rows if row.mask[0]]
 
 
 def test_equal_plans_share_a_slot_and_slot_zero_sends_everything() -> None:
@@ -200,3 +207,48 @@ def test_when_slots_run_out_a_cgroup_gets_slot_zero() -> None:
 def _row_bytes(p: Plan) -> bytes:
     row = p.row()
     return ctypes.string_at(ctypes.addressof(row), ctypes.sizeof(row))
+
+
+def test_profile_free_open_rules_need_only_their_paths() -> None:
+    needs = ProfileEngine([], enabled={"R0010"}).needs(WEB)
+    assert "openat" not in needs.syscalls and "/etc/shadow" in needs.prefixes
+    p = plan(NONE, needs)
+    assert NR["openat"] in p.evaluate and NR["openat"] in p.paths and NR["openat"] not in p.writes
+    assert "/host-etc/" in p.prefixes
+
+
+def test_paths_and_writes_combine_and_a_whole_need_wins() -> None:
+    partial = ProfileEngine([], enabled={"R0010"}).needs(WEB) | SelfProtection(1, []).needs(WEB)
+    p = plan(NONE, partial)
+    assert NR["openat"] in p.paths and NR["openat"] in p.writes, "a writing open, or one under a prefix"
+    whole = plan(NONE, partial | Needs(operations=frozenset({Operation.FILE})))
+    assert NR["openat"] not in whole.paths | whole.writes and whole.prefixes == frozenset()
+
+
+def test_the_kernel_prefix_table_is_every_plans_prefixes_and_shrinks_when_unused() -> None:
+    maps = FakeMaps()
+    visibility = Visibility(NONE, NONE)
+    interest = KernelInterest(maps, visibility, [ProfileEngine([], enabled={"R0010"})])
+    assert maps.prefixes == []
+    interest.classify([(11, WEB)])
+    assert b"/etc/shadow" in maps.prefixes and b"/host-etc/" in maps.prefixes
+    visibility.set_namespaces({"shop": {"kubearmor-visibility": "file"}})
+    interest.refresh()
+    assert maps.prefixes == [], "opens are telemetry now: no prefix is needed"
+
+
+def test_prefix_rows_cut_long_prefixes_and_fall_back_to_slash_when_too_many() -> None:
+    rows = prefix_rows(frozenset({"/" + "x" * 100}))
+    assert bytes(rows[0].word) == b"/" + b"x" * 63 and all(rows[0].mask)
+    many = prefix_rows(frozenset(f"/p{i}/" for i in range(PREFIXES + 1)))
+    assert bytes(many[0].word).rstrip(b"\0") == b"/" and many[0].mask[0] == 0xFF and not many[1].mask[0]
+
+
+def test_the_oldest_cgroup_is_forgotten_in_the_kernel_too_past_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("beholder.interest.CGROUP_LIMIT", 3)
+    maps = FakeMaps()
+    interest = KernelInterest(maps, Visibility(NONE, NONE), [SelfProtection(1, [])])
+    interest.classify([(1, WEB), (2, WEB), (3, None), (4, OTHER)])
+    assert sorted(maps.cgroups) == [2, 3, 4] and interest.report()["cgroups"] == 3

@@ -634,6 +634,18 @@ for _name, _type in SYSCALL_KINDS.items():
     _TYPE_CALLS[_type] = _TYPE_CALLS.get(_type, frozenset()) | {_name}
 
 
+# Rules reading opens that judge only paths under these prefixes (absolute paths as the
+# process gave them; the kernel sends relative ones whatever they are). A rule not named
+# here reads every open.
+OPEN_PREFIXES: dict[str, tuple[str, ...]] = {
+    "R0002": R0002_PREFIXES + R0002_EXACT,
+    "R0006": SA_TOKEN_PREFIXES,
+    "R0008": ("/proc/",),
+    "R0010": SENSITIVE_FILES + HOST_ETC_MOUNTS,
+    "R1011": ("/etc/ld.so.preload",),
+}
+
+
 def rule_needs(enabled: Iterable[str], profiled: bool) -> Needs:
     """What the enabled rules read, for a container with a profile bound (`profiled`) or
     without (then only the rules that need no profile run)."""
@@ -644,6 +656,8 @@ def rule_needs(enabled: Iterable[str], profiled: bool) -> Needs:
             for kind in rule.kinds:
                 if kind == "capabilities":
                     needs |= Needs(kinds=frozenset({RecordKind.CAP}))
+                elif kind == "open" and rule.spec.id in OPEN_PREFIXES:
+                    needs |= Needs(prefixes=frozenset(OPEN_PREFIXES[rule.spec.id]))
                 else:
                     needs |= Needs(syscalls=_TYPE_CALLS[kind])
     return needs

@@ -102,11 +102,22 @@ class Interest(ctypes.Structure):
         ("telemetry", _U64 * INTEREST_WORDS),
         ("evaluate", _U64 * INTEREST_WORDS),
         ("writes", _U64 * INTEREST_WORDS),
+        ("paths", _U64 * INTEREST_WORDS),
         ("kinds_telemetry", _U32),
         ("kinds_evaluate", _U32),
         ("active", _U32),
         ("pad", _U32),
     ]
+
+
+PREFIXES = 32  # rows of `interest_prefixes`
+PREFIX_WORDS = 8  # a prefix is compared 8 bytes at a time, up to 64 bytes
+
+
+class PathPrefix(ctypes.Structure):
+    """`struct path_prefix`: a path prefix as words and the masks of the bytes that count."""
+
+    _fields_ = [("word", _U64 * PREFIX_WORDS), ("mask", _U64 * PREFIX_WORDS)]
 
 
 # map name -> (key type, value type, per CPU) for the maps user space opens; the loader
@@ -122,5 +133,6 @@ MAP_LAYOUTS: dict[str, tuple[type, type, bool]] = {
     "syscall_counts": (_U64, SyscallCounts, False),
     "cgroup_interest": (_U64, _U32, False),
     "interest": (_U32, Interest, False),
+    "interest_prefixes": (_U32, PathPrefix, False),
 }
 RING_BUFFER = "events"

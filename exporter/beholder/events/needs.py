@@ -18,13 +18,15 @@ from beholder.events.model import Operation
 @dataclass(frozen=True, slots=True)
 class Needs:
     """Whole operation classes, single syscalls by name, record kinds without a syscall
-    (fork, exit, TCP state, capability), and opens needed only when their flags can write
-    (a call also needed whole, here or by another consumer, is sent whole)."""
+    (fork, exit, TCP state, capability), opens needed only when their flags can write, and
+    opens needed only under some path prefixes (a call also needed whole, here or by
+    another consumer, is sent whole)."""
 
     operations: frozenset[Operation] = frozenset()
     syscalls: frozenset[str] = frozenset()
     kinds: frozenset[int] = frozenset()
     writes: frozenset[str] = frozenset()
+    prefixes: frozenset[str] = frozenset()  # opens needed when their path starts with one
     everything: bool = False
 
     def __or__(self, other: Needs) -> Needs:
@@ -33,11 +35,13 @@ class Needs:
             self.syscalls | other.syscalls,
             self.kinds | other.kinds,
             self.writes | other.writes,
+            self.prefixes | other.prefixes,
             self.everything or other.everything,
         )
 
     def __bool__(self) -> bool:
-        return self.everything or bool(self.operations or self.syscalls or self.kinds or self.writes)
+        parts = self.operations or self.syscalls or self.kinds or self.writes or self.prefixes
+        return self.everything or bool(parts)
 
 
 NOTHING = Needs()

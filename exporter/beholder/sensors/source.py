@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from beholder.events.abi import Interest
+from beholder.events.abi import Interest, PathPrefix
 from beholder.sensors.program import Program, ProgramOptions
 from beholder.sensors.reader import RingReader
 
@@ -59,6 +59,16 @@ class KernelSource:
     def point(self, cgroup_id: int, slot: int) -> None:
         """Which interest row a cgroup's events follow."""
         self.program.maps["cgroup_interest"].set(cgroup_id, slot)
+
+    def forget(self, cgroup_id: int) -> None:
+        """Drop a cgroup's entry: its next record is flagged unclassified again."""
+        self.program.maps["cgroup_interest"].delete(cgroup_id)
+
+    def set_prefixes(self, rows: list[PathPrefix]) -> None:
+        """The path prefixes evaluate-only opens are sent under (`beholder.interest`)."""
+        table = self.program.maps["interest_prefixes"]
+        for index, row in enumerate(rows):
+            table.set(index, row)
 
     def close(self) -> None:
         self.reader.ring.close()
