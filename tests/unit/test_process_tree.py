@@ -271,3 +271,28 @@ def test_runc_init_from_its_sealed_memfd_copy_is_named_runc_and_so_is_every_pare
     assert tree.processes[81].exe == "/usr/sbin/runc"
     assert sealed.resource == "/usr/sbin/runc"
     assert cat.process is not None and cat.process.parent_exe == "/usr/sbin/runc"
+
+
+def test_a_fileless_exec_from_a_memfd_keeps_its_memfd_name(tmp_path: Path) -> None:
+    fake_proc(tmp_path, 90, 1, "/usr/bin/python3", "/")
+    tree, enricher = enricher_over(tmp_path)
+    (tmp_path / "90" / "exe").unlink()
+    (tmp_path / "90" / "exe").symlink_to("/memfd:payload (deleted)")  # what /proc shows after fexecve
+    fileless = Event(
+        3,
+        Operation.PROCESS,
+        "execveat",
+        0,
+        90,
+        90,
+        0,
+        0,
+        "python3",
+        7,
+        resource="",
+        argv=("python3", "-c", "x"),
+        facts=Exec("", 4),
+    )
+    enricher.enrich([fileless])
+    assert tree.processes[90].exe == "/memfd:payload"
+    assert fileless.resource == "/memfd:payload"

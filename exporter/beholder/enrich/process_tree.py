@@ -75,14 +75,13 @@ def _names_no_file(path: str) -> bool:
     return not path.startswith("/") or path.startswith(("/proc/", "/dev/fd/"))
 
 
-def _in_memory(exe: str) -> bool:
-    """An image with no file on disk: a memfd (`/memfd:runc_cloned:…`), or a descriptor
-    whose file could not be read back (`/dev/fd/7`, empty, or `/` as seen for `runc init`)."""
-    return _names_no_file(exe) or exe == "/" or exe.startswith("/memfd:")
-
-
-def _named(argv0: str, exe: str) -> bool:
-    return os.path.basename(argv0) == os.path.basename(exe)
+def _runc_copy(exe: str, previous: str, argv: tuple[str, ...]) -> bool:
+    """`runc init` run from the sealed memfd copy runc makes of its own binary
+    (`/memfd:runc_cloned:/proc/self/exe`; an empty name or `/` when the process was gone
+    before /proc was read). Only runc re-executing itself as `runc init` qualifies: any other
+    exec from a memfd (fileless malware) keeps the name that shows it."""
+    in_memory = _names_no_file(exe) or exe == "/" or exe.startswith("/memfd:runc_cloned:")
+    return in_memory and os.path.basename(previous) == "runc" and argv[:2] == ("runc", "init")
 
 
 def resolve_path(path: str, cwd: str) -> str:
@@ -230,9 +229,9 @@ class ProcessTree:
             # execveat(fd, "", AT_EMPTY_PATH) or /proc/self/exe (runc, busybox applets):
             # the file itself is only known to the live process.
             info.exe = fresh.exe
-        if _in_memory(info.exe) and previous and event.argv and _named(event.argv[0], previous):
+        if _runc_copy(info.exe, previous, event.argv):
             # runc re-executes a sealed in-memory copy of itself (`runc init`, which starts
-            # every container process and `runc exec`): no path, so the program's own
+            # every container process and `runc exec`): it has no path, runc's is named
             info.exe = previous
         if event.argv:
             info.cmdline = " ".join(event.argv)
