@@ -27,9 +27,9 @@ def opened(ts: int, path: str) -> Event:
 
 
 def setid(ts: int, syscall: str, *ids: int, retval: int = 0) -> Event:
-    named = Credentials(**dict(zip(CREDENTIAL_ARGS[syscall], ids, strict=True)))  # setresuid: uid, euid, suid
+    named = dict(zip(CREDENTIAL_ARGS[syscall], ids, strict=True))
     return Event(ts, Operation.SYSCALL, syscall, retval, PID, PID, 0, 0, "daemon", 7,
-                 kind=sc.EVENT_SYSCALL_CREDENTIALS, facts=named)  # fmt: skip
+                 kind=sc.EVENT_SYSCALL_CREDENTIALS, facts=Credentials(**named))  # fmt: skip
 
 
 @pytest.mark.parametrize(

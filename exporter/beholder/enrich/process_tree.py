@@ -13,11 +13,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from beholder.events import Event, ProcessInfo
 from beholder.events.facts import Credentials
 
 PROC = Path("/proc")
+T = TypeVar("T", int, int | None)
 DEAD_GRACE_S = 5.0  # late events of an exited process still find it
 
 
@@ -68,6 +70,11 @@ def _controlling_tty(stat: str) -> int | None:
     """Field 7 of /proc/<pid>/stat (tty_nr: the controlling terminal, 0 for none)."""
     fields = stat.rpartition(")")[2].split()
     return int(fields[4]) if len(fields) > 4 else None
+
+
+def _changed(current: T, asked: int | None) -> T | int:
+    """An id after a set*id call: `asked` unless the call left it alone (None or -1)."""
+    return current if asked is None or asked < 0 else asked
 
 
 def _names_no_file(path: str) -> bool:
@@ -248,27 +255,25 @@ class ProcessTree:
         return info
 
     def on_credentials(self, pid: int, syscall: str, change: Credentials) -> ProcessInfo:
-        """Follow a successful set*uid/set*gid: the ids it set (-1 leaves one as it was).
+        """Follow a successful set*uid/set*gid: the ids it set (-1 or None leaves one as it was).
 
         The process gets a new `ProcessInfo` (the tree's from now on), so the records before
-        the call, encoded later, keep the ids they were made with. setuid/setgid by root set
-        the real id too; setfs*id changes neither id the tree keeps.
+        the call, encoded later, keep the ids they were made with. setuid/setgid set the
+        effective id, and the real one too when the caller is root; setfs*id changes neither
+        id the tree keeps.
         """
         info = self.get(pid)
-        if syscall.startswith("setfs") or not change.ids():
-            return info
-        asked = change.gid if change.group else change.uid
-        asked = -1 if asked is None else asked
-        if change.euid is None and change.egid is None:  # setuid/setgid: one id
-            real, effective = (asked if info.euid == 0 else -1), asked
-        else:
-            real, effective = asked, -1 if change.euid is None else change.euid
         new = replace(info)
         if change.group:
-            new.gid = real if real >= 0 else new.gid
+            privileged = syscall != "setgid" or info.euid == 0
+            new.gid = _changed(new.gid, change.gid if privileged else None)
+        elif syscall == "setuid":
+            new.uid = _changed(new.uid, change.uid if info.euid == 0 else None)
+            new.euid = _changed(new.euid, change.uid)
         else:
-            new.uid = real if real >= 0 else new.uid
-            new.euid = effective if effective >= 0 else new.euid
+            new.uid, new.euid = _changed(new.uid, change.uid), _changed(new.euid, change.euid)
+        if (new.uid, new.euid, new.gid) == (info.uid, info.euid, info.gid):
+            return info
         self.processes[pid] = new
         return new
 
