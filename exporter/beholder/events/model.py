@@ -25,6 +25,10 @@ class Operation(enum.Enum):
     SYSCALL = "Syscall"
     CAPABILITY = "Capabilities"
 
+    # Members are singletons compared by identity; Enum's own `__hash__` is Python code
+    # (hash of the name), run per event wherever an operation keys a dict or a Counter.
+    __hash__ = object.__hash__
+
 
 class Action(enum.Enum):
     """What a matched rule asks for (KubeArmor spelling)."""
