@@ -5,7 +5,17 @@ from __future__ import annotations
 from beholder.events.decoding import address_resource
 from beholder.events.model import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
 from beholder.formats.kubearmor_in import with_facts
-from beholder.query.otlp_file import SOCKADDR_ORDER
+
+SOCKADDR_ORDER = (
+    "sa_family",
+    "sin_port",
+    "sin_addr",
+    "sin6_port",
+    "sin6_addr",
+    "sun_path",
+    "nl_pid",
+    "nl_groups",
+)
 
 WEB = ContainerInfo("c0ffee" * 10, name="web", pod_name="web-1", namespace="dvwa", labels={"app": "web"})
 DB = ContainerInfo("beef" * 16, name="db", pod_name="db-0", namespace="data", labels={"app": "db"})

@@ -21,10 +21,6 @@ from beholder.events.decoding import (
 from beholder.events.model import Event
 from beholder.events.syscall_args import HEX, SYSCALL_ARGS
 
-HEX_FLAG_CALLS = frozenset(  # calls whose flags KubeArmor prints in hex
-    name for name, row in SYSCALL_ARGS.items() if any(arg.style == HEX for arg in row)
-)
-
 
 def arguments(event: Event) -> dict[str, str]:
     """The event's arguments as KubeArmor-style strings."""

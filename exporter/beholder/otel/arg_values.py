@@ -2,14 +2,13 @@
 
 The registry declares `beholder.syscall.arg.fd`, `.backlog`, `.flags`… as ints, while the
 rendered arguments (`formats.arguments`) are KubeArmor's text: `-100`, `0x8000` for mount
-flags, `AT_REMOVEDIR` for unlinkat. The encoder turns the text into the number here, and the
-OTLP-file reader turns the number back into the text KubeArmor output expects.
+flags, `AT_REMOVEDIR` for unlinkat. The encoder turns the text into the number here; the
+OTLP-file reader (`query.otlp_facts`) reads the numbers straight into facts.
 """
 
 from __future__ import annotations
 
 from beholder.events.decoding import AT_REMOVEDIR
-from beholder.formats.arguments import HEX_FLAG_CALLS
 from beholder.otel import semconv as sc
 
 ARG_PREFIX = sc.BEHOLDER_SYSCALL_ARG + "."
@@ -29,12 +28,3 @@ def arg_number(text: str) -> int | None:
         return int(text, 0)
     except ValueError:
         return None
-
-
-def arg_text(syscall: str, key: str, value: object) -> str:
-    """An argument's `Data` text from its OTLP value (the inverse of `arg_number`)."""
-    if key != "flags" or not isinstance(value, int):
-        return str(value)
-    if syscall == "unlinkat":
-        return "AT_REMOVEDIR" if value & AT_REMOVEDIR else ""
-    return hex(value) if syscall in HEX_FLAG_CALLS else str(value)

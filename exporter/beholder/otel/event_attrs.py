@@ -2,8 +2,8 @@
 
 `EventAttributes.specific(event)` returns the kind-specific attributes and whether they
 carry what `beholder.resource` would repeat. The syscall's remaining arguments (`formats.arguments`)
-go to `beholder.syscall.arg.<key>`, or to the attribute `DATA_ATTRIBUTES` names; the
-OTLP-file reader (`query/otlp_file.py`) maps attributes back through the same table.
+go to `beholder.syscall.arg.<key>`, or to the attribute `FILE_ATTRIBUTES` names; the
+OTLP-file reader (`query/otlp_facts.py`) maps attributes back through the same tables.
 """
 
 from __future__ import annotations
@@ -39,16 +39,6 @@ FILE_ATTRIBUTES = {
     "target": sc.FILE_SYMBOLIC_LINK_TARGET_PATH,
 }
 OPEN_ATTRIBUTES = {**FILE_ATTRIBUTES, "flags": sc.BEHOLDER_FILE_OPEN_FLAGS}
-# Every data key an attribute stands for (what a reader of our OTLP maps back).
-DATA_ATTRIBUTES = {
-    **OPEN_ATTRIBUTES,
-    "sa_family": sc.BEHOLDER_NETWORK_ADDRESS_FAMILY,
-    "qname": sc.DNS_QUESTION_NAME,
-    "qtype": sc.BEHOLDER_DNS_QUESTION_TYPE,
-    "capability": sc.BEHOLDER_CAPABILITY_NAME,
-    "exit_code": sc.PROCESS_EXIT_CODE,
-    "child_pid": sc.BEHOLDER_PROCESS_CHILD_PID,
-}
 # Which address attributes a network event's endpoint fills, by kind (else network.peer.*).
 ENDPOINT_ROLE = {
     kinds.NETWORK_CONNECT: (sc.SERVER_ADDRESS, sc.SERVER_PORT),
@@ -56,7 +46,7 @@ ENDPOINT_ROLE = {
     kinds.NETWORK_BIND: (sc.NETWORK_LOCAL_ADDRESS, sc.NETWORK_LOCAL_PORT),
     kinds.NETWORK_ACCEPT: (sc.CLIENT_ADDRESS, sc.CLIENT_PORT),
 }
-_PEER = (sc.NETWORK_PEER_ADDRESS, sc.NETWORK_PEER_PORT)
+ENDPOINT_PEER = (sc.NETWORK_PEER_ADDRESS, sc.NETWORK_PEER_PORT)
 OTEL_TCP_STATES = {
     "ESTABLISHED": "established",
     "SYN_SENT": "syn_sent",
@@ -172,7 +162,7 @@ class EventAttributes:
         has_port = False
         if endpoint is not None:
             out.append(self._family(endpoint.family))
-            address_attr, port_attr = ENDPOINT_ROLE.get(ev.kind, _PEER)
+            address_attr, port_attr = ENDPOINT_ROLE.get(ev.kind, ENDPOINT_PEER)
             if endpoint.address:
                 out.append(c.s(address_attr, endpoint.address))
             if endpoint.port is not None:

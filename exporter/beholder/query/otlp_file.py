@@ -1,7 +1,8 @@
 """Read Beholder's OTLP JSON lines (the Collector's `otlpjsonfile` format) back into records.
 
 Each line is one `ExportLogsServiceRequest`; each log record's attributes are mapped back
-through our semantic conventions (`beholder.otel.semconv`) into an `Event`, and alert
+through our semantic conventions (`beholder.otel.semconv`) into an `Event` whose facts
+`query.otlp_facts` reads from the attributes directly, and alert
 records (those with `security_rule.*`) into an `Alert` around it. The resource gives the
 observer (`host.name`, `k8s.cluster.name`). A malformed line or record is one counted
 error naming the file, the line and what is wrong.
@@ -13,38 +14,22 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from beholder.events.decoding import address_resource
 from beholder.events.interfaces import HostIdentity
-from beholder.events.kinds import PROCESS_EXEC, kind_of
+from beholder.events.kinds import NETWORK_DNS, PROCESS_EXEC, kind_of
 from beholder.events.model import Alert, ContainerInfo, Event, Operation, ProcessInfo
 from beholder.formats.kubearmor_in import (
     MAX_RECORD_BYTES,
     ReadReport,
     RecordError,
-    facts_from_data,
     subject,
 )
 from beholder.otel import semconv as sc
-from beholder.otel.arg_values import ARG_PREFIX, arg_text
 from beholder.otel.enum_values import ACTION, OPERATION
-from beholder.otel.event_attrs import DATA_ATTRIBUTES, ENDPOINT_ROLE
+from beholder.query.otlp_facts import facts_from_attributes
 from beholder.query.records import Record
 
 _EXTRA = sc.BEHOLDER_ALERT_EXTRA + "."
 _LABEL = sc.K8S_POD_LABEL + "."
-# The encoder's own mapping, read backwards.
-_DATA_KEYS = {attribute: key for key, attribute in DATA_ATTRIBUTES.items()}
-_ADDRESS_PAIRS = tuple(dict.fromkeys(ENDPOINT_ROLE.values()))
-SOCKADDR_ORDER = (  # the order the network sensor writes sockaddr fields in
-    "sa_family",
-    "sin_port",
-    "sin_addr",
-    "sin6_port",
-    "sin6_addr",
-    "sun_path",
-    "nl_pid",
-    "nl_groups",
-)
 _RESOURCE_KEYS = (sc.BEHOLDER_RESOURCE, sc.FILE_PATH)
 _OPERATIONS = {**{op.value: op for op in Operation}, **{v: op for op, v in OPERATION.items()}}
 
@@ -93,33 +78,6 @@ def _i(attrs: Mapping[str, Any], key: str) -> int:
     return value
 
 
-def _data(attrs: Mapping[str, Any], syscall: str) -> dict[str, str]:
-    n = len(ARG_PREFIX)
-    data = {key[n:]: arg_text(syscall, key[n:], v) for key, v in attrs.items() if key.startswith(ARG_PREFIX)}
-    data.update({name: str(attrs[key]) for key, name in _DATA_KEYS.items() if key in attrs})
-    family = data.get("sa_family", "")
-    for address_key, port_key in _ADDRESS_PAIRS:
-        if address_key in attrs:
-            if family == "AF_UNIX":
-                data["sun_path"] = _s(attrs, address_key)
-            else:
-                six = "6" if family == "AF_INET6" else ""
-                data[f"sin{six}_addr"] = _s(attrs, address_key)
-                if port_key in attrs:
-                    data[f"sin{six}_port"] = str(attrs[port_key])
-    return data
-
-
-def _network_resource(syscall: str, data: dict[str, str], socket_type: str) -> str:
-    """The sensor's Resource text, which the encoder folded into attributes."""
-    if syscall == "socket":
-        family, protocol = data.pop("sa_family", ""), data.pop("protocol", "0")
-        return f"domain={family} type={socket_type} protocol={protocol}"
-    if "qname" in data:
-        return data["qname"]
-    return address_resource({k: data[k] for k in SOCKADDR_ORDER if k in data})
-
-
 def _container(attrs: Mapping[str, Any]) -> ContainerInfo | None:
     container_id = _s(attrs, sc.CONTAINER_ID)
     if not container_id:
@@ -148,9 +106,8 @@ def log_record(raw: Any) -> Event | Alert:
     is_exec = kind == PROCESS_EXEC
     exe = _s(attrs, sc.PROCESS_EXECUTABLE_PATH)
     resource = next((_s(attrs, k) for k in _RESOURCE_KEYS if k in attrs), exe if is_exec else "")
-    data = _data(attrs, syscall)
-    if operation is Operation.NETWORK and not resource:
-        resource = _network_resource(syscall, data, _s(attrs, sc.BEHOLDER_NETWORK_SOCKET_TYPE))
+    if kind == NETWORK_DNS:
+        resource = _s(attrs, sc.DNS_QUESTION_NAME)
     container = _container(attrs)
     pid = _i(attrs, sc.PROCESS_PID)
     process = ProcessInfo(
@@ -170,7 +127,7 @@ def log_record(raw: Any) -> Event | Alert:
     except (TypeError, ValueError):
         raise RecordError("timeUnixNano: not an integer") from None
     argv = attrs.get(sc.PROCESS_COMMAND_ARGS, [])
-    facts = facts_from_data(kind, syscall, resource, data)
+    facts = facts_from_attributes(attrs, kind, syscall)
     event = Event(
         timestamp_ns=timestamp,
         operation=operation,
