@@ -392,3 +392,28 @@ def test_profile_check_and_evaluate_say_endpoints_and_ingress_match_nothing(tmp_
     bad.write_text(ENDPOINTS.replace("execs:", "exec:"))
     failed = runner.invoke(cli, ["profile", "check", str(bad)])
     assert failed.exit_code == 1 and "spec.exec: unknown field" in failed.stderr
+
+
+def test_evaluate_feeds_r1004_the_mounts_given_for_a_recorded_container(tmp_path: Path) -> None:
+    profile, events = tmp_path / "api.yaml", tmp_path / "events.jsonl"
+    profile.write_text(ENDPOINTS)
+    c = builders.container("api", container_id="9d" * 32)
+    write_events(events, [builders.exec_event(c, "/data/payload", ("payload",))], "native")
+    base = [
+        "profile",
+        "evaluate",
+        str(profile),
+        "--from",
+        str(events),
+        "--bind",
+        "9d9d=api",
+        "--format",
+        "json",
+    ]
+    rules = [
+        {json.loads(line)["rule_id"] for line in CliRunner().invoke(cli, args).stdout.splitlines()}
+        for args in (base, [*base, "--mount", "9d9d=/data"])
+    ]
+    assert rules == [{"R0001"}, {"R0001", "R1004"}]
+    bad = CliRunner().invoke(cli, [*base, "--mount", "data"])
+    assert bad.exit_code == 2 and "is not CONTAINER=/PATH" in bad.stderr

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from rich.table import Table
 from beholder.bob import seccomp
 from beholder.bob.command_cgroup import CgroupError, CommandCgroup
 from beholder.bob.diff import diff as diff_profiles
-from beholder.bob.engine import ProfileEngine, expand_paths, names_container
+from beholder.bob.engine import MountProvider, ProfileEngine, expand_paths, names_container
 from beholder.bob.generalize import DEFAULT_THRESHOLD
 from beholder.bob.learn import ProfileLearner
 from beholder.bob.merge import merge as merge_profiles
@@ -33,6 +34,7 @@ from beholder.bob.profile import Profile, ProfileError, load_file, to_document, 
 from beholder.bob.recorded import ReadStats, read_events
 from beholder.cli.params import CgroupId
 from beholder.cli.rule_options import engine_options, rule_options
+from beholder.enrich.mounts import ContainerMounts, container_mounts
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import Alert, ContainerInfo, Event
 from beholder.formats import kubescape
@@ -447,6 +449,14 @@ def export_cmd(
     type=click.Path(exists=True, dir_okay=False),
     help="The `beholder run --stats-file` whose per-container syscall counts feed R0003.",
 )
+@click.option(
+    "--mount",
+    "mounts",
+    multiple=True,
+    metavar="CONTAINER=PATH",
+    help="A volume mount point of a recorded container (as --bind names it), for R1004; repeatable. "
+    "A container still running has its own mounts read.",
+)
 @rule_options
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default="text", show_default=True
@@ -457,6 +467,7 @@ def evaluate_cmd(
     sources: tuple[str, ...],
     binds: tuple[str, ...],
     stats_file: str | None,
+    mounts: tuple[str, ...],
     enable_rules: tuple[str, ...],
     disable_rules: tuple[str, ...],
     rule_cooldown: float,
@@ -467,6 +478,7 @@ def evaluate_cmd(
     """Replay recorded events against profiles and print the alerts."""
     bindings = dict(b.split("=", 1) for b in binds if "=" in b)
     options = engine_options(enable_rules, disable_rules, rule_cooldown, rule_cooldown_after)
+    options["mounts"] = _recorded_mounts(mounts)
     loaded = _load_profiles(profiles)
     for note in (n for p in loaded for n in unevaluated(p)):
         click.echo(f"beholder: note: {note}", err=True)
@@ -484,6 +496,25 @@ def evaluate_cmd(
     for line in engine.unmatched_bindings():
         click.echo(f"beholder: warning: {line}", err=True)
     click.echo(f"beholder: {len(alerts)} alerts", err=True)
+
+
+def _recorded_mounts(specs: tuple[str, ...]) -> MountProvider:
+    """Mounts for recorded containers: `--mount CONTAINER=PATH` where given, added to what a
+    container still running has mounted (a recording holds no mount table)."""
+    given: dict[str, list[str]] = {}
+    for spec in specs:
+        key, sep, path = spec.partition("=")
+        if not sep or not key or not path.startswith("/"):
+            raise click.BadParameter(f"{spec!r} is not CONTAINER=/PATH", param_hint="--mount")
+        given.setdefault(key, []).append(path)
+
+    def provider(c: ContainerInfo, pid: int) -> ContainerMounts:
+        live = container_mounts(c, pid)
+        keys = (c.container_id, c.name, c.pod_name, c.workload_name)
+        extra = [p for key, paths in given.items() if key in keys or names_container(key, c) for p in paths]
+        return replace(live, mount_points=(*live.mount_points, *extra)) if extra else live
+
+    return provider
 
 
 def _batches(sources: tuple[str, ...]) -> Iterator[list[Event]]:
