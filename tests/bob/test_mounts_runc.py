@@ -4,8 +4,6 @@ containerd mounts one) with a bind-mounted volume, read through /proc/<pid>/moun
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,6 @@ from support.kernel import kernel_ready
 from support.rootfs import overlay_root
 
 pytestmark = pytest.mark.kernel
-
-
-def container_pid(ctr: runc.Container, timeout: float = 20) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = subprocess.run(["runc", "state", ctr.name], capture_output=True, text=True, check=False)
-        if state.returncode == 0 and json.loads(state.stdout).get("status") == "running":
-            return int(json.loads(state.stdout)["pid"])
-        time.sleep(0.1)
-    raise AssertionError(f"container {ctr.name} did not start")
 
 
 def test_a_running_container_shows_its_upper_layer_and_its_volume(tmp_path: Path) -> None:
@@ -47,7 +35,7 @@ def test_a_running_container_shows_its_upper_layer_and_its_volume(tmp_path: Path
         config_path.write_text(json.dumps(config))
         proc = runc.start(ctr)
         try:
-            pid = container_pid(ctr)
+            pid = runc.running_pid(ctr)
             copied = runc.exec_in(ctr, ["/bin/busybox", "cp", "/bin/busybox", "/tmp/drift"], timeout=20)
             assert copied.returncode == 0, copied.stderr
             mounts = container_mounts(ContainerInfo(ctr.container_id), pid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,3 +144,14 @@ def stop(container: Container, proc: subprocess.Popen[bytes], timeout: float = 3
         proc.wait(timeout=timeout)
     finally:
         subprocess.run(["runc", "delete", "--force", container.name], capture_output=True, check=False)
+
+
+def running_pid(container: Container, timeout: float = 20) -> int:
+    """The host pid of a started container's process, once runc says it runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = subprocess.run(["runc", "state", container.name], capture_output=True, text=True, check=False)
+        if state.returncode == 0 and json.loads(state.stdout).get("status") == "running":
+            return int(json.loads(state.stdout)["pid"])
+        time.sleep(0.1)
+    raise TimeoutError(f"container {container.name} did not start")
