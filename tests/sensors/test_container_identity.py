@@ -49,7 +49,7 @@ def test_container_pid_1_has_ns_ppid_0_and_runtime_runc(agent: AgentProcess, tmp
     shell = [
         r
         for r in agent.by_output["kubearmor"]
-        if r["HostPID"] == init["host_pid"] and r.get("Resource", "").startswith("/bin/sh -c")
+        if r.get("HostPID") == init["host_pid"] and r.get("Resource", "").startswith("/bin/sh -c")
     ]
     # As a container record KubeArmor names namespace pids: PID 1, PPID 0.
     assert shell and all((r["PID"], r["PPID"]) == (1, 0) for r in shell if r.get("ContainerID"))
