@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 from beholder.events import Action, Alert, ContainerInfo, Event, Operation, ProcessInfo
+from beholder.events.facts import DnsQuestion
 from beholder.events.interfaces import HostIdentity
 from beholder.formats.kubearmor import to_kubearmor
-from beholder.formats.kubearmor_in import with_facts
+from beholder.formats.kubearmor_in import parse_record, with_facts
 
 HOST = HostIdentity(host_name="aks-agentpool-16128849-vmss000000", cluster_name="default")
 
@@ -216,3 +217,26 @@ def test_an_fd_exec_has_no_leading_space() -> None:
     ev = _call(Operation.PROCESS, "execveat", "")
     ev.argv = ("app", "--serve")
     assert to_kubearmor(ev, HOST)["Resource"] == "--serve"
+
+
+def test_listen_and_dns_strings_are_kubearmors_monitor_ones() -> None:
+    """logUpdate.go: a listen's Resource is empty (its fd is in Data); a DNS question is its
+    udp_sendmsg probe's record: Resource `sa_family=… sin_port=53`, Data
+    `kfunc=UDP_SENDMSG,domain=…,daddr=…,qtype=A|AAAA|` (other types empty)."""
+    listen = to_kubearmor(_call(Operation.NETWORK, "listen", "", fd="3", backlog="128"), HOST)
+    assert (listen["Resource"], listen["Data"]) == ("", "syscall=SYS_LISTEN fd=3")
+    for qtype, shown in (("A", "A"), ("AAAA", "AAAA"), ("MX", "")):
+        ev = _call(Operation.NETWORK, "sendto", "example.com", fd="4", qname="example.com", qtype=qtype,
+                   sa_family="AF_INET", sin_port="53", sin_addr="10.96.0.10")  # fmt: skip
+        record = to_kubearmor(ev, HOST)
+        assert record["Resource"] == "sa_family=AF_INET sin_port=53"
+        assert record["Data"] == f"kfunc=UDP_SENDMSG,domain=example.com,daddr=10.96.0.10,qtype={shown}"
+
+
+def test_kubearmors_dns_record_reads_back_as_a_dns_question() -> None:
+    data = "kfunc=UDP_SENDMSG,domain=example.com,daddr=10.96.0.10,qtype=AAAA"
+    doc = {"Operation": "Network", "Resource": "sa_family=AF_INET sin_port=53", "Data": data, "HostPID": 9}
+    question = parse_record(doc).facts
+    assert isinstance(question, DnsQuestion)
+    assert (question.name, question.type) == ("example.com", "AAAA")
+    assert question.server is not None and (question.server.ip, question.server.port) == ("10.96.0.10", 53)

@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from beholder.events import Alert, Event, LossReport, kinds
-from beholder.events.facts import Capability
+from beholder.events.decoding import family_name
+from beholder.events.facts import Capability, DnsQuestion
 from beholder.events.interfaces import HostIdentity
 from beholder.events.model import SYSTEM_EVENT
 from beholder.formats.arguments import arguments
@@ -53,7 +54,10 @@ _KUBEARMOR_DATA: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def data_text(event: Event, args: dict[str, str]) -> str:
-    """KubeArmor's `Data`: `syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC`."""
+    """KubeArmor's `Data`: `syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC`; a DNS
+    question as its udp_sendmsg probe writes it: `kfunc=UDP_SENDMSG,domain=…,daddr=…,qtype=A`."""
+    if isinstance(event.facts, DnsQuestion):
+        return _dns_data(event.facts)
     parts = [f"syscall=SYS_{event.syscall.upper()}"] if event.syscall else []
     chosen = _KUBEARMOR_DATA.get(event.syscall)
     if chosen is None:
@@ -82,7 +86,19 @@ def _source(event: Event) -> str:
     return proc.cmdline or proc.exe or event.comm
 
 
+def _dns_data(question: DnsQuestion) -> str:
+    """KubeArmor names only A and AAAA questions (its qtype is empty for the others)."""
+    qtype = question.type if question.type in ("A", "AAAA") else ""
+    server = question.server.ip if question.server is not None else ""
+    return f"kfunc=UDP_SENDMSG,domain={(question.name or '').rstrip('.')},daddr={server},qtype={qtype}"
+
+
 def _resource(event: Event) -> str:
+    if event.syscall == "listen":  # KubeArmor's monitor leaves a listen's Resource empty
+        return ""
+    if isinstance(event.facts, DnsQuestion):  # the server's family and port, as KubeArmor
+        server = event.facts.server
+        return f"sa_family={family_name(server.family) if server else 'AF_INET'} sin_port=53"
     if event.kind == kinds.PROCESS_EXEC:  # execveat by fd has no path: no leading space
         return " ".join(([event.resource] if event.resource else []) + list(event.argv[1:]))
     if isinstance(event.facts, Capability):  # KubeArmor names capabilities CAP_NET_RAW

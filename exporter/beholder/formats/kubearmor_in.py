@@ -239,6 +239,12 @@ def _syscall_and_data(doc: dict[str, Any], operation: Operation) -> tuple[str, d
     kprobe = data.pop("kprobe", "")
     if kprobe:
         syscall = _KPROBE_SYSCALL.get(kprobe, kprobe)
+    kfunc = data.pop("kfunc", "")
+    if kfunc.startswith("UDP_SENDMSG,"):  # a DNS question: kfunc=UDP_SENDMSG,domain=…,daddr=…,qtype=…
+        fields = dict(part.partition("=")[::2] for part in kfunc.split(",")[1:])
+        syscall = "sendmsg"
+        data.update(qname=fields.get("domain", ""), qtype=fields.get("qtype", ""))
+        data["sin_addr"] = fields.get("daddr", "")
     if operation is Operation.NETWORK:
         for key, value in _pairs(resource).items():
             data.setdefault(_RESOURCE_KEYS.get(key, key), value)
