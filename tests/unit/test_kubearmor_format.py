@@ -240,3 +240,23 @@ def test_kubearmors_dns_record_reads_back_as_a_dns_question() -> None:
     assert isinstance(question, DnsQuestion)
     assert (question.name, question.type) == ("example.com", "AAAA")
     assert question.server is not None and (question.server.ip, question.server.port) == ("10.96.0.10", 53)
+
+
+def test_a_containers_pid_1_names_its_runtime_parent_by_host_pid_as_the_seed_does(seeds_dir: Path) -> None:
+    """Seed 002's File and Network logs come from PID 1 of their containers: the parent is the
+    runtime outside the namespace, so PPID is its host pid (equal to HostPPID) and
+    ParentProcessName is the runtime's binary."""
+    pid1 = [b for b in seed_blocks(seeds_dir, "002_803932e2227546a1.txt") if b.get("PID") == 1]
+    assert len(pid1) == 2
+    for seed in pid1:
+        proc = ProcessInfo(pid=seed["HostPID"], ppid=seed["HostPPID"], ns_pid=1, ns_ppid=0,
+                           exe=seed["ProcessName"], parent_exe=seed["ParentProcessName"])  # fmt: skip
+        ev = _call(Operation.FILE, "openat", "/etc/hostname", fd="-100", flags="O_RDONLY")
+        ev.process, ev.container = proc, ContainerInfo(container_id=seed["ContainerID"])
+        record = to_kubearmor(ev, HOST)
+        assert (record["PID"], record["PPID"], record["HostPPID"]) == (1, seed["PPID"], seed["HostPPID"])
+        assert record["ParentProcessName"] == seed["ParentProcessName"]
+    child = ProcessInfo(pid=50, ppid=40, ns_pid=7, ns_ppid=1)  # a parent inside: its namespace pid
+    ev = _call(Operation.FILE, "openat", "/etc/hostname", fd="-100", flags="O_RDONLY")
+    ev.process, ev.container = child, ContainerInfo(container_id="c" * 64)
+    assert to_kubearmor(ev, HOST)["PPID"] == 1

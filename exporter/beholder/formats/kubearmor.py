@@ -17,7 +17,7 @@ from beholder.events import Alert, Event, LossReport, kinds
 from beholder.events.decoding import family_name
 from beholder.events.facts import Capability, DnsQuestion
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import SYSTEM_EVENT
+from beholder.events.model import SYSTEM_EVENT, ProcessInfo
 from beholder.formats.arguments import arguments
 from beholder.formats.resource import resource_text
 
@@ -86,6 +86,17 @@ def _source(event: Event) -> str:
     return proc.cmdline or proc.exe or event.comm
 
 
+def _ppid(proc: ProcessInfo | None, in_container: bool) -> int:
+    """In a container PID/PPID are namespace pids (0 while still unknown); on the host, host
+    pids. A container's PID 1 has its parent (the runtime) outside the namespace: KubeArmor
+    then writes the parent's host pid, PPID equal to HostPPID (seed 002's PID 1 records)."""
+    if proc is None:
+        return 0
+    if not in_container or (proc.ns_pid == 1 and proc.ns_ppid == 0):
+        return proc.ppid
+    return proc.ns_ppid
+
+
 def _dns_data(question: DnsQuestion) -> str:
     """KubeArmor names only A and AAAA questions (its qtype is empty for the others)."""
     qtype = question.type if question.type in ("A", "AAAA") else ""
@@ -124,8 +135,7 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
         record.update(names)
     record["HostPPID"] = proc.ppid if proc else 0
     record["HostPID"] = event.host_pid
-    # In a container PID/PPID are namespace pids (0 while still unknown); on the host, host pids.
-    record["PPID"] = (proc.ns_ppid if proc else 0) if ctr is not None else (proc.ppid if proc else 0)
+    record["PPID"] = _ppid(proc, ctr is not None)
     record["PID"] = (proc.ns_pid if proc else 0) if ctr is not None else event.host_pid
     record["UID"] = event.uid
     if alert is not None:
