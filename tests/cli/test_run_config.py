@@ -66,3 +66,18 @@ def test_run_takes_its_settings_from_flags_env_file_defaults_in_that_order(
 def test_run_with_a_missing_config_file_is_one_click_error(config_file: Path) -> None:
     with pytest.raises(click.ClickException, match="config file not found"):
         _params(["--config", str(config_file.with_name("nope.yaml"))])
+
+
+def test_enforce_comes_from_the_flag_the_environment_or_the_file(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kill mode is off unless asked for, by `--enforce kill`, BEHOLDER_RUN_ENFORCE or `run.enforce`."""
+    monkeypatch.delenv("BEHOLDER_RUN_ENFORCE", raising=False)
+    assert _params([])["enforce"] == "off"
+    assert _params(["--enforce", "kill"])["enforce"] == "kill"
+    config_file.write_text("run:\n  enforce: kill\n")
+    assert _params(["--config", str(config_file)])["enforce"] == "kill"
+    monkeypatch.setenv("BEHOLDER_RUN_ENFORCE", "off")
+    assert _params(["--config", str(config_file)])["enforce"] == "off"
+    with pytest.raises(click.BadParameter):
+        _params(["--enforce", "lsm"])
