@@ -141,3 +141,17 @@ def test_sync_loads_a_scope_once_per_rule_set_and_says_each_gap_once(engine_from
     sync.ensure(43, rules)
     assert [scope for scope, _ in loaded] == [42, 43]
     assert len(said) == 1 and said[0].startswith("kill mode: g spec.file.matchPatterns[0]")
+
+
+def test_a_map_that_refuses_an_entry_is_said_and_evaluation_goes_on(engine_from) -> None:
+    engine = engine_from(ksp("p", "  file: {matchPaths: [{path: /secret}]}\n  action: Block\n"))
+    said: list[str] = []
+
+    def full(scope: int, rules: KernelRules) -> None:
+        raise RuntimeError("map enforce_paths: update failed: Argument list too long")
+
+    sync = KillSync(full, said.append)
+    sync.ensure(7, engine._state.rules_for(WEB))
+    sync.ensure(7, engine._state.rules_for(WEB))  # said once, not retried per event
+    assert said == ["kill mode: scope 7: map enforce_paths: update failed: Argument list too long; "
+                    "its Block rules may stay 'Audit (Block)'"]  # fmt: skip

@@ -191,8 +191,11 @@ class KillSync:
             hit = (rules, kernel_rules(rules))
             self._compiled[id(rules)] = hit
         entries = hit[1]
-        self._load(scope, entries)
         self._current[scope] = rules
+        try:
+            self._load(scope, entries)
+        except RuntimeError as exc:  # a full kernel map: that scope's kills are partial, said
+            self._say(f"kill mode: scope {scope}: {exc}; its Block rules may stay 'Audit (Block)'")
         for line in entries.not_enforced:
             if line not in self._said:
                 self._said.add(line)
