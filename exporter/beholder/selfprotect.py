@@ -88,7 +88,10 @@ class SelfProtection:
     def evaluate(self, events: list[Event]) -> list[Alert]:
         alerts: list[Alert] = []
         for ev in events:
-            if ev.kind not in _WATCHED or ev.host_pid == self.agent_pid:
+            kind = ev.kind
+            if kind not in _WATCHED or ev.host_pid == self.agent_pid:
+                continue
+            if kind == kinds.FILE_OPEN and _reads_only(ev.facts):  # most events: decided here
                 continue
             alert = self._check(ev)
             if alert is not None:
@@ -133,7 +136,7 @@ class SelfProtection:
 
     def _file(self, ev: Event, access: FileAccess) -> Alert | None:
         if ev.kind == kinds.FILE_OPEN:
-            if not (access.flags or 0) & _WRITE_FLAGS:
+            if _reads_only(access):
                 return None
         elif ev.kind not in _MUTATING:
             return None
@@ -152,6 +155,11 @@ class SelfProtection:
         command, severity = known
         message = f"bpf({command}) by {ev.comm or ev.host_pid} while the Beholder agent runs"
         return _alert(ev, RULE_BPF, "BPF programs or maps tampered with", severity, message)
+
+
+def _reads_only(facts: object) -> bool:
+    """An open that cannot change the file (no write, create, truncate or append flag)."""
+    return isinstance(facts, FileAccess) and not (facts.flags or 0) & _WRITE_FLAGS
 
 
 def _alert(ev: Event, rule_id: str, rule_name: str, severity: int, message: str) -> Alert:

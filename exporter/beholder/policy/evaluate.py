@@ -388,9 +388,10 @@ class PolicyEngine:
             sources = ("", exe, caller or proc.parent_exe) if proc is not None else ("", caller)
             allow_list = rules.file_allow_list
         elif op is Operation.FILE:
-            raised = self._syscall_alert(event, rules, exe)  # unlink/unlinkat under matchSyscalls
-            if raised is not None:
-                return raised
+            if rules.syscalls:  # unlink/unlinkat under matchSyscalls (rarely any rule)
+                raised = self._syscall_alert(event, rules, exe)
+                if raised is not None:
+                    return raised
             path = event.resource.split(" ", 1)[0]
             rules.file.lookup(path, True, found)
             sources = ("", exe)
