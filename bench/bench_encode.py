@@ -86,9 +86,9 @@ def make_events(n: int) -> list[Event]:
                     operation=Operation.FILE,
                     syscall="openat",
                     resource=f"/srv/data/file-{i % 5000}.json",
-                    data={"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"},
                     **common,
-                )
+                ),
+                {"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"},
             )
         elif kind < 9:
             ev = with_facts(
@@ -96,14 +96,14 @@ def make_events(n: int) -> list[Event]:
                     operation=Operation.NETWORK,
                     syscall="connect",
                     resource=f"sa_family=AF_INET sin_port=443 sin_addr=10.0.{i % 256}.{i % 200}",
-                    data={
-                        "fd": "5",
-                        "sa_family": "AF_INET",
-                        "sin_port": "443",
-                        "sin_addr": f"10.0.{i % 256}.{i % 200}",
-                    },
                     **common,
-                )
+                ),
+                {
+                    "fd": "5",
+                    "sa_family": "AF_INET",
+                    "sin_port": "443",
+                    "sin_addr": f"10.0.{i % 256}.{i % 200}",
+                },
             )
         else:
             ev = with_facts(
@@ -112,9 +112,9 @@ def make_events(n: int) -> list[Event]:
                     syscall="execve",
                     resource="/usr/bin/curl",
                     argv=("/usr/bin/curl", "-s", f"https://example.com/{i}"),
-                    data={"argv": f"-s https://example.com/{i}"},
                     **common,
-                )
+                ),
+                {"argv": f"-s https://example.com/{i}"},
             )
         events.append(ev)
     return events
