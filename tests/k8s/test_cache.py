@@ -218,3 +218,9 @@ def test_waiting_containers_are_bounded(clock: Clock) -> None:
     for i in (0, 9):
         cache.upsert(make_pod(f"{i:064x}", f"uid-{i}", name=f"p{i}"))
     assert (infos[0].pod_name, infos[9].pod_name) == ("", "p9")
+
+
+def test_attach_gives_the_container_the_execs_its_pod_spec_declares(cache: PodCache) -> None:
+    info = ContainerInfo(container_id="0b8e9e995d8d77f1e4770f0f79665aee6f3f70247b3735422daba73df4c3096f")
+    assert cache.attach(info) is True
+    assert info.declared_execs == (("sleep", "3600"),)  # debug-shell's command: an expected exec
