@@ -359,6 +359,7 @@ class Agent:
             "agent": asdict(self.stats),
             "sensors": self.sensor_report(),
             "syscalls": self.container_syscalls(),
+            "syscall_callers": self.container_syscall_callers(),
             **({"interest": self.interest.report()} if self.interest is not None else {}),
         }
 
@@ -373,6 +374,18 @@ class Agent:
                 for nr, calls in counts.items():
                     name = syscall_name(nr)
                     row[name] = row.get(name, 0) + calls
+        return out
+
+    def container_syscall_callers(self) -> dict[str, dict[str, int]]:
+        """Container id -> {syscall name: pid of its first caller}, for R0003 in a replay."""
+        by_cgroup = self.enricher.containers.by_cgroup
+        out: dict[str, dict[str, int]] = {}
+        for cgroup_id, pids in self.source.syscall_callers().items():
+            info = by_cgroup.get(cgroup_id)
+            if info is not None:
+                row = out.setdefault(info.container_id, {})
+                for nr, pid in pids.items():
+                    row.setdefault(syscall_name(nr), pid)
         return out
 
     def sink_report(self) -> dict[str, dict[str, int]]:

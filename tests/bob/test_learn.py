@@ -417,3 +417,21 @@ def test_evaluate_feeds_r1004_the_mounts_given_for_a_recorded_container(tmp_path
     assert rules == [{"R0001"}, {"R0001", "R1004"}]
     bad = CliRunner().invoke(cli, [*base, "--mount", "data"])
     assert bad.exit_code == 2 and "is not CONTAINER=/PATH" in bad.stderr
+
+
+def test_evaluate_names_r0003_first_callers_from_the_stats_file(tmp_path: Path) -> None:
+    profile, events, stats = tmp_path / "api.yaml", tmp_path / "events.jsonl", tmp_path / "stats.json"
+    profile.write_text(ENDPOINTS.replace("execs: [{path: /usr/bin/api}]", "execs: [{path: /usr/bin/gdb}]"))
+    c = builders.container("api", container_id="9e" * 32)
+    gdb = builders.exec_event(c, "/usr/bin/gdb", ("gdb",))
+    write_events(events, [gdb], "native")
+    table = {
+        "syscalls": {c.container_id: {"ptrace": 2}},
+        "syscall_callers": {c.container_id: {"ptrace": gdb.host_pid}},
+    }
+    stats.write_text(json.dumps(table))
+    args = ["profile", "evaluate", str(profile), "--from", str(events), "--syscalls", str(stats)]
+    result = CliRunner().invoke(cli, [*args, "--bind", "9e9e=api", "--format", "kubescape"])
+    (alert,) = [a for a in map(json.loads, result.stdout.splitlines()) if a["RuleID"] == "R0003"]
+    tree = alert["RuntimeProcessDetails"]["processTree"]
+    assert (tree["pid"], tree["comm"]) == (gdb.host_pid, "gdb")  # the recorded process that made it

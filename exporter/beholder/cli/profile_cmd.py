@@ -36,7 +36,7 @@ from beholder.cli.params import CgroupId
 from beholder.cli.rule_options import engine_options, rule_options
 from beholder.enrich.mounts import ContainerMounts, container_mounts
 from beholder.events.interfaces import HostIdentity
-from beholder.events.model import Alert, ContainerInfo, Event
+from beholder.events.model import Alert, ContainerInfo, Event, ProcessInfo
 from beholder.formats import kubescape
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def learn_cmd(
     learner = ProfileLearner(name, namespace, selector, threshold)
     if sources:
         _learn_recorded(learner, [Path(s) for s in sources])
-        for container, names in _recorded_syscalls(stats_file, learner.containers()):
+        for container, names, _ in _recorded_syscalls(stats_file, learner.containers()):
             learner.observe_syscalls(container, names)
     else:
         try:
@@ -225,15 +225,21 @@ def _learn_recorded(learner: ProfileLearner, paths: list[Path]) -> None:
 
 def _recorded_syscalls(
     stats_file: str | None, containers: dict[str, ContainerInfo]
-) -> list[tuple[ContainerInfo, set[str]]]:
-    """(container, syscall names) from a `beholder run` stats file, for known containers."""
+) -> list[tuple[ContainerInfo, set[str], dict[str, int]]]:
+    """(container, syscall names, name -> pid of its first caller) from a `beholder run`
+    stats file, for known containers."""
     if not stats_file:
         return []
     try:
-        table = json.loads(Path(stats_file).read_text()).get("syscalls", {})
+        doc = json.loads(Path(stats_file).read_text())
+        table, callers = doc.get("syscalls", {}), doc.get("syscall_callers") or {}
     except (OSError, ValueError, AttributeError) as exc:
         raise click.ClickException(f"{stats_file}: cannot read syscall counts: {exc}") from None
-    return [(containers[cid], set(names)) for cid, names in table.items() if cid in containers]
+    return [
+        (containers[cid], set(names), {str(k): int(v) for k, v in callers.get(cid, {}).items()})
+        for cid, names in table.items()
+        if cid in containers
+    ]
 
 
 def _learn_live(
@@ -486,11 +492,14 @@ def evaluate_cmd(
     host = HostIdentity(host_name="replay", cluster_name=cluster_name)
     alerts: list[Alert] = []
     containers: dict[str, ContainerInfo] = {}
+    processes: dict[int, ProcessInfo] = {}  # the recording's processes, for R0003's first callers
     for batch in _batches(sources):
         alerts += engine.evaluate(batch)
         containers.update((e.container.container_id, e.container) for e in batch if e.container is not None)
-    for container, names in _recorded_syscalls(stats_file, containers):
-        alerts += engine.observe_syscalls(container, names)
+        processes.update((e.process.pid, e.process) for e in batch if e.process is not None)
+    for container, names, pids in _recorded_syscalls(stats_file, containers):
+        callers = {name: processes.get(pid) or ProcessInfo(pid=pid) for name, pid in pids.items()}
+        alerts += engine.observe_syscalls(container, names, callers)
     for alert in alerts:
         _print_alert(alert, fmt, host, sys.stdout)
     for line in engine.unmatched_bindings():
