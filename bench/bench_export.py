@@ -153,11 +153,11 @@ def make_events(n: int) -> list[Event]:
                     comm=proc.comm,
                     cgroup_id=77,
                     resource=f"/srv/data/file-{i % 500}.json" if is_open else "/usr/bin/python3",
-                    data={"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"} if is_open else {"argv": "-m app"},
                     argv=() if is_open else ("/usr/bin/python3", "-m", "app"),
                     process=proc,
                     container=containers[i % len(containers)],
-                )
+                ),
+                {"fd": "-100", "flags": "O_RDONLY|O_CLOEXEC"} if is_open else {},
             )
         )
     return events

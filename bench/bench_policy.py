@@ -81,10 +81,10 @@ def _event(op: Operation, resource: str, exe: str, flags: str = "O_RDONLY|O_CLOE
             "x",
             1,
             resource=resource,
-            data=data,
             process=proc,
             container=CONTAINER,
-        )
+        ),
+        data,
     )
 
 

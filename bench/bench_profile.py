@@ -56,6 +56,7 @@ def profile(opens: int) -> dict:
 
 def _event(op: Operation, syscall: str, resource: str, **extra: object) -> Event:
     proc = ProcessInfo(pid=100, exe=str(extra.pop("exe", "/usr/bin/app")), parent_exe="/bin/sh")
+    data = extra.pop("data", None)
     return with_facts(
         Event(
             1,
@@ -72,7 +73,8 @@ def _event(op: Operation, syscall: str, resource: str, **extra: object) -> Event
             process=proc,
             container=CONTAINER,
             **extra,
-        )
+        ),
+        data,  # type: ignore[arg-type]
     )
 
 
