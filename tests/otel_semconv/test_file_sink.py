@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import threading
@@ -18,7 +19,8 @@ RESOURCE = {"service.name": "beholder", "host.name": "node-1"}
 
 
 def read_requests(path) -> list[ExportLogsServiceRequest]:
-    lines = path.read_bytes().splitlines()
+    data = path.read_bytes()
+    lines = (gzip.decompress(data) if path.suffix == ".gz" else data).splitlines()
     return [json_format.Parse(line, ExportLogsServiceRequest()) for line in lines]
 
 
@@ -75,7 +77,8 @@ def test_rotation_keeps_whole_lines_and_a_bounded_number_of_files(tmp_path):
         sink.emit([EVENTS["open"]] * 5, [])
     sink.close()
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["beholder.jsonl", "beholder.jsonl.1", "beholder.jsonl.2"]
+    # Rotated generations are gzip-compressed, like Tetragon's export file.
+    assert files == ["beholder.jsonl", "beholder.jsonl.1.gz", "beholder.jsonl.2.gz"]
     assert all((tmp_path / f).stat().st_size <= 30_000 for f in files)
     kept = [r for f in files for r in read_requests(tmp_path / f)]
     assert record_count(kept) % 5 == 0 and 0 < record_count(kept) < 60
