@@ -131,7 +131,7 @@ def test_logs_follows_the_agent_live(agent, tmp_path):
         while seen is None and time.monotonic() < deadline:
             record = json.loads(follower.stdout.readline())
             assert record["Operation"] == "File"
-            if record["Resource"] == str(marker):
+            if record.get("Resource") == str(marker):
                 seen = record
         assert seen is not None and seen["ProcessName"].endswith("/cat") and seen["Type"] == "HostLog"
     finally:

@@ -121,8 +121,11 @@ def _agent(pods: dict[str, Any], name: str, enforce: bool) -> AgentProcess:
 
 
 def _alerts(agent: AgentProcess, resource: str) -> list[dict[str, Any]]:
-    agent.wait_for(lambda r: r.get("PolicyName") == "kill-test" and resource in str(r.get("Resource")))
-    return [r for r in agent.records if r.get("PolicyName") == "kill-test" and resource in str(r["Resource"])]
+    def mine(r: dict[str, Any]) -> bool:
+        return r.get("PolicyName") == "kill-test" and resource in str(r.get("Resource"))
+
+    agent.wait_for(mine)
+    return [r for r in agent.records if mine(r)]
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def test_runc_container_events_carry_container_id_and_pod_uid(agent: AgentProces
     assert opens, "file open inside the container not attributed"
 
     kubearmor = agent.wait_for(
-        lambda r: r.get("ProcessName") == "/bin/true" and marker in r["Resource"], output="kubearmor"
+        lambda r: r.get("ProcessName") == "/bin/true" and marker in r.get("Resource", ""), output="kubearmor"
     )
     assert kubearmor, "no KubeArmor record for the container exec"
     record = kubearmor[0]

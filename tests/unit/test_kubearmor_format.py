@@ -220,11 +220,11 @@ def test_an_fd_exec_has_no_leading_space() -> None:
 
 
 def test_listen_and_dns_strings_are_kubearmors_monitor_ones() -> None:
-    """logUpdate.go: a listen's Resource is empty (its fd is in Data); a DNS question is its
+    """logUpdate.go: a listen's Resource is empty, so absent (its fd is in Data); a DNS question is its
     udp_sendmsg probe's record: Resource `sa_family=… sin_port=53`, Data
     `kfunc=UDP_SENDMSG,domain=…,daddr=…,qtype=A|AAAA|` (other types empty)."""
     listen = to_kubearmor(_call(Operation.NETWORK, "listen", "", fd="3", backlog="128"), HOST)
-    assert (listen["Resource"], listen["Data"]) == ("", "syscall=SYS_LISTEN fd=3")
+    assert ("Resource" not in listen, listen["Data"]) == (True, "syscall=SYS_LISTEN fd=3")
     for qtype, shown in (("A", "A"), ("AAAA", "AAAA"), ("MX", "")):
         ev = _call(Operation.NETWORK, "sendto", "example.com", fd="4", qname="example.com", qtype=qtype,
                    sa_family="AF_INET", sin_port="53", sin_addr="10.96.0.10")  # fmt: skip

@@ -61,6 +61,8 @@ def corpus() -> list[Event]:
     ctr_proc = ProcessInfo(
         pid=20, ppid=19, ns_pid=1, exe="/bin/sh", parent_exe="/usr/sbin/runc", cwd="/", container=web
     )
+    unnamed = ContainerInfo("cd" * 32)  # no name, image, pod or labels: none of them written
+    bare = ProcessInfo(pid=30, ppid=0, ns_pid=0, container=unnamed)  # nothing known of it
     odd = replace(host_proc, cmdline='python3 "quoted" \\ \x1b[31m ünïcode ☃', cwd="/tmp/ü")
     return [
         event(Operation.FILE, "openat", "/etc/passwd", host_proc, fd="-100", flags="O_RDONLY"),
@@ -79,6 +81,10 @@ def corpus() -> list[Event]:
         ),
         event(Operation.FILE, "openat", "/tmp/x", odd, fd="-100", flags="O_RDONLY"),
         event(Operation.FILE, "unlink", "/tmp/x", None),
+        event(Operation.NETWORK, "listen", "", ctr_proc, fd="3", backlog="128"),  # no Resource
+        replace(
+            event(Operation.FILE, "openat", "/etc/hosts", bare, fd="-100", flags="O_RDONLY"), timestamp_ns=0
+        ),
     ]
 
 
@@ -87,6 +93,21 @@ def test_every_line_equals_json_dumps_of_to_kubearmor() -> None:
     events = corpus()
     for ev in events + events:  # the second time from the kept text
         assert lines.event(ev) == expected(ev)
+
+
+def test_fields_at_their_zero_value_are_left_out_by_both_writers() -> None:
+    """KubeArmor's encoder leaves out "", 0 and empty lists; PPID and UID it always writes."""
+    lines = KubeArmorLines(HOST)
+    listen, unknown = corpus()[-2:]
+    assert '"Resource"' not in lines.event(listen) and '"Data":"syscall=SYS_LISTEN fd=3"' in lines.event(
+        listen
+    )
+    record = json.loads(lines.event(unknown))
+    assert not {"Timestamp", "UpdatedTime", "PodName", "Labels", "ContainerName", "ContainerImage"} & set(
+        record
+    )
+    assert not {"HostPPID", "PID", "ProcessName", "ParentProcessName", "Cwd"} & record.keys()
+    assert (record["PPID"], record["UID"], record["NamespaceName"]) == (0, 1000, "container_namespace")
 
 
 def test_a_process_or_container_that_changes_is_written_as_it_is_now() -> None:

@@ -5,6 +5,12 @@ Field names, order and value types follow the examples in KubeArmor's event docu
 microseconds, `Severity` as a string, `Tags` comma-joined plus `ATags` as a list, `Data`
 and `Resource` as `key=value` strings, `Type` ContainerLog/HostLog/MatchedPolicy/
 MatchedHostPolicy. Container-only fields are left out of host records, as KubeArmor does.
+
+A field at its zero value is left out as KubeArmor's records leave it out: they are protobuf
+messages written by Go's JSON encoder, whose generated tags are all `omitempty`, except PPID
+and UID, whose `omitempty` KubeArmor strips when it generates the code (protobuf/Makefile);
+so an empty Resource, an unknown parent, a pod without labels or a HostPPID of 0 are absent,
+while `"PPID": 0` and `"UID": 0` stay (seed 004). Readers take every field with `.get`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ _NOT_IN_EVENT_DATA = frozenset({"sin_addr", "sin6_addr"})
 _PORT_KEYS = {"sin_port": "port", "sin6_port": "port"}
 
 
+# The two fields KubeArmor writes even at 0 (protobuf/Makefile strips their `omitempty`).
+KEPT_WHEN_ZERO = frozenset({"PPID", "UID"})
+
+
+def without_empty(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as KubeArmor's encoder writes it: "", 0, [] and {} left out (PPID, UID kept)."""
+    return {key: value for key, value in record.items() if value or key in KEPT_WHEN_ZERO}
+
+
 def updated_time(ts_ns: int) -> str:
     """`2023-06-11T13:43:43.289380Z`: microseconds and a Z, as KubeArmor writes it (the
     seconds' text is kept: the events of one second share it)."""
@@ -50,6 +65,7 @@ _KUBEARMOR_DATA: dict[str, tuple[tuple[str, str], ...]] = {
     "listen": (("fd", "fd"),),
     "chown": (("uid", "userid"), ("gid", "group")),
     "fchownat": (("uid", "userid"), ("gid", "group"), ("flags", "mode")),
+    "setgid": (("groupid", "userid"),),  # its setuid/setgid case writes both ids as userid=
 }
 
 
@@ -163,7 +179,7 @@ def to_kubearmor(event: Event, host: HostIdentity, alert: Alert | None = None) -
     record["Result"] = alert.extra.get("kubearmor.result", result) if alert else result
     if proc is not None and proc.cwd:
         record["Cwd"] = cwd_text(proc.cwd)
-    return record
+    return without_empty(record)
 
 
 def per_event_fields(event: Event) -> tuple[str, str, str, dict[str, str], str]:
@@ -192,7 +208,7 @@ def _system_event(event: Event, host: HostIdentity, alert: Alert) -> dict[str, A
         PPID=0,
         UID=0,
     )
-    return record
+    return without_empty(record)
 
 
 LOSS_OPERATION = "RecordsLost"
@@ -220,18 +236,15 @@ def _where(event: Event, host: HostIdentity) -> dict[str, Any]:
     ctr = event.container
     record: dict[str, Any] = {
         "Timestamp": event.timestamp_ns // 1_000_000_000,
-        "UpdatedTime": updated_time(event.timestamp_ns),
+        "UpdatedTime": updated_time(event.timestamp_ns) if event.timestamp_ns else "",  # unknown
         "ClusterName": host.cluster_label,
         "HostName": host.host_name,
     }
     if ctr is not None:
         record["NamespaceName"] = ctr.namespace or "container_namespace"
         if ctr.workload_kind:
-            record["Owner"] = {
-                "Ref": ctr.workload_kind,
-                "Name": ctr.workload_name,
-                "Namespace": ctr.namespace,
-            }
+            owner = {"Ref": ctr.workload_kind, "Name": ctr.workload_name, "Namespace": ctr.namespace}
+            record["Owner"] = without_empty(owner)
         record["PodName"] = ctr.pod_name
         record["Labels"] = ",".join(f"{k}={v}" for k, v in ctr.labels.items())
         record["ContainerID"] = ctr.container_id

@@ -22,6 +22,7 @@ from beholder.formats.kubearmor import loss_record, per_event_fields, to_kubearm
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _string: Any = json.encoder.encode_basestring_ascii  # what json.dumps uses for str (C)
 _HEAD = frozenset({"Timestamp", "UpdatedTime"})
+_PER_EVENT = frozenset({"Operation", "Resource", "Data", "EventData", "Result"})
 _CACHE_LIMIT = 16384  # distinct processes x pids x users; a full cache starts again
 
 
@@ -60,20 +61,31 @@ class KubeArmorLines:
         middle, end = shared
         operation, resource, data, event_data, result = per_event_fields(event)
         ts = event.timestamp_ns
-        return (
-            f'{{"Timestamp":{ts // 1_000_000_000},"UpdatedTime":"{updated_time(ts)}",{middle}'
-            f'"Operation":"{operation}","Resource":{_string(resource)},"Data":{_string(data)},'
-            f'"EventData":{{{",".join(f"{_string(k)}:{_string(v)}" for k, v in event_data.items())}}},'
-            f'"Result":{_string(result)}{end}'
+        seconds = ts // 1_000_000_000
+        # left out at their zero value, as KubeArmor's encoder does (a listen has no Resource)
+        pairs = ",".join(f"{_string(k)}:{_string(v)}" for k, v in event_data.items())
+        return "".join(
+            (
+                f'{{"Timestamp":{seconds},' if seconds else "{",
+                f'"UpdatedTime":"{updated_time(ts)}",' if ts else "",
+                middle,
+                f'"Operation":"{operation}"',
+                f',"Resource":{_string(resource)}' if resource else "",
+                f',"Data":{_string(data)}' if data else "",
+                f',"EventData":{{{pairs}}}' if pairs else "",
+                f',"Result":{_string(result)}' if result else "",
+                end,
+            )
         )
 
     def _learn(self, event: Event, key: tuple) -> tuple[str, str]:
-        """The text of the fields shared by the events with these values, from `to_kubearmor`."""
+        """The text of the fields shared by the events with these values, from `to_kubearmor`:
+        those before `Operation` (without the time) and those after the per-event ones."""
         record = to_kubearmor(event, self.host)
         names = list(record)
-        first, last = names.index("Operation"), names.index("Result")
+        first = names.index("Operation")
         middle = _dumps({k: record[k] for k in names[:first] if k not in _HEAD})[1:-1]
-        end = _dumps({k: record[k] for k in names[last + 1 :]})[1:-1]
+        end = _dumps({k: record[k] for k in names[first:] if k not in _PER_EVENT})[1:-1]
         if len(self._shared) >= _CACHE_LIMIT:
             self._shared.clear()
         shared = self._shared[key] = (middle + "," if middle else "", "," + end + "}" if end else "}")
