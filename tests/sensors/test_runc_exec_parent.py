@@ -80,6 +80,8 @@ def test_a_runc_exec_command_names_runc_as_its_parent_everywhere(agent: AgentPro
         runc.stop(ctr, container)
     assert len(cats) == 3
     assert {r.get("ParentProcessName") for r in cats} == {runc_path}
+    # runc is outside the container's pid namespace: PPID is its host pid, as seed 000 shows
+    assert {(r.get("Source"), r["PPID"] == r.get("HostPPID") > 0) for r in cats} == {(runc_path, True)}
     assert set(otlp_parents(agent, marker)) == {runc_path}
     summary = subprocess.run(
         [*BEHOLDER, "summary", "--file", str(agent.paths["kubearmor"]), "--container", ctr.container_id,

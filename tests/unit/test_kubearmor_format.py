@@ -260,3 +260,23 @@ def test_a_containers_pid_1_names_its_runtime_parent_by_host_pid_as_the_seed_doe
     ev = _call(Operation.FILE, "openat", "/etc/hostname", fd="-100", flags="O_RDONLY")
     ev.process, ev.container = child, ContainerInfo(container_id="c" * 64)
     assert to_kubearmor(ev, HOST)["PPID"] == 1
+    ev.process = ProcessInfo(pid=50, ppid=40, ns_pid=0, ns_ppid=0)  # namespace pids not known yet
+    assert to_kubearmor(ev, HOST)["PPID"] == 0
+
+
+def test_a_shell_started_by_runc_exec_names_runc_by_host_pid_as_seed_000_does(seeds_dir: Path) -> None:
+    """Seed 000's `kubectl exec` shell is PID 832 of its container; its parent, runc, is outside
+    the namespace (namespace parent 0), so PPID is runc's host pid, equal to HostPPID, and runc
+    is its ParentProcessName and Source."""
+    text = (seeds_dir / "000_6ec8f1a93d15e2aa.txt").read_text()
+    seed = json.JSONDecoder().raw_decode(text[text.index("{", text.index("```json")) :])[0]
+    assert (seed["PID"], seed["PPID"]) == (832, seed["HostPPID"])
+    proc = ProcessInfo(pid=seed["HostPID"], ppid=seed["HostPPID"], ns_pid=832, ns_ppid=0,
+                       exe=seed["ProcessName"], parent_exe=seed["ParentProcessName"])  # fmt: skip
+    ev = _call(Operation.PROCESS, "execve", "/bin/sh")
+    ev.argv = tuple(seed["Resource"].split(" ", 2))  # /bin/sh, -c, the command
+    ev.process, ev.container = proc, ContainerInfo(container_id=seed["ContainerID"])
+    record = to_kubearmor(ev, HOST)
+    assert {k: record[k] for k in ("PID", "PPID", "HostPPID", "ParentProcessName", "Source", "Resource")} == {
+        k: seed[k] for k in ("PID", "PPID", "HostPPID", "ParentProcessName", "Source", "Resource")
+    }

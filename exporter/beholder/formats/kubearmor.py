@@ -104,11 +104,12 @@ def _source(event: Event) -> str:
 
 def _ppid(proc: ProcessInfo | None, in_container: bool) -> int:
     """In a container PID/PPID are namespace pids (0 while still unknown); on the host, host
-    pids. A container's PID 1 has its parent (the runtime) outside the namespace: KubeArmor
-    then writes the parent's host pid, PPID equal to HostPPID (seed 002's PID 1 records)."""
+    pids. A container process whose parent is outside its namespace (PID 1's runtime, the
+    `runc exec` that started a shell) gets the parent's host pid, PPID equal to HostPPID, as
+    seed 002's PID 1 records and seed 000's `kubectl exec` shell (PID 832) show."""
     if proc is None:
         return 0
-    if not in_container or (proc.ns_pid == 1 and proc.ns_ppid == 0):
+    if not in_container or (proc.ns_ppid == 0 and proc.ns_pid > 0):
         return proc.ppid
     return proc.ns_ppid
 
