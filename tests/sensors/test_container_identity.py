@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -55,3 +57,7 @@ def test_container_pid_1_has_ns_ppid_0_and_runtime_runc(agent: AgentProcess, tmp
     # lives outside the namespace, so PPID is the runtime's host pid, equal to HostPPID (seed 002).
     in_container = [r for r in shell if r.get("ContainerID")]
     assert shell and all(r["PID"] == 1 and r["PPID"] == r["HostPPID"] > 0 for r in in_container)
+    # PID 1's exec: the runtime (`runc run`, the parent) is ParentProcessName and Source, as
+    # KubeArmor's UpdateLogBase writes them and seed 002's runc-started shell shows
+    runc_path = os.path.realpath(shutil.which("runc") or "runc")
+    assert {(r.get("ParentProcessName"), r.get("Source")) for r in shell} == {(runc_path, runc_path)}
