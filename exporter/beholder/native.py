@@ -28,6 +28,7 @@ MODULES = (
     "beholder.events.decoding",
     "beholder.otel.wire",
     "beholder.otel.jsonwire",
+    "beholder.otel.arg_values",
     "beholder.otel.attr_cache",
     "beholder.otel.event_attrs",
     "beholder.otel.encode",

@@ -1,6 +1,7 @@
 """Which arguments of the syscall sensor's calls matter, where the record carries them, and how
 they read: one row per syscall, read by the decoder (record → `SyscallArgs`), by the
-KubeArmor renderer (`formats.arguments`) and by the readers of recorded text.
+KubeArmor renderer (`formats.arguments`), by the OTLP encoder (`otel.arg_values`) and by the
+readers of recorded text.
 
 A record carries the six raw argument words and up to two strings the C side copied
 (`bpf/syscalls.c`). Tracing one more syscall of this sensor is its C case (which strings to

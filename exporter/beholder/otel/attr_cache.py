@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from beholder.otel import semconv as sc
-from beholder.otel.arg_values import ARG_PREFIX, INT_ARGS, arg_number
+from beholder.otel.arg_values import ARG_PREFIX, INT_ARGS, ArgValues, arg_number
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -132,30 +132,31 @@ class AttrCache:
         store[id(obj)] = (obj, fingerprint, value)
         return value
 
-    def args(self, data: Mapping[str, str], mapped: Mapping[str, str], skip: tuple[str, ...] = ()) -> bytes:
-        """Data entries: mapped keys to their attribute, the rest to `beholder.syscall.arg.<key>`
-        (an int where the registry declares one).
+    def args(self, values: ArgValues, mapped: Mapping[str, str], skip: tuple[str, ...] = ()) -> bytes:
+        """Argument values (`arg_values`): mapped names to their attribute, the rest to
+        `beholder.syscall.arg.<name>` (an int where the registry declares one).
 
         Whole argument sets repeat (`fd=-100 flags=O_RDONLY|O_CLOEXEC`), so each distinct set
         is encoded once.
         """
-        signature = (id(mapped), skip, *data.items())
+        signature = (id(mapped), skip, *values)
         cached = self._arg_sets.get(signature)
         if cached is not None:
             return cached
         out = []
-        for k, v in data.items():
-            if k in skip or not v:  # an empty value says nothing
+        for k, v in values:
+            if k in skip or v == "":  # an empty value says nothing
                 continue
             attr = mapped.get(k)
             if attr is not None:
-                out.append(self.s(attr, v))
-                continue
-            number = arg_number(v) if k in INT_ARGS else None
-            if number is None:
-                out.append(self.s(ARG_PREFIX + k, v))
-            else:
-                out.append(self.i(ARG_PREFIX + k, number))
+                out.append(self.s(attr, v if isinstance(v, str) else str(v)))
+            elif k not in INT_ARGS:
+                out.append(self.s(ARG_PREFIX + k, v if isinstance(v, str) else str(v)))
+            elif isinstance(v, int):
+                out.append(self.i(ARG_PREFIX + k, v))
+            else:  # text a recording holds
+                number = arg_number(v)
+                out.append(self.s(ARG_PREFIX + k, v) if number is None else self.i(ARG_PREFIX + k, number))
         if len(self._arg_sets) > CACHE_LIMIT:
             self._arg_sets.clear()
         encoded = self._arg_sets[signature] = b"".join(out)

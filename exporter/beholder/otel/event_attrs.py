@@ -1,8 +1,9 @@
 """Each event kind's own attributes, from its typed facts: the event → OTLP mapping, once.
 
 `EventAttributes.specific(event)` returns the kind-specific attributes and whether they
-carry what `beholder.resource` would repeat. The syscall's remaining arguments (`formats.arguments`)
-go to `beholder.syscall.arg.<key>`, or to the attribute `FILE_ATTRIBUTES` names; the
+carry what `beholder.resource` would repeat. The syscall's remaining arguments, read from the
+facts (`arg_values`), go to `beholder.syscall.arg.<key>`, or to the attribute
+`FILE_ATTRIBUTES` names; the
 OTLP-file reader (`query/otlp_facts.py`) maps attributes back through the same tables.
 """
 
@@ -26,8 +27,8 @@ from beholder.events.facts import (
     TcpState,
 )
 from beholder.events.model import Event
-from beholder.formats.arguments import arguments
 from beholder.otel import semconv as sc
+from beholder.otel.arg_values import arg_values
 from beholder.otel.attr_cache import NO_KEYS, AttrCache
 
 # Data keys rendered as their own attribute rather than `beholder.syscall.arg.<key>`.
@@ -104,7 +105,7 @@ class EventAttributes:
         """(attributes of this kind, whether they carry the resource)."""
         handler = self._handlers.get(ev.kind)
         if handler is None:
-            return self._c.args(arguments(ev), NO_KEYS), False
+            return self._c.args(arg_values(ev), NO_KEYS), False
         return handler(ev)
 
     # --- process ---------------------------------------------------------------------------
@@ -116,29 +117,29 @@ class EventAttributes:
         )
         if ev.argv:
             out += c.array(sc.PROCESS_COMMAND_ARGS, ev.argv)
-        return out + c.args(arguments(ev), NO_KEYS, skip=("argv",)), True
+        return out + c.args(arg_values(ev), NO_KEYS, skip=("argv",)), True
 
     def _fork(self, ev: Event) -> tuple[bytes, bool]:
         # parent_pid repeats process.pid: the forking process is the event's process.
         fork = ev.facts
         if not isinstance(fork, Fork):
-            return self._c.args(arguments(ev), NO_KEYS, ("parent_pid",)), False
-        rest = self._c.args(arguments(ev), NO_KEYS, ("parent_pid", "child_pid"))
+            return self._c.args(arg_values(ev), NO_KEYS, ("parent_pid",)), False
+        rest = self._c.args(arg_values(ev), NO_KEYS, ("parent_pid", "child_pid"))
         return self._c.i(sc.BEHOLDER_PROCESS_CHILD_PID, fork.child_pid) + rest, True
 
     def _exit(self, ev: Event) -> tuple[bytes, bool]:
         done = ev.facts
         if isinstance(done, Exit) and done.code is not None:
-            rest = self._c.args(arguments(ev), NO_KEYS, ("exit_code",))
+            rest = self._c.args(arg_values(ev), NO_KEYS, ("exit_code",))
             return self._c.i(sc.PROCESS_EXIT_CODE, done.code) + rest, False
-        return self._c.args(arguments(ev), NO_KEYS), False
+        return self._c.args(arg_values(ev), NO_KEYS), False
 
     # --- file ------------------------------------------------------------------------------
     def _file(self, ev: Event) -> tuple[bytes, bool]:
         path = ev.resource  # the file's absolute path (FileAccess.path), as enrichment left it
         out = self._c.s(sc.FILE_PATH, path) if path else b""
         mapped = OPEN_ATTRIBUTES if ev.kind == kinds.FILE_OPEN else FILE_ATTRIBUTES
-        return out + self._c.args(arguments(ev), mapped), True
+        return out + self._c.args(arg_values(ev), mapped), True
 
     # --- network ---------------------------------------------------------------------------
     def _family(self, family: int) -> bytes:
@@ -175,13 +176,13 @@ class EventAttributes:
             out.append(c.s(sc.DNS_QUESTION_NAME, question.name))  # type: ignore[union-attr, arg-type]
             out.append(c.value(sc.BEHOLDER_DNS_QUESTION_TYPE, question.type))  # type: ignore[union-attr]
         skip = ("sa_family", "qname", "qtype", *_ADDRESS_KEYS, *(_PORT_KEYS if has_port else ()))
-        out.append(c.args(arguments(ev), NO_KEYS, skip))
+        out.append(c.args(arg_values(ev), NO_KEYS, skip))
         return b"".join(out), endpoint is not None or named
 
     def _socket(self, ev: Event) -> tuple[bytes, bool]:
         sock = ev.facts
         if not isinstance(sock, Socket):
-            return self._c.args(arguments(ev), NO_KEYS), False
+            return self._c.args(arg_values(ev), NO_KEYS), False
         key = (sock.family, sock.type, sock.protocol)
         cached = self._sockets.get(key)
         if cached is None:  # few distinct (family, type, protocol) triples: encode each once
@@ -192,12 +193,12 @@ class EventAttributes:
                 cached += c.s(sc.NETWORK_TRANSPORT, "tcp" if kind.startswith("SOCK_STREAM") else "udp")
             cached += c.i(f"{sc.BEHOLDER_SYSCALL_ARG}.protocol", sock.protocol)
             self._sockets[key] = cached
-        return cached + self._c.args(arguments(ev), NO_KEYS), True
+        return cached + self._c.args(arg_values(ev), NO_KEYS), True
 
     def _tcp_state(self, ev: Event) -> tuple[bytes, bool]:
         c, state = self._c, ev.facts
         if not isinstance(state, TcpState):
-            return c.args(arguments(ev), NO_KEYS), False
+            return c.args(arg_values(ev), NO_KEYS), False
         out = [self._family(state.local.family), c.value(sc.NETWORK_TRANSPORT, "tcp")]
         skip = ["sa_family"]
         for end, addr_key, port_key, addr_attr, port_attr in (
@@ -219,16 +220,16 @@ class EventAttributes:
             if name:
                 out.append(c.value(attr, name))
                 skip.append(key)
-        out.append(c.args(arguments(ev), NO_KEYS, tuple(skip)))
+        out.append(c.args(arg_values(ev), NO_KEYS, tuple(skip)))
         return b"".join(out), True
 
     def _listen(self, ev: Event) -> tuple[bytes, bool]:
-        args = arguments(ev)
-        return self._c.args(args, NO_KEYS), "fd" in args
+        args = arg_values(ev)
+        return self._c.args(args, NO_KEYS), any(name == "fd" for name, _ in args)
 
     # --- capability ------------------------------------------------------------------------
     def _capability(self, ev: Event) -> tuple[bytes, bool]:
         cap = ev.facts
         name = cap.name if isinstance(cap, Capability) else ev.resource
-        rest = self._c.args(arguments(ev), NO_KEYS, ("capability",))
+        rest = self._c.args(arg_values(ev), NO_KEYS, ("capability",))
         return self._c.value(sc.BEHOLDER_CAPABILITY_NAME, name) + rest, True
