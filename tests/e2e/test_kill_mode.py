@@ -21,6 +21,7 @@ import pytest
 
 from conftest import require
 from support import runc
+from support.agent_maps import enforce_scopes
 from support.agent_process import AgentProcess
 from support.kernel import kernel_ready
 from tests.k8s.fakeapi import NODE, FakeKubeApi, make_pod
@@ -63,6 +64,10 @@ class Pod:
     def pid1_alive(self) -> bool:
         state = subprocess.run(["runc", "state", self.container.name], capture_output=True, text=True)
         return state.returncode == 0 and json.loads(state.stdout)["status"] == "running"
+
+
+def _cgroup_dir(pod: Pod) -> Path:
+    return Path(str(runc.cgroup2_root()) + pod.container.cgroups_path)
 
 
 def _pod(root: Path) -> Pod:
@@ -212,3 +217,39 @@ def test_start_lines_say_what_is_enforced(enforced: dict[str, Any]) -> None:
     assert any(line.startswith("beholder: BPF-LSM: ") and "-EPERM" in line for line in lines)
     assert any("kill mode on:" in line for line in lines)
     assert any("policy: kill mode:" in line for line in lines)
+
+
+def test_an_exited_pods_kill_entries_leave_the_kernel_when_the_next_pod_comes(pods: dict[str, Any]) -> None:
+    """A selected pod's rules are loaded under its cgroup; once it has exited and its cgroup is
+    gone, the next pod's arrival removes them (they no longer wait for the agent's restart),
+    while the running pod keeps its entries."""
+    agent = _agent(pods, "prune", enforce=True)
+    started: list[Pod] = []
+
+    def selected_pod(name: str) -> tuple[Pod, int]:
+        pod = _pod(pods["tmp"] / name)
+        started.append(pod)
+        obj = make_pod(pod.container.container_id, pod.container.pod_uid, name=f"web-{name}-e2e")
+        pods["api"].apply({"apiVersion": "v1", "kind": "Pod", **obj})
+        marker = uuid.uuid4().hex
+        for _ in range(20):  # the pod watcher learns the pod while its commands run
+            pod.run("/bin/echo", marker)
+            if agent.wait_for(lambda r: marker in str(r.get("Resource")) and r.get("PodName"), timeout=2):
+                break
+        scope = _cgroup_dir(pod).stat().st_ino
+        assert scope in enforce_scopes(agent.pid), f"{name}'s rules never reached the kernel"
+        return pod, scope
+
+    try:
+        web_scope = _cgroup_dir(pods["web"]).stat().st_ino
+        gone, gone_scope = selected_pod("gone")
+        runc.stop(gone.container, gone.proc)
+        if _cgroup_dir(gone).exists():
+            _cgroup_dir(gone).rmdir()
+        _, next_scope = selected_pod("next")
+        scopes = enforce_scopes(agent.pid)
+        assert gone_scope not in scopes and {web_scope, next_scope} <= scopes
+    finally:
+        agent.stop()
+        for pod in started:
+            runc.stop(pod.container, pod.proc)

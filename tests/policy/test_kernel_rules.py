@@ -155,3 +155,26 @@ def test_a_map_that_refuses_an_entry_is_said_and_evaluation_goes_on(engine_from)
     sync.ensure(7, engine._state.rules_for(WEB))  # said once, not retried per event
     assert said == ["kill mode: scope 7: map enforce_paths: update failed: Argument list too long; "
                     "its Block rules may stay 'Audit (Block)'"]  # fmt: skip
+
+
+def test_a_new_scope_first_removes_the_scopes_of_containers_gone(engine_from) -> None:
+    """Exited containers' entries leave the kernel maps when the next container comes (not at
+    the agent's restart); the host's scope and live containers keep theirs."""
+    engine = engine_from(ksp("p", "  file: {matchPaths: [{path: /secret}]}\n  action: Block\n"))
+    loaded: list[tuple[int, int]] = []
+    live = {0, 42, 43}
+    sync = KillSync(
+        lambda scope, rules: loaded.append((scope, len(rules.paths))), [].append, live.__contains__
+    )
+    rules = engine._state.rules_for(WEB)
+    sync.ensure(0, rules)
+    sync.ensure(42, rules)
+    sync.ensure(43, rules)
+    live.discard(42)
+    live.discard(0)  # never removed: 0 is the host, not a cgroup
+    sync.ensure(43, rules)  # a scope already loaded: nothing looked up
+    assert [scope for scope, _ in loaded] == [0, 42, 43]
+    sync.ensure(44, rules)
+    assert loaded[3:] == [(42, 0), (44, loaded[0][1])]
+    sync.ensure(42, rules)  # a cgroup id that comes back is loaded again
+    assert loaded[-1] == (42, loaded[0][1])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from beholder.events.abi import STAT_NAMES, Interest
 from beholder.sensors.bpfmaps import BpfMap
 
 PIDFD_GETFD = 438  # x86_64
-BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_HASH = 2, 6, 9
+BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_HASH = 1, 2, 6, 9
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -26,7 +27,8 @@ def _shape(fdinfo: Path) -> tuple[int, int, int, int] | None:
     return tuple(int(fields[k].strip()) for k in ("map_type", "key_size", "value_size", "max_entries"))  # type: ignore[return-value]
 
 
-def _map_fd(pid: int, shape: tuple[int, int, int, int]) -> int:
+def _map_fds(pid: int, shape: tuple[int, int, int, int]) -> Iterator[int]:
+    """A duplicate of each of the agent's map fds with this shape (the caller closes it)."""
     for fdinfo in Path(f"/proc/{pid}/fdinfo").iterdir():
         try:
             if _shape(fdinfo) != shape:
@@ -40,8 +42,26 @@ def _map_fd(pid: int, shape: tuple[int, int, int, int]) -> int:
             os.close(pidfd)
         if fd < 0:
             raise OSError(ctypes.get_errno(), f"pidfd_getfd({pid}, {fdinfo.name})")
+        yield fd
+
+
+def _map_fd(pid: int, shape: tuple[int, int, int, int]) -> int:
+    for fd in _map_fds(pid, shape):
         return fd
     raise LookupError(f"agent {pid} holds no BPF map shaped {shape}")
+
+
+def enforce_scopes(pid: int) -> set[int]:
+    """Kill mode's scopes holding rules in the agent's kernel (`enforce_scopes`: 0 is the host).
+    `cgroup_allow` has the same shape; it is empty unless the agent is given `--cgroup-id`."""
+    scopes: set[int] = set()
+    for fd in _map_fds(pid, (BPF_MAP_TYPE_HASH, 8, 1, 4096)):
+        table = BpfMap("enforce_scopes", fd, ctypes.c_uint64, ctypes.c_uint8)
+        try:
+            scopes |= {int(key.value) for key, _ in table.items()}  # type: ignore[attr-defined]
+        finally:
+            os.close(fd)
+    return scopes
 
 
 class AgentMaps:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from beholder.enrich.cgroup_path import CgroupPaths
+from beholder.enrich.containers import CGROUP2_ROOTS
 from beholder.policy.kernel_rules import KillSync
 from beholder.sensors.killmode import KillMaps
 
@@ -30,7 +32,7 @@ def start_kill_mode(
     if engine is None:
         return ["kill mode: no policy given (--policy or the cluster's): nothing to enforce"]
     maps = KillMaps(source.program.maps)
-    engine.enforce_in_kernel(KillSync(maps.load, say))
+    engine.enforce_in_kernel(KillSync(maps.load, say, cgroup_alive(CgroupPaths(CGROUP2_ROOTS))))
     lines = [
         "kill mode on: a Block rule on an exec path, a file open or a socket protocol sends the "
         "caller SIGKILL at syscall entry (Enforcer BPF-SIGKILL, Result 'Killed (SIGKILL)'); "
@@ -43,6 +45,16 @@ def start_kill_mode(
         if name not in running
     ]
     return lines
+
+
+def cgroup_alive(paths: CgroupPaths) -> Callable[[int], bool]:
+    """Whether a cgroup id still names a cgroup (True when that cannot be looked up: a scope
+    is only removed when its cgroup is known to be gone)."""
+
+    def alive(cgroup_id: int) -> bool:
+        return paths.path(cgroup_id) is not None or not paths.available
+
+    return alive
 
 
 def kill_report(source: KernelSource) -> dict[str, object]:

@@ -173,12 +173,20 @@ class KillSync:
     `ensure(scope, rules)` is called with the rule set the engine is about to use for a
     container's cgroup (or 0 and the host's rules); an identity check makes it free when
     nothing changed, so it can sit on the evaluation path. Each Block rule that cannot be
-    enforced in the kernel is said once (`say`), with why.
+    enforced in the kernel is said once (`say`), with why. A new container's scope first
+    removes the scopes whose cgroups are gone (`alive` says which live), so the entries of
+    exited containers do not fill the kernel's maps until the agent restarts.
     """
 
-    def __init__(self, load: Callable[[int, KernelRules], None], say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        load: Callable[[int, KernelRules], None],
+        say: Callable[[str], None],
+        alive: Callable[[int], bool] = lambda scope: True,
+    ) -> None:
         self._load = load
         self._say = say
+        self._alive = alive
         self._current: dict[int, RuleSet] = {}
         self._compiled: dict[int, tuple[RuleSet, KernelRules]] = {}
         self._said: set[str] = set()
@@ -186,6 +194,8 @@ class KillSync:
     def ensure(self, scope: int, rules: RuleSet) -> None:
         if self._current.get(scope) is rules:
             return
+        if scope not in self._current:
+            self.prune()
         hit = self._compiled.get(id(rules))
         if hit is None or hit[0] is not rules:
             hit = (rules, kernel_rules(rules))
@@ -200,3 +210,14 @@ class KillSync:
             if line not in self._said:
                 self._said.add(line)
                 self._say(f"kill mode: {line}")
+
+    def prune(self) -> list[int]:
+        """Remove the entries of every container scope whose cgroup no longer exists."""
+        gone = [scope for scope in self._current if scope and not self._alive(scope)]
+        for scope in gone:
+            del self._current[scope]
+            try:
+                self._load(scope, KernelRules())
+            except RuntimeError as exc:  # deleting does not fill a map; said, never raised
+                self._say(f"kill mode: scope {scope}: {exc}")
+        return gone
