@@ -96,7 +96,7 @@ STAGES = (
     ("otel/encode", "OTLP encode"),
     ("otel/wire.py", "OTLP encode"),
     ("otel/queue.py", "export queue"),
-    ("otel/transport.py", "export (gRPC)"),
+    ("otel/grpc_transport.py", "export (gRPC)"),
     ("otel/otlp_sink.py", "export (gRPC)"),
     ("otel/spool.py", "spool"),
     ("otel/metrics.py", "metrics"),

@@ -25,6 +25,7 @@ from beholder.events.interfaces import Evaluator, RecordSource, Sink, SyscallObs
 from beholder.health import Health
 from beholder.interest import KernelInterest
 from beholder.losses import LossLedger
+from beholder.memory import Trimmer
 from beholder.sensors.reader import BatchDecoder
 
 
@@ -75,6 +76,7 @@ class AgentOptions:
     poll_ms: int = 100
     batch_window_s: float = 0.005  # added latency, traded for batches of useful size
     tick_s: float = 1.0  # kernel counters -> metrics
+    trim_s: float = 1.0  # glibc's free heap pages back to the kernel (0: never)
     syscall_check_s: float = 5.0  # kernel per-cgroup syscall sets -> profile evaluators
     expect_pods: bool = False  # Kubernetes enrichment was asked for: count events without it
 
@@ -135,6 +137,7 @@ class Agent:
         self._loss_reported: dict[str, int] = {}  # loss totals already reported to the sinks
         self._loss_at = time.time_ns()
         self._next_tick = self._next_syscall_check = self._next_interest = 0.0
+        self._trim = Trimmer(options.trim_s) if options.trim_s else None
         self.enricher.containers.on_cgroup.append(source.watch_cgroup)
         self._queue: queue.Queue[tuple[list[bytes], int] | None] = queue.Queue(maxsize=options.queue_batches)
         # bytes handed over and taken back: each written by one thread only, so no lock
@@ -285,6 +288,8 @@ class Agent:
         if force or now >= self._next_syscall_check:
             self._next_syscall_check = now + self.options.syscall_check_s
             self._check_syscalls()
+        if self._trim is not None:
+            self._trim(now)
 
     def _report_losses(self) -> None:
         """Kernel, hand-over and decode counters into the loss totals (the sinks count their

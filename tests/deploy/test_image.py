@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 
+import click
 import pytest
 
 from beholder.cli.main import cli
@@ -119,4 +120,4 @@ def test_entrypoint_runs_the_agent() -> None:
     (entrypoint,) = [args for name, args in instructions(DOCKERFILE.read_text()) if name == "ENTRYPOINT"]
     program, *command = json.loads(entrypoint)
     assert program == "beholder" and command == ["run"]
-    assert "run" in cli.commands
+    assert cli.get_command(click.Context(cli), "run") is not None

@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from beholder.otel.http_transport import HttpTransport
 from beholder.otel.queue import ExportQueue, Serialized
 from beholder.otel.spool import Spool
-from beholder.otel.transport import HttpTransport, SendResult, make_transport
+from beholder.otel.transport import SendResult, make_transport
 from otel_export.receiver import RECEIVERS, Collector, config_for
 from otel_export.recorded import RecordedMetrics
 from otel_export.records import numbered_batches, numbered_request, numbers

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beholder.otel.config import ConfigError
-from beholder.otel.transport import Backoff, SendResult, _retry_after, make_transport, send_with_retry
+from beholder.otel.http_transport import _retry_after
+from beholder.otel.transport import Backoff, SendResult, make_transport, send_with_retry
 from otel_export.receiver import RECEIVERS, Collector, Failure, GrpcReceiver, TlsFiles, config_for
 from otel_export.records import numbered_request, numbers
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from beholder.memory import SETTINGS
+from beholder.memory import SETTINGS, Trimmer
 
 SCRIPT = "import json; from beholder.memory import tune_malloc; print(json.dumps(tune_malloc()))"
 
@@ -65,3 +65,39 @@ def test_tuned_gc_leaves_batches_of_events_to_reference_counting() -> None:
     freed by reference counting and the collector does not run at all."""
     assert len(collections_while_decoding("default")) >= 5
     assert collections_while_decoding("tuned") == []
+
+
+def test_the_trimmer_runs_once_per_interval() -> None:
+    calls: list[int] = []
+    trimmer = Trimmer(interval_s=1.0)
+    trimmer._trim = calls.append  # glibc's malloc_trim, observed
+    assert [trimmer(t) for t in (10.0, 10.5, 10.99, 11.0, 11.2)] == [True, False, False, True, False]
+    assert calls == [0, 0]
+
+
+@pytest.mark.skipif(not os.path.exists("/lib/x86_64-linux-gnu/libc.so.6"), reason="glibc only")
+def test_trimming_gives_freed_heap_pages_back() -> None:
+    """Chunks freed below the heap's top stay resident until trimmed (the agent's case: a
+    batch's allocations freed while newer ones sit above them)."""
+    script = """
+import ctypes, json
+from beholder.memory import Trimmer
+def rss():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1])
+malloc, free = ctypes.CDLL(None).malloc, ctypes.CDLL(None).free
+malloc.restype = ctypes.c_void_p
+free.argtypes = [ctypes.c_void_p]
+chunks = [malloc(64 << 10) for _ in range(800)]  # 50 MiB under the 128 KiB mmap threshold
+for chunk in chunks:
+    ctypes.memset(chunk, 1, 64 << 10)
+keep = malloc(64 << 10)  # above them: the heap's top cannot shrink past it
+for chunk in chunks:
+    free(chunk)
+before = rss()
+Trimmer()(0.0)
+print(json.dumps([before, rss()]))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | {"MALLOC_TOP_PAD_": "0"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    before, after = json.loads(out.stdout)
+    assert before - after > 40 << 10  # KiB: most of the 50 MiB freed

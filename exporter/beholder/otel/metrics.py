@@ -15,15 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import product
 
-from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression as GrpcCompression
-from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
-from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from prometheus_client import CollectorRegistry
 
 from beholder import __version__
 from beholder.events.model import Action, Alert, Event, Operation
@@ -31,10 +25,8 @@ from beholder.health import Health
 from beholder.otel import semconv as sc
 from beholder.otel.config import GRPC, OtlpConfig
 from beholder.otel.enum_values import ACTION, OPERATION
-from beholder.otel.http_endpoint import serve
 from beholder.otel.metric_export import OutageReportingExporter
 from beholder.otel.resource import SCHEMA_URL
-from beholder.otel.transport import grpc_credentials
 
 # "handover": the agent's reader-to-processing queue; "export_queue": the OTLP export queue;
 # "output": the line-writing sinks (console, KubeArmor/native JSON, Kubescape, OTLP file).
@@ -189,7 +181,12 @@ def start_metrics(
         readers.append(PeriodicExportingMetricReader(exporter, interval_s * 1000))
     servers = []
     port = None
-    if prometheus_addr is not None:
+    if prometheus_addr is not None:  # the Prometheus client and server only when scraped (RSS)
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import CollectorRegistry
+
+        from beholder.otel.http_endpoint import serve
+
         registry = CollectorRegistry(auto_describe=True)
         readers.append(PrometheusMetricReader(registry=registry))
         server, thread = serve(prometheus_addr, registry, health or Health(ready=True))
@@ -200,9 +197,17 @@ def start_metrics(
     return MetricsRuntime(provider, PipelineMetrics(provider), port, servers, exporter)
 
 
-def _otlp_metric_exporter(config: OtlpConfig) -> GrpcMetricExporter | HttpMetricExporter:
-    """The official metric exporter, fed our spec-conforming settings explicitly."""
+def _otlp_metric_exporter(config: OtlpConfig) -> MetricExporter:
+    """The official metric exporter, fed our spec-conforming settings explicitly (only the
+    configured protocol's exporter is imported: see `beholder.otel.transport.make_transport`)."""
     if config.protocol == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression as GrpcCompression
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        from beholder.otel.grpc_transport import grpc_credentials
+
         return GrpcMetricExporter(
             endpoint=config.endpoint,
             insecure=config.insecure,
@@ -213,6 +218,11 @@ def _otlp_metric_exporter(config: OtlpConfig) -> GrpcMetricExporter | HttpMetric
             if config.compression == "gzip"
             else GrpcCompression.NoCompression,
         )
+    from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
     return HttpMetricExporter(
         endpoint=config.endpoint,
         certificate_file=config.certificate or None,

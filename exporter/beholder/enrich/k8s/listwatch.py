@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from urllib3.exceptions import MaxRetryError
-
 from beholder.enrich.k8s.backoff import Backoff
 
 log = logging.getLogger("beholder.k8s")
@@ -264,7 +262,10 @@ def json_object(raw: str | bytes) -> Mapping[str, Any]:
 
 def describe(exc: Exception, what: str) -> str:
     """One line for a failed request; a 403 names the RBAC rights the agent lacks."""
-    from kubernetes.client.exceptions import ApiException  # loaded: only an enabled watcher fails
+    # Loaded here: only an enabled watcher fails, and urllib3 (with ssl) costs an agent
+    # without Kubernetes a few MiB of RSS for nothing.
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import MaxRetryError
 
     if isinstance(exc, ApiException):
         hint = f" (RBAC: the agent needs list and watch on {what})" if exc.status == 403 else ""
