@@ -24,6 +24,8 @@ PURE_ENV = "BEHOLDER_PURE_PYTHON"
 MODULES = (
     "beholder.events.model",
     "beholder.events.facts",
+    "beholder.events.file_calls",
+    "beholder.events.net_calls",
     "beholder.sensors.decode",
     "beholder.events.decoding",
     "beholder.otel.wire",

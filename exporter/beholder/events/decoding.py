@@ -190,12 +190,6 @@ def syscall_name(nr: int) -> str:
 
 
 SYSCALL_NUMBERS = {name: nr for nr, name in X86_64_SYSCALLS.items()}
-# File calls whose first argument is a directory fd (the *at() calls) or the file's own fd:
-# the decoder reads it into FileAccess.dirfd and the renderers print it as `fd`.
-AT_FD_CALLS = frozenset(
-    {"openat", "openat2", "unlinkat", "fchmodat", "fchmodat2", "fchownat", "renameat", "renameat2", "linkat"}
-)
-SELF_FD_CALLS = frozenset({"fchmod", "fchown", "fchdir"})
 _OPEN_VALUES = {name: bit for bit, name in _OPEN_BITS} | {name: v for v, name in _OPEN_ACCESS.items()}
 _TYPE_VALUES = {name: v for v, name in SOCKET_TYPES.items()} | {
     "SOCK_NONBLOCK": _SOCK_NONBLOCK,

@@ -11,13 +11,12 @@ from collections.abc import Callable
 
 from beholder.events import facts as f
 from beholder.events.decoding import (
-    AT_FD_CALLS,
-    SELF_FD_CALLS,
     TCP_STATES,
     endpoint_fields,
     family_name,
     open_flags,
 )
+from beholder.events.file_calls import AT_FD_CALLS, SELF_FD_CALLS
 from beholder.events.model import Event
 from beholder.events.syscall_args import HEX, SYSCALL_ARGS
 

@@ -15,14 +15,13 @@ from collections.abc import Callable
 
 from beholder.events import facts as f
 from beholder.events.decoding import (
-    AT_FD_CALLS,
     AT_REMOVEDIR,
-    SELF_FD_CALLS,
     TCP_STATES,
     endpoint_fields,
     family_name,
     open_flags,
 )
+from beholder.events.file_calls import AT_FD_CALLS, SELF_FD_CALLS
 from beholder.events.model import Event
 from beholder.events.syscall_args import SYSCALL_ARGS, TEXT
 from beholder.otel import semconv as sc

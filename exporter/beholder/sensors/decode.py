@@ -2,7 +2,9 @@
 
 Decoding is total: a short, garbled or unknown record becomes a `DecodeError` that the
 reader counts, never an exception that stops the reader. Paths are left as the process
-passed them; the enrich stage resolves relative ones against the process's cwd.
+passed them; the enrich stage resolves relative ones against the process's cwd. Where a
+call's facts sit in its record is data, one row per syscall (`events.file_calls`,
+`events.net_calls`, `events.syscall_args`), not a branch here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Final
 
 from beholder.events import Event, Operation, kinds
 from beholder.events import facts as f
@@ -25,7 +28,9 @@ from beholder.events.abi import (
     RECORD_FIXED,
     RecordKind,
 )
-from beholder.events.decoding import AT_FD_CALLS, AT_FDCWD, AT_REMOVEDIR, SELF_FD_CALLS, syscall_name
+from beholder.events.decoding import AT_FDCWD, AT_REMOVEDIR, syscall_name
+from beholder.events.file_calls import FILE_CALLS, LINK, NEW_PATH, NONE, PATH_ONLY, FileCall
+from beholder.events.net_calls import ADDRESS, NET_CALLS, NetCall
 from beholder.events.syscall_args import CREDENTIAL_ARGS, SIGNED, STRING1, SYSCALL_ARGS, TEXT
 from beholder.events.syscall_table import X86_64_SYSCALLS
 from beholder.sensors.dns import parse_question
@@ -53,8 +58,7 @@ _FIXED_KINDS: dict[int, str] = {
     RecordKind.CAP: kinds.CAPABILITY_CHECK,
 }
 _TRUNCATION = F_TRUNCATED | F_ARGV_TRUNCATED
-_OPEN_CALLS = frozenset({"open", "openat", "openat2"})
-_CARRIES_MODE = 0o100 | 0o20000000  # O_CREAT or O_TMPFILE: open's mode argument counts
+_CARRIES_MODE: Final = 0o100 | 0o20000000  # O_CREAT or O_TMPFILE: open's mode argument counts
 
 
 class DecodeError(ValueError):
@@ -122,6 +126,9 @@ class Decoder:
             RecordKind.DNS: self._dns,
         }
         self._names: dict[int, str] = dict(X86_64_SYSCALLS)
+        # The sensors' rows, as attributes: compiled, a module global costs a dict lookup per use.
+        self._file_calls: dict[str, FileCall] = FILE_CALLS
+        self._net_calls: dict[str, NetCall] = NET_CALLS
         self._comms: dict[bytes, str] = {}
         self._heads: dict[int, tuple[Callable, Operation, str, str]] = {}
         self.evaluate_only = 0  # records the kernel sent for evaluation only (kernel interest)
@@ -202,32 +209,39 @@ class Decoder:
 
     # --- file ----------------------------------------------------------------------
     def _file(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
-        name = ev.syscall
-        path = _text(s1)
-        if name in _OPEN_CALLS:  # most file events: one constructor call
-            at = name != "open"
-            flags = a[2] if at else a[1]
-            mode = (a[3] if at else a[2]) & 0o7777 if flags & _CARRIES_MODE else None
-            access = f.FileAccess(path, _signed32(a[0]) if at else None, flags, mode)
-        else:
-            access = _other_file(name, path, a, s2)
+        call = self._file_calls.get(ev.syscall, PATH_ONLY)
+        flags = a[call.flags] if call.flags != NONE else call.fixed_flags
+        access = f.FileAccess(
+            _text(s1),
+            _signed32(a[call.fd]) if call.fd != NONE else None,
+            flags if flags != NONE else None,
+            a[call.mode] & 0o7777 if call.mode != NONE and (flags == NONE or flags & _CARRIES_MODE) else None,
+        )
+        if call.owner != NONE:
+            access.owner_uid, access.owner_gid = _signed32(a[call.owner]), _signed32(a[call.owner + 1])
+        if call.at_flags != NONE:
+            access.at_flags = a[call.at_flags]
+        if call.remove_dir != NONE:
+            access.remove_dir = bool(a[call.remove_dir] & AT_REMOVEDIR)
+        if call.second == LINK:  # symlink(target, linkpath): the file created is the link
+            access.target, access.path = access.path, _text(s2)
+        elif s2 and call.second == NEW_PATH:
+            access.new_path = _text(s2)
         ev.facts = access
         ev.resource = access.path
 
     # --- network -------------------------------------------------------------------
     def _net(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
-        name = ev.syscall
-        if name == "socket":
+        call = self._net_calls.get(ev.syscall, ADDRESS)
+        if call.creates:
             family, kind, protocol = _signed32(a[0]), _signed32(a[1]), _signed32(a[2])
             ev.facts = f.Socket(family, kind, protocol, ev.retval if ev.retval >= 0 else None)
-            return
-        fd = _signed32(a[0])
-        if name == "listen":
-            ev.facts = f.SocketCall(fd, backlog=_signed32(a[1]))
-            return
-        call = ev.facts = f.SocketCall(fd, _sockaddr(s1))
-        if name in ("accept", "accept4") and ev.retval >= 0:
-            call.new_fd = ev.retval
+        elif call.backlog != NONE:
+            ev.facts = f.SocketCall(_signed32(a[0]), backlog=_signed32(a[call.backlog]))
+        else:
+            facts = ev.facts = f.SocketCall(_signed32(a[0]), _sockaddr(s1))
+            if call.returns_fd and ev.retval >= 0:
+                facts.new_fd = ev.retval
 
     def _tcp_state(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "tcp_state"
@@ -267,29 +281,3 @@ class Decoder:
     def _cap(self, ev: Event, a: tuple, s1: bytes, s2: bytes) -> None:
         ev.syscall = "cap_capable"
         ev.facts = f.Capability(_signed32(a[0]))
-
-
-def _other_file(name: str, path: str, a: tuple, s2: bytes) -> f.FileAccess:
-    """Facts of the file calls other than open: creat, unlink, rename, chmod, chown, links, chdir."""
-    access = f.FileAccess(path)
-    if name in AT_FD_CALLS or name in SELF_FD_CALLS:
-        access.dirfd = _signed32(a[0])
-    if name == "creat":
-        access.flags = 0o1101  # O_CREAT|O_WRONLY|O_TRUNC
-        access.mode = a[1] & 0o7777
-    elif name == "unlinkat":
-        access.remove_dir = bool(a[2] & AT_REMOVEDIR)
-    elif name in ("chmod", "fchmod"):
-        access.mode = a[1] & 0o7777
-    elif name in ("fchmodat", "fchmodat2"):
-        access.mode = a[2] & 0o7777
-    elif name in ("chown", "lchown", "fchown"):
-        access.owner_uid, access.owner_gid = _signed32(a[1]), _signed32(a[2])
-    elif name == "fchownat":
-        access.owner_uid, access.owner_gid, access.at_flags = _signed32(a[2]), _signed32(a[3]), a[4]
-    if name in ("symlink", "symlinkat"):
-        # symlink(target, linkpath): the file created is the link; the target is data.
-        access.target, access.path = access.path, _text(s2)
-    elif s2:
-        access.new_path = _text(s2)
-    return access
