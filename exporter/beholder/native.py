@@ -34,6 +34,8 @@ MODULES = (
     "beholder.otel.attr_cache",
     "beholder.otel.event_attrs",
     "beholder.otel.encode",
+    "beholder.formats.arguments",
+    "beholder.formats.resource",
 )
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

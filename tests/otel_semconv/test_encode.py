@@ -224,6 +224,40 @@ def test_cached_attributes_follow_changes_to_the_shared_objects(change, key, val
     assert after[key] == value
 
 
+def test_opens_that_share_an_encoder_keep_their_own_arguments():
+    """Open arguments are encoded once per distinct (call, fd, flags, mode): each event still
+    shows its own, in one batch and across batches."""
+    data = [
+        {"flags": "O_RDONLY"},
+        {"flags": "O_WRONLY|O_CREAT", "mode": "0600"},
+        {"flags": "O_WRONLY|O_CREAT", "mode": "0644"},
+        {"fd": "3", "flags": "O_RDONLY"},
+        {"flags": "O_RDONLY"},
+    ]
+    evs = [event(Operation.FILE, "openat", f"/f{i}", d) for i, d in enumerate(data)]
+    encoder = LogEncoder()
+    for _ in range(2):
+        got = [
+            attrs(r) for r in records(ExportLogsServiceRequest.FromString(encoder.encode(evs, [], RESOURCE)))
+        ]
+        shown = [
+            (
+                a["file.path"],
+                a[sc.BEHOLDER_FILE_OPEN_FLAGS],
+                a.get(sc.FILE_MODE),
+                a.get("beholder.syscall.arg.fd"),
+            )
+            for a in got
+        ]
+        assert shown == [
+            ("/f0", "O_RDONLY", None, None),
+            ("/f1", "O_WRONLY|O_CREAT", "0600", None),
+            ("/f2", "O_WRONLY|O_CREAT", "0644", None),
+            ("/f3", "O_RDONLY", None, 3),
+            ("/f4", "O_RDONLY", None, None),
+        ]
+
+
 @pytest.mark.parametrize(
     ("sample", "event_name", "severity", "expected"),
     [

@@ -58,13 +58,22 @@ class LogEncoder:
         self._kind_attributes = EventAttributes(self._c)
         self._processes: dict[int, tuple] = {}  # id -> (ProcessInfo, fingerprint, chunks)
         self._containers: dict[int, tuple] = {}  # id -> (ContainerInfo, fingerprint, chunk)
+        # The same, for the batch being encoded: its events keep these objects alive (their
+        # ids stay theirs), and enrichment finished the whole batch before it was queued, so
+        # each object's fingerprint is taken once per batch, not once per event.
+        self._batch_processes: dict[int, tuple[bytes, bytes]] = {}
+        self._batch_containers: dict[int, bytes] = {}
 
     # --- batch ---------------------------------------------------------------------------
     def encode(self, events: list[Event], alerts: list[Alert], resource: Mapping[str, object]) -> bytes:
         """The encoded `ExportLogsServiceRequest` for one batch."""
         observed = time.time_ns()
+        self._batch_processes.clear()
+        self._batch_containers.clear()
         records = [self._telemetry(ev, observed) for ev in events]
         records += [self._alert(alert, observed) for alert in alerts]
+        self._batch_processes.clear()  # hold no ids past the batch
+        self._batch_containers.clear()
         return self._f.request(resource, SCOPE_NAME, __version__, records)
 
     def encode_losses(self, reports: list[LossReport], resource: Mapping[str, object]) -> bytes:
@@ -152,37 +161,50 @@ class LogEncoder:
                 parts.append(cache.s(sc.BEHOLDER_RESOURCE, resource))
         p = ev.process
         if p is not None:
-            fingerprint = (
-                p.exe,
-                p.cmdline,
-                p.cwd,
-                p.ppid,
-                p.parent_exe,
-                p.ns_pid,
-                p.ns_ppid,
-                p.euid,
-                p.entity_id,
-                p.cgroup,
-                p.interactive,
-            )
-            image, rest = self._c.shared(self._processes, p, fingerprint, self._process_chunks)
+            chunks = self._batch_processes.get(id(p))
+            if chunks is None:
+                chunks = self._batch_processes[id(p)] = self._process(p)
+            image, rest = chunks
             parts.append(rest if name == kinds.PROCESS_EXEC else image + rest)
         c = ev.container or (p.container if p is not None else None)
         if c is not None:
-            # Labels may be filled in place later; the dict's identity and size catch that.
-            container_print = (
-                c.name,
-                c.image,
-                c.image_id,
-                c.pod_name,
-                c.namespace,
-                c.workload_name,
-                id(c.labels),
-            )
-            parts.append(
-                self._c.shared(self._containers, c, (*container_print, len(c.labels)), self._container_chunk)
-            )
+            chunk = self._batch_containers.get(id(c))
+            if chunk is None:
+                chunk = self._batch_containers[id(c)] = self._container(c)
+            parts.append(chunk)
         return name, b"".join(parts)
+
+    def _process(self, p: ProcessInfo) -> tuple[bytes, bytes]:
+        """A process's chunks, encoded again only when what they show changed."""
+        fingerprint = (
+            p.exe,
+            p.cmdline,
+            p.cwd,
+            p.ppid,
+            p.parent_exe,
+            p.ns_pid,
+            p.ns_ppid,
+            p.euid,
+            p.entity_id,
+            p.cgroup,
+            p.interactive,
+        )
+        return self._c.shared(self._processes, p, fingerprint, self._process_chunks)
+
+    def _container(self, c: ContainerInfo) -> bytes:
+        """A container's chunk; labels may be filled in place later: the dict's identity and
+        size catch that."""
+        fingerprint = (
+            c.name,
+            c.image,
+            c.image_id,
+            c.pod_name,
+            c.namespace,
+            c.workload_name,
+            id(c.labels),
+            len(c.labels),
+        )
+        return self._c.shared(self._containers, c, fingerprint, self._container_chunk)
 
     def _process_chunks(self, p: ProcessInfo) -> tuple[bytes, bytes]:
         """(image attributes: exe and command line, the rest); exec events replace the first."""

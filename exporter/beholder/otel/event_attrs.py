@@ -21,6 +21,7 @@ from beholder.events.facts import (
     DnsQuestion,
     Endpoint,
     Exit,
+    FileAccess,
     Fork,
     Socket,
     SocketCall,
@@ -29,7 +30,7 @@ from beholder.events.facts import (
 from beholder.events.model import Event
 from beholder.otel import semconv as sc
 from beholder.otel.arg_values import arg_values
-from beholder.otel.attr_cache import NO_KEYS, AttrCache
+from beholder.otel.attr_cache import CACHE_LIMIT, NO_KEYS, AttrCache
 
 # Data keys rendered as their own attribute rather than `beholder.syscall.arg.<key>`.
 FILE_ATTRIBUTES = {
@@ -77,6 +78,7 @@ class EventAttributes:
     def __init__(self, cache: AttrCache) -> None:
         self._c = cache
         self._sockets: dict[tuple[int, int, int], bytes] = {}
+        self._open_args: dict[tuple[str, str, int | None, int, int | None], bytes] = {}
         self._handlers: dict[str, Handler] = {
             kinds.PROCESS_EXEC: self._exec,
             kinds.PROCESS_FORK: self._fork,
@@ -138,8 +140,26 @@ class EventAttributes:
     def _file(self, ev: Event) -> tuple[bytes, bool]:
         path = ev.resource  # the file's absolute path (FileAccess.path), as enrichment left it
         out = self._c.s(sc.FILE_PATH, path) if path else b""
+        access = ev.facts
+        if (
+            isinstance(access, FileAccess)
+            and access.flags is not None
+            and not (access.new_path or access.target)
+        ):
+            # An open's arguments (fd, flags, mode) follow from these alone: most file events
+            # skip rendering them as text only to find the encoded set in the cache.
+            key = (ev.kind, ev.syscall, access.dirfd, access.flags, access.mode)
+            args = self._open_args.get(key)
+            if args is None:
+                if len(self._open_args) > CACHE_LIMIT:
+                    self._open_args.clear()
+                args = self._open_args[key] = self._file_args(ev)
+            return out + args, True
+        return out + self._file_args(ev), True
+
+    def _file_args(self, ev: Event) -> bytes:
         mapped = OPEN_ATTRIBUTES if ev.kind == kinds.FILE_OPEN else FILE_ATTRIBUTES
-        return out + self._c.args(arg_values(ev), mapped), True
+        return self._c.args(arg_values(ev), mapped)
 
     # --- network ---------------------------------------------------------------------------
     def _family(self, family: int) -> bytes:

@@ -77,11 +77,16 @@ def key(name: str) -> bytes:
 
 
 def attr_str(key_field: bytes, value: str) -> bytes:
-    """A whole LogRecord attribute field holding a string."""
+    """A whole LogRecord attribute field holding a string: the lengths first, then one join
+    (nested `delimited` calls would copy the value once per enclosing field)."""
     v = text(value)
     n = len(v)
-    av = AV_STRING + (_SMALL[n] if n < 16384 else varint(n)) + v
-    return delimited(LR_ATTRIBUTE, key_field + delimited(FIELD_2, av))
+    n_len = _SMALL[n] if n < 16384 else varint(n)
+    av = 1 + len(n_len) + n  # AnyValue: tag, length, UTF-8
+    av_len = _SMALL[av] if av < 16384 else varint(av)
+    kv = len(key_field) + 1 + len(av_len) + av  # KeyValue: key, value field
+    kv_len = _SMALL[kv] if kv < 16384 else varint(kv)
+    return b"".join((LR_ATTRIBUTE, kv_len, key_field, FIELD_2, av_len, AV_STRING, n_len, v))
 
 
 def attr_int(key_field: bytes, value: int) -> bytes:
@@ -139,7 +144,9 @@ def record(
         name = _EVENT_NAME[event_name] = delimited(LR_EVENT_NAME, text(event_name))
     body_value = text(body)
     n = len(body_value)
-    body_field = delimited(LR_BODY, AV_STRING + (_SMALL[n] if n < 16384 else varint(n)) + body_value)
+    n_len = _SMALL[n] if n < 16384 else varint(n)
+    body_size = 1 + len(n_len) + n  # AnyValue: tag, length, UTF-8
+    body_len = _SMALL[body_size] if body_size < 16384 else varint(body_size)
     link = b""
     if span_id:  # every record of a process carries the same ids: encode them once
         cached = _LINKS.get((trace_id, span_id))
@@ -150,20 +157,27 @@ def record(
                 LR_SPAN_ID, span_id
             )
         link = cached
-    content = b"".join(
+    # LogRecord: two fixed64 fields (9 bytes each), severity, body, attributes, ids, name
+    size = 18 + len(sev) + 1 + len(body_len) + body_size + len(attributes) + len(link) + len(name)
+    return b"".join(
         (
+            FIELD_2,
+            _SMALL[size] if size < 16384 else varint(size),
             LR_TIME,
             fixed64(time_ns),
             LR_OBSERVED_TIME,
             fixed64(observed_ns),
             sev,
-            body_field,
+            LR_BODY,
+            body_len,
+            AV_STRING,
+            n_len,
+            body_value,
             attributes,
             link,
             name,
         )
     )
-    return delimited(FIELD_2, content)
 
 
 def _any_value(value: object) -> AnyValue:
