@@ -36,6 +36,8 @@ MODULES = (
     "beholder.otel.encode",
     "beholder.formats.arguments",
     "beholder.formats.resource",
+    "beholder.enrich.enricher",
+    "beholder.otel.traces",
 )
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
