@@ -3,7 +3,8 @@
 1. idle: the agent with policies and a profile and no workload; its median RSS is the
    baseline the load phase is compared with.
 2. load: ~50k kernel events/s of exec, open, connect and DNS for 10 minutes, exporting
-   to a loopback OTLP receiver: RSS per minute, max RSS, trend, and the exact books
+   to a loopback OTLP receiver: RSS per minute, max RSS, trend, where the memory is (smaps
+   by component: heap, ring buffer, grpcio, libraries), and the exact books
    (kernel seen = emitted + suppressed + lost; user records; exported + counted losses).
 3. outage: the collector down for 5 minutes at 10k events/s, then up: markers must all
    arrive, in order, and nothing may be counted lost.
@@ -41,6 +42,11 @@ IDLE_S = 30.0
 WARMUP_S = 30.0
 
 
+def loadavg() -> str:
+    """How busy the machine was (shared with other work): /proc/loadavg's three averages."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def show(name: str, figures: dict[str, object]) -> None:
     print(f"{name}: {json.dumps(figures, default=str)}", flush=True)
 
@@ -52,7 +58,8 @@ def idle_rss(tmp: Path) -> float:
         samples = sampler.stop()
         agent.stop()
     median = statistics.median(samples)
-    show("idle", {"rss_median_mib": round(median, 1), "rss_max_mib": round(max(samples), 1)})
+    show("idle", {"rss_median_mib": round(median, 1), "rss_max_mib": round(max(samples), 1),
+                  "memory_mib": sampler.last_breakdown, "loadavg": loadavg()})  # fmt: skip
     return median
 
 
@@ -72,6 +79,9 @@ def load(tmp: Path, baseline_mib: float | None) -> bool:
         "rss_max_mib": round(run.trend.max_mib, 1),
         "rss_growing": run.trend.growing(),
         "rss_limit_mib": RSS_LIMIT_MIB,
+        "memory_largest_mib": run.memory_largest,  # smaps every 5 s: the largest total seen
+        "memory_last_mib": run.memory_last,
+        "loadavg": loadavg(),
     }
     if baseline_mib:
         figures["rss_max_over_idle"] = round(run.trend.max_mib / baseline_mib, 2)

@@ -97,12 +97,17 @@ class MixedWorkload:
 
 
 class RssSampler:
-    """VmRSS of a process every `interval_s`, from /proc, on a thread."""
+    """VmRSS of a process every `interval_s`, from /proc, on a thread; every
+    `breakdown_every`-th sample also reads smaps (`memory_breakdown`), keeping the largest
+    breakdown seen and the last one."""
 
-    def __init__(self, pid: int, interval_s: float = 0.5) -> None:
+    def __init__(self, pid: int, interval_s: float = 0.5, breakdown_every: int = 10) -> None:
         self.pid = pid
         self.interval_s = interval_s
+        self.breakdown_every = breakdown_every
         self.samples_mib: list[float] = []
+        self.largest_breakdown: dict[str, float] = {}
+        self.last_breakdown: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -124,6 +129,56 @@ class RssSampler:
             for line in status.splitlines():
                 if line.startswith("VmRSS:"):
                     self.samples_mib.append(int(line.split()[1]) / 1024)
+            if len(self.samples_mib) % self.breakdown_every == 1:
+                self._breakdown()
+
+    def _breakdown(self) -> None:
+        breakdown = memory_breakdown(self.pid)
+        if breakdown:
+            self.last_breakdown = breakdown
+            if breakdown["total"] >= self.largest_breakdown.get("total", 0.0):
+                self.largest_breakdown = breakdown
+
+
+# Where a process's resident pages are, by mapping (first match wins); see `memory_breakdown`.
+COMPONENTS = (
+    ("ring buffer and BPF maps", ("anon_inode:bpf",)),
+    ("libbcc/LLVM", ("libbcc.so", "libLLVM", "libclang")),
+    ("grpcio", ("/grpc/",)),
+    ("Python heap (anonymous)", ("", "[heap]")),
+)
+OTHER_COMPONENT = "interpreter and other libraries"
+
+
+def component(mapping: str) -> str:
+    """The `COMPONENTS` name of a mapping's path ("" for anonymous memory)."""
+    for name, patterns in COMPONENTS:
+        if any(
+            mapping == pattern if pattern in ("", "[heap]") else pattern in mapping for pattern in patterns
+        ):
+            return name
+    return OTHER_COMPONENT
+
+
+def memory_breakdown(pid: int) -> dict[str, float]:
+    """Resident MiB per component from /proc/PID/smaps (thread stacks count as heap: they
+    are anonymous mappings too), the total last; {} once the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return {}
+    kib: dict[str, int] = dict.fromkeys([name for name, _ in COMPONENTS] + [OTHER_COMPONENT], 0)
+    mapping = ""
+    for line in text.splitlines():
+        head, _, rest = line.partition(" ")
+        if "-" in head and not head.endswith(":"):  # a mapping's header line: address range first
+            fields = rest.split(None, 4)
+            mapping = fields[4].strip() if len(fields) > 4 else ""
+        elif head == "Rss:":
+            kib[component(mapping)] += int(rest.split()[0])
+    breakdown = {name: round(value / 1024, 1) for name, value in kib.items()}
+    breakdown["total"] = round(sum(kib.values()) / 1024, 1)
+    return breakdown
 
 
 @dataclass(frozen=True)

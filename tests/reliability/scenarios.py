@@ -91,6 +91,8 @@ class LoadRun:
     books: Books
     trend: RssTrend
     samples_mib: list[float]
+    memory_largest: dict[str, float] = field(default_factory=dict)  # MiB per component (smaps)
+    memory_last: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,7 +154,7 @@ def run_load(workdir: Path, rate: int, duration_s: float, warmup_s: float) -> Lo
         workload.stop()
         samples = sampler.stop()
         books = _books(agent, collector)
-    return LoadRun(books, rss_trend(samples), samples)
+    return LoadRun(books, rss_trend(samples), samples, sampler.largest_breakdown, sampler.last_breakdown)
 
 
 class _Markers(threading.Thread):

@@ -45,7 +45,7 @@ from beholder.selfprotect import SelfProtection, agent_files
 from beholder.sensors import bpfcache
 from beholder.sensors.catalog import SENSOR_NAMES
 from beholder.sensors.kernel import probe_features
-from beholder.sensors.program import ProgramOptions, SensorError
+from beholder.sensors.program import RINGBUF_PAGES, ProgramOptions, SensorError
 from beholder.sources.live import Cluster, LiveSources, Settings
 
 
@@ -171,9 +171,10 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
 @click.option(
     "--ringbuf-pages",
     type=click.IntRange(1),
-    default=2048,
+    default=RINGBUF_PAGES,
     show_default=True,
-    help="Ring buffer size in 4 KiB pages (a power of two).",
+    help="Ring buffer size in 4 KiB pages (a power of two; mapped twice, so RSS counts it twice). "
+    "More absorbs longer bursts.",
 )
 @click.option(
     "--cgroup-id", "cgroup_ids", type=CgroupId(), multiple=True, help="Trace only these cgroup v2 ids."
