@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench_sensors import build_workload, timed, uptime
+from bench_sensors import build_workload, cpu_seconds, timed, uptime
 
 from beholder.sensors.bpfmaps import detach_tracepoint
 from beholder.sensors.loader import load_program
@@ -42,8 +42,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit) { return 0; }
 
 
 @contextmanager
-def agent(tmp: Path) -> Iterator[None]:
-    """`beholder run` with its defaults, ready before the block starts."""
+def agent(tmp: Path) -> Iterator[int]:
+    """`beholder run` with its defaults, ready before the block starts; yields its pid."""
     ready = tmp / "agent.ready"
     ready.unlink(missing_ok=True)
     proc = subprocess.Popen(
@@ -57,7 +57,7 @@ def agent(tmp: Path) -> Iterator[None]:
         time.sleep(0.1)
     time.sleep(1.0)
     try:
-        yield
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
@@ -131,15 +131,19 @@ def nginx(tmp: Path) -> Iterator[Callable[[], float]]:
 
 
 def side_by_side(name: str, measure: Callable[[], float], tmp: Path) -> None:
-    """Without, with, without again: the slowdown against the mean of the two without."""
+    """Without, with, without again: the slowdown against the mean of the two without, and
+    the agent's own CPU meanwhile (in % of one CPU: on a machine the workload saturates,
+    what the agent burns is taken from the workload)."""
     before = measure()
-    with agent(tmp):
+    with agent(tmp) as pid:
+        cpu_start, start = cpu_seconds(pid), time.monotonic()
         with_agent = measure()
+        agent_cpu = (cpu_seconds(pid) - cpu_start) / (time.monotonic() - start)
     after = measure()
     base = (before + after) / 2
     slowdown = base / with_agent  # rates: lower with the agent is slower
     print(f"   {name:<34} without {before:>10,.1f} / {after:>10,.1f}   with agent {with_agent:>10,.1f}"
-          f"   slowdown {slowdown:.3f}x")  # fmt: skip
+          f"   slowdown {slowdown:.3f}x   agent CPU {agent_cpu:.0%} of one CPU")  # fmt: skip
 
 
 def main() -> None:

@@ -10,10 +10,12 @@ standard pieces from `OTEL_*` variables: transport, optional disk spool, queue.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +37,25 @@ LIVE_RECORD_BYTES = 2048
 TELEMETRY_SHARE = 0.75  # of the export queue's bound; the rest is kept for alerts
 
 
+@dataclass(slots=True)
+class RecordSize:
+    """Encoded bytes per record, as the last request showed (written by the encode thread only).
+
+    A full agent batch (4,096 records of ~1.1 KiB) is larger than one request may be; encoded
+    whole and then split, it was encoded twice and its oversized request held while the
+    halves were built. With this estimate the batch is cut first, with a margin."""
+
+    bytes_per_record: float = 0.0
+    margin: float = 1.25
+
+    def parts(self, records: int, max_bytes: int) -> int:
+        """How many requests `records` are expected to need (1 until a request was seen)."""
+        return max(1, math.ceil(records * self.bytes_per_record * self.margin / max_bytes))
+
+    def saw(self, payload_bytes: int, records: int) -> None:
+        self.bytes_per_record = payload_bytes / max(records, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class _LogBatch:
     events: list[Event]
@@ -42,30 +63,40 @@ class _LogBatch:
     resource: dict
     encode: Encoder
     records: int
+    size: RecordSize
 
     @property
     def nbytes(self) -> int:
         return self.records * LIVE_RECORD_BYTES
 
     def serialize(self, max_bytes: int) -> list[tuple[bytes, int]]:
-        """One request, or halves of it until each fits `max_bytes` (a burst can be huge)."""
+        """Requests of at most `max_bytes`: cut by the size estimate first, then halved
+        until each fits (a burst can be huge)."""
+        parts = min(self.size.parts(self.records, max_bytes), self.records)
+        if parts > 1:
+            return [part for piece in self._split(parts) for part in piece._encoded(max_bytes)]
+        return self._encoded(max_bytes)
+
+    def _encoded(self, max_bytes: int) -> list[tuple[bytes, int]]:
         payload = self.encode(self.events, self.alerts, self.resource)
+        self.size.saw(len(payload), self.records)
         if len(payload) <= max_bytes or self.records <= 1:
             return [(payload, self.records)]
         del payload  # freed before the halves are encoded: holding it doubled the encode's peak
-        return [part for half in self._halves() for part in half.serialize(max_bytes)]
+        return [part for half in self._split(2) for part in half._encoded(max_bytes)]
 
-    def _halves(self) -> tuple[_LogBatch, _LogBatch]:
+    def _split(self, parts: int) -> list[_LogBatch]:
+        """`parts` batches of (nearly) equal record counts, events before alerts as encoded."""
         items: list[tuple[bool, object]] = [(False, e) for e in self.events] + [
             (True, a) for a in self.alerts
         ]
-        middle = len(items) // 2
-        return self._of(items[:middle]), self._of(items[middle:])
+        bounds = [len(items) * i // parts for i in range(parts + 1)]
+        return [self._of(items[start:end]) for start, end in pairwise(bounds) if end > start]
 
     def _of(self, items: list[tuple[bool, object]]) -> _LogBatch:
         events = [x for is_alert, x in items if not is_alert]
         alerts = [x for is_alert, x in items if is_alert]
-        return _LogBatch(events, alerts, self.resource, self.encode, len(items))  # type: ignore[arg-type]
+        return _LogBatch(events, alerts, self.resource, self.encode, len(items), self.size)  # type: ignore[arg-type]
 
 
 class OtlpSink(QueuedSink):
@@ -84,6 +115,7 @@ class OtlpSink(QueuedSink):
         self._resource = resource
         self._encode = encode or LogEncoder().encode
         self._loss_encoder = LogEncoder()  # the agent's thread, not the export thread's encoder
+        self._size = RecordSize()
 
     def emit(self, events: list[Event], alerts: list[Alert]) -> None:
         """Queue the batch. Alerts go first: telemetry may fill only `TELEMETRY_SHARE` of the
@@ -91,12 +123,13 @@ class OtlpSink(QueuedSink):
         its alerts still have the rest of the queue."""
         if not (events or alerts):
             return
-        batch = _LogBatch(list(events), list(alerts), self._resource, self._encode, len(events) + len(alerts))
+        records = len(events) + len(alerts)
+        batch = _LogBatch(list(events), list(alerts), self._resource, self._encode, records, self._size)
         if events and not self._queue.fits(batch, TELEMETRY_SHARE):
             self._queue.shed(len(events))
             if not alerts:
                 return
-            batch = _LogBatch([], list(alerts), self._resource, self._encode, len(alerts))
+            batch = _LogBatch([], list(alerts), self._resource, self._encode, len(alerts), self._size)
         self._queue.put(batch)
 
     def report_losses(self, reports: list[LossReport]) -> None:
