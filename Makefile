@@ -18,7 +18,7 @@ TEST_PACKAGES := runc busybox-static mmdebstrap prometheus kubectl tmux iproute2
 BENCH_PACKAGES := postgresql nginx-light wrk
 ARGS ?=
 # What the pure-Python fallback of the native modules is tested with (`make test`, second run).
-PURE_TESTS := tests/unit tests/otel_semconv tests/cli/test_otlp_file.py tests/otel_export/test_traces.py
+PURE_TESTS := tests/unit tests/otel_semconv tests/cli/test_otlp_file.py tests/otel_export/test_traces.py tests/policy
 
 # The hot-path modules mypyc compiles (exporter/beholder/native.py lists them).
 NATIVE_SOURCES := $(shell $(PY_SYS) -c 'import runpy; m = runpy.run_path("exporter/beholder/native.py"); \

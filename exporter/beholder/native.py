@@ -38,6 +38,10 @@ MODULES = (
     "beholder.formats.resource",
     "beholder.enrich.enricher",
     "beholder.otel.traces",
+    "beholder.policy.compile",
+    "beholder.policy.evaluate",
+    "beholder.selfprotect",
+    "beholder.sensors.reader",
 )
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -54,7 +54,7 @@ class RingReader(BatchDecoder):
         self._raw: list[bytes] = []
         self.ring = program.open_ring_buffer(self._on_record)
 
-    def _on_record(self, _ctx: int, data: int, size: int) -> int:
+    def _on_record(self, _ctx: int | None, data: int, size: int) -> int:  # ctx: NULL is None
         raw = self._raw
         raw.append(ctypes.string_at(data, size))
         return -1 if len(raw) >= self.limit else 0
