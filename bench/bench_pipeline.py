@@ -8,7 +8,9 @@ on a shared machine is neither counted nor paid for. Four runs:
 
 1. OTLP/protobuf over gRPC to a loopback receiver in this (another) process: the target
    path. Events per CPU-second of the agent, and the books: kernel seen = sent + folded +
-   lost, every record decoded, every event and alert exported or counted lost by stage.
+   lost, every record decoded, every event and alert exported or counted lost by stage; and
+   the agent's CPU by thread (ring-buffer read; decode, enrich and evaluate; OTLP encode;
+   export), from /proc, each thread named by `py-spy dump`.
 2. Run 1 with the hot path's pure-Python fallback (`BEHOLDER_PURE_PYTHON=1`): the native
    build's gain end to end, as a ratio.
 3. The embedded default output (`make run`: console + KubeArmor JSON lines file, rotated into
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,7 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
@@ -81,8 +84,9 @@ spec:
 # native (mypyc) modules are no Python frames: their time shows in the Python caller, so
 # those callers come first.
 STAGES = (
+    ("process (beholder/agent.py", "decode, enrich, evaluate (native, from Agent.process)"),
     ("decode_batch (beholder/sensors/reader.py", "decode (native, from its caller)"),
-    ("serialize (beholder/otel/otlp_sink.py", "OTLP encode (native, from its caller)"),
+    ("_LogBatch.", "OTLP encode (native, from its caller)"),
     ("(beholder/otel/file_sink.py", "OTLP/JSON file sink (native encode inside)"),
     ("sensors/reader.py", "ring buffer read"),
     ("sensors/bpfmaps.py", "ring buffer read"),
@@ -122,12 +126,25 @@ class Workload:
         subprocess.run(["/bin/sh", "-c", script, "sh", *argv], check=True)
 
 
+# The agent's threads by name -> what each one does (a name can cover several threads: the logs
+# and traces export queues each have an encode and an export thread).
+THREADS = {
+    "beholder-ringbuf": "ring-buffer read",
+    "MainThread": "decode, enrich, evaluate, sinks' emit",
+    "beholder-otlp-encode": "OTLP encode",
+    "beholder-otlp-export": "OTLP export (gRPC calls)",
+    "beholder-file-sink": "OTLP/JSON file sink",
+    "beholder-compress": "rotated files' compression",
+}
+
+
 @dataclass
 class Run:
     books: Books
     cpu_s: float
     produce_s: float
     file_bytes: int = 0  # the recording's text (compressed generations counted unpacked)
+    threads: dict[str, float] = field(default_factory=dict)  # THREADS value (or "other") -> CPU-s
 
     @property
     def rate(self) -> float:
@@ -191,31 +208,67 @@ def run_once(
         output_args = [arg for output in outputs for arg in ("--output", output)]
         with mock.patch.dict(os.environ, env), Tracer([*argv, *output_args], ready, settle_s=1.0) as tracer:
             assert tracer.proc is not None
+            names = thread_names(tracer.proc.pid)
+            threads_before = thread_cpu(tracer.proc.pid)
             before = tracer.cpu()
             with sampled(tracer.proc.pid, profile_to) if profile_to else _nothing():
                 start = time.perf_counter()
                 workload.run()
                 produce_s = time.perf_counter() - start
                 cpu = wait_idle(tracer) - before
+            threads = by_role(names, threads_before, thread_cpu(tracer.proc.pid))
         stats = json.loads(stats_path.read_text())
         spooled = Spool(workdir / "spool", max_bytes=1 << 40).pending_records
         recording = next((o.partition(":")[2] for o in outputs if o.endswith("jsonl")), "")
         if not recording:
-            return Run(
-                Books(stats, collector.total, lost_by_stage(collector.metrics), spooled), cpu, produce_s
-            )
+            books = Books(stats, collector.total, lost_by_stage(collector.metrics), spooled)
+            return Run(books, cpu, produce_s, threads=threads)
         records, file_bytes, gaps = _file_records(Path(recording))
         # The agent's loss reports are gap notices in the file: count them as written when
         # the gaps the file names add up to every loss the agent counted before the file.
         reported = {stage: n for stage, n in stats["lost"].items() if stage != "output"}
         written = stats["agent"]["loss_reports"] if gaps == reported else 0
         books = Books(stats, records + written, stats["lost"], spooled, loss_records=gaps)
-    return Run(books, cpu, produce_s, file_bytes)
+    return Run(books, cpu, produce_s, file_bytes, threads)
 
 
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each live thread of `pid`, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Thread id -> Python thread name (py-spy dump; Python does not name OS threads)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    try:
+        dump = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    found = (re.match(r'Thread (\d+) \(\w+\): "(.+)"', line) for line in dump.stdout.splitlines())
+    return {int(m[1]): m[2] for m in found if m}
+
+
+def by_role(names: dict[int, str], before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
+    """CPU seconds spent between two `thread_cpu` readings, summed per `THREADS` role."""
+    out: Counter[str] = Counter()
+    for tid, cpu in after.items():
+        out[THREADS.get(names.get(tid, ""), "other (gRPC core, metrics, watchers)")] += cpu - before.get(
+            tid, 0.0
+        )
+    return dict(out)
 
 
 def baseline_code(ref: str, into: Path) -> Path:
@@ -269,6 +322,11 @@ def show(name: str, run: Run, n: int) -> None:  # n: opens the workload made
     )
     if run.file_bytes:
         print(f"      recording: {run.file_bytes / max(run.books.exported, 1):,.0f} bytes per record")
+    if run.threads:
+        per = 1e9 / max(a["decoded"], 1)
+        shares = ", ".join(f"{role} {cpu:.2f}s ({cpu * per:,.0f} ns/event)" for role, cpu in
+                           sorted(run.threads.items(), key=lambda item: -item[1]))  # fmt: skip
+        print(f"      agent CPU by thread: {shares}")
 
 
 def breakdown(raw: Path) -> list[tuple[str, float]]:
