@@ -86,7 +86,15 @@ def postgres(tmp: Path) -> Iterator[Callable[[list[str]], float]]:
     run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust")
     opts = f"-p {PG_PORT} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
     # -l: the server's output goes to a file, not to the pipes this script reads until EOF
-    run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-o", opts, "-w", "start")
+    try:
+        run(
+            str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-o", opts, "-w", "start"
+        )
+    except (
+        subprocess.CalledProcessError
+    ):  # say why (a port taken by another run, ...), not just the exit code
+        log = data / "server.log"
+        sys.exit(f"postgres did not start: {log.read_text()[-2000:] if log.exists() else 'no server log'}")
     try:
         conn = ["-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres"]
         run(str(PG_BIN / "pgbench"), *conn, "-i", "-s", "4", "postgres")

@@ -72,7 +72,7 @@ class AgentStats:
 class AgentOptions:
     queue_batches: int = 1024
     queue_bytes: int = 8 << 20  # raw records waiting for the processing thread, Python overhead included
-    max_batch: int = 4096  # records per processed batch: decoded events live as long as their batch
+    max_batch: int = 2048  # records per processed batch: decoded events live as long as their batch
     poll_ms: int = 100
     batch_window_s: float = 0.005  # added latency, traded for batches of useful size
     tick_s: float = 1.0  # kernel counters -> metrics

@@ -22,7 +22,7 @@ from beholder.otel import semconv as sc
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPS_SOURCE = ROOT / "bench" / "workloads" / "loops.c"
-RSS_LIMIT_MIB = 120
+RSS_LIMIT_MIB = 100
 
 
 def build_loops(tmp: Path) -> Path:
