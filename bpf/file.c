@@ -1,4 +1,4 @@
-/* File sensor: open/openat/openat2/creat, unlink*, rename*, chmod*, chown*, symlink*, link*,
+/* File sensor: open/openat/openat2/creat, unlink*, rmdir, rename*, chmod*, chown*, symlink*, link*,
  * and chdir (so user space can resolve relative paths against the current directory).
  * Paths are read at syscall exit, while the caller's buffers are still mapped.
  */
@@ -19,6 +19,7 @@ static __always_inline int finish_file(void *ctx)
     case __NR_open:
     case __NR_creat:
     case __NR_unlink:
+    case __NR_rmdir:
     case __NR_chmod:
     case __NR_chown:
     case __NR_lchown:

@@ -96,6 +96,20 @@ def test_open_rename_unlink_and_failed_open(agent: AgentProcess, tmp_path: Path)
     assert failed and failed[0]["result"] == "No such file or directory"
 
 
+def test_rmdir_names_the_directory_and_a_refusal(agent: AgentProcess, tmp_path: Path) -> None:
+    gone, full = tmp_path / f"d-{uuid.uuid4().hex}", tmp_path / f"f-{uuid.uuid4().hex}"
+    gone.mkdir()
+    (full / "child").mkdir(parents=True)
+    os.rmdir(gone)
+    with pytest.raises(OSError):
+        os.rmdir(full)
+
+    removed = agent.wait_for(lambda r: _mine(r) and r["syscall"] == "rmdir" and r["resource"] == str(gone))
+    assert removed and removed[0]["result"] == "Passed"
+    refused = agent.wait_for(lambda r: _mine(r) and r["syscall"] == "rmdir" and r["resource"] == str(full))
+    assert refused and refused[0]["result"] == "Directory not empty"
+
+
 def test_relative_path_is_resolved_against_cwd(agent: AgentProcess, tmp_path: Path) -> None:
     name = f"rel-{uuid.uuid4().hex}"
     subprocess.run(["/bin/touch", name], cwd=tmp_path, check=True)

@@ -52,6 +52,7 @@ FILE_CALLS: dict[str, FileCall] = {
     "creat": FileCall(fixed_flags=0o1101, mode=1),  # O_CREAT|O_WRONLY|O_TRUNC
     "unlink": _PATH,
     "unlinkat": FileCall(fd=0, remove_dir=2),
+    "rmdir": _PATH,
     "rename": _PATH,
     "renameat": _AT,
     "renameat2": _AT,

@@ -77,6 +77,7 @@ SENSORS: tuple[Sensor, ...] = (
             "creat",
             "unlink",
             "unlinkat",
+            "rmdir",
             "rename",
             "renameat",
             "renameat2",
