@@ -42,6 +42,8 @@ MODULES = (
     "beholder.policy.evaluate",
     "beholder.selfprotect",
     "beholder.sensors.reader",
+    "beholder.formats.kubearmor",
+    "beholder.formats.kubearmor_lines",
 )
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
