@@ -22,6 +22,7 @@
 #define ENF_PATH_WORDS (ENF_PATH / 8)
 #define ENF_NONE ((u64)-1)
 #define SIGKILL_NR 9
+#define ENF_ANCESTOR_LEVELS 12        /* cgroup levels searched above the caller for a pod scope */
 
 enum enf_class { ENF_EXEC = 1, ENF_FILE = 2 };
 enum enf_flag { ENF_DIR = 1, ENF_RECURSIVE = 2, ENF_READONLY = 4 };
@@ -94,13 +95,35 @@ static __always_inline struct enf_key *enforce_key(void)
     return k;
 }
 
-/* The scope whose rules apply to the caller: its cgroup, else the host when it lives in the
- * host's pid namespace (a container the agent has not attributed yet is never "the host"). */
+/* The deepest ancestor of the caller's cgroup that holds rules: a pod's cgroup, loaded as soon
+ * as the pod is known and kubelet has made its directory, so a new container's first exec is
+ * judged before user space has seen any event of it. Level 0 is the root; the helper returns 0
+ * past the caller's own level, which ends the walk. */
+static __always_inline u64 enforce_ancestor_scope(u64 cg)
+{
+    u64 found = ENF_NONE;
+#pragma unroll
+    for (int level = 1; level <= ENF_ANCESTOR_LEVELS; level++) {
+        u64 id = bpf_get_current_ancestor_cgroup_id(level);
+        if (!id || id == cg)
+            break;
+        if (enforce_scopes.lookup(&id))
+            found = id;
+    }
+    return found;
+}
+
+/* The scope whose rules apply to the caller: its cgroup (a container's own scope wins), else
+ * its nearest ancestor with rules (the pod), else the host when it lives in the host's pid
+ * namespace (a container the agent has not attributed yet is never "the host"). */
 static __always_inline u64 enforce_scope(void)
 {
     u64 cg = bpf_get_current_cgroup_id();
     if (enforce_scopes.lookup(&cg))
         return cg;
+    u64 pod = enforce_ancestor_scope(cg);
+    if (pod != ENF_NONE)
+        return pod;
     u64 host = 0;
     if (!enforce_scopes.lookup(&host))
         return ENF_NONE;

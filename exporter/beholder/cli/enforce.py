@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from beholder.enrich.cgroup_path import CgroupPaths
 from beholder.enrich.containers import CGROUP2_ROOTS
+from beholder.enrich.k8s.cache import PodCache
 from beholder.policy.kernel_rules import KillSync
+from beholder.policy.pod_scopes import PodScopes
 from beholder.sensors.killmode import KillMaps
 
 if TYPE_CHECKING:
@@ -26,25 +28,37 @@ _NEEDS = {"process": "exec paths (and fromSource)", "file": "file opens", "netwo
 
 
 def start_kill_mode(
-    source: KernelSource, engine: PolicyEngine | None, say: Callable[[str], None]
-) -> list[str]:
-    """Attach kill mode to the engine; the start-up lines to print."""
+    source: KernelSource, engine: PolicyEngine | None, say: Callable[[str], None], pods: PodCache | None
+) -> tuple[list[str], PodScopes | None]:
+    """Attach kill mode to the engine; the start-up lines to print, and the pod scopes to run
+    (None without a pod watcher: a container's rules then wait for its first event)."""
     if engine is None:
-        return ["kill mode: no policy given (--policy or the cluster's): nothing to enforce"]
+        return ["kill mode: no policy given (--policy or the cluster's): nothing to enforce"], None
     maps = KillMaps(source.program.maps)
-    engine.enforce_in_kernel(KillSync(maps.load, say, cgroup_alive(CgroupPaths(CGROUP2_ROOTS))))
+    sync = KillSync(maps.load, say, cgroup_alive(CgroupPaths(CGROUP2_ROOTS)))
+    engine.enforce_in_kernel(sync)
     lines = [
         "kill mode on: a Block rule on an exec path, a file open or a socket protocol sends the "
         "caller SIGKILL at syscall entry (Enforcer BPF-SIGKILL, Result 'Killed (SIGKILL)'); "
         "rules the kernel cannot judge stay 'Audit (Block)'"
     ]
+    scopes = None
+    if pods is not None:
+        scopes = PodScopes(
+            pods, engine.pod_rules, lambda: engine.generation, sync.ensure, sync.drop, CGROUP2_ROOTS
+        )
+        lines.append(
+            "kill mode: a known pod's rules are loaded under its pod cgroup as soon as kubelet makes it"
+        )
+    else:
+        lines.append("kill mode: no pod watcher: a container's rules reach the kernel after its first event")
     running = set(source.sensors)
     lines += [
         f"kill mode: sensor {name} is off: Block rules on {what} are not enforced"
         for name, what in _NEEDS.items()
         if name not in running
     ]
-    return lines
+    return lines, scopes
 
 
 def cgroup_alive(paths: CgroupPaths) -> Callable[[int], bool]:

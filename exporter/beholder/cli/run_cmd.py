@@ -338,14 +338,20 @@ def command(
         raise click.ClickException(str(exc)) from exc
     for name, why in agent.source.refused.items():
         _say(f"sensor {name} disabled: {why}")
+    pod_scopes = None
     if enforce == "kill":
-        for line in start_kill_mode(agent.source, sources.policies, _say):
+        lines, pod_scopes = start_kill_mode(
+            agent.source, sources.policies, _say, watcher.cache if watcher.enabled else None
+        )
+        for line in lines:
             _say(line)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     signal.signal(signal.SIGHUP, lambda *_: sources.request_reload())  # reload, never stop
     watcher.start()
     sources.start()
+    if pod_scopes is not None:
+        pod_scopes.start()
     running = ", ".join(agent.source.sensors)
     _say(f"tracing ({running}); {f'for {duration:g}s' if duration else 'Ctrl-C to stop'}")
     for path in recorded_files(specs, ctx):
@@ -356,6 +362,8 @@ def command(
     try:
         agent.run(duration)
     finally:
+        if pod_scopes is not None:
+            pod_scopes.stop()
         sources.stop()
         watcher.stop()
         if query:

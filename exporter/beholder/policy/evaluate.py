@@ -51,7 +51,7 @@ from beholder.policy.alerts import posture_alert, rule_alert
 from beholder.policy.compile import POSTURE_CLASS, RuleSet, compile_rules, rule_needs
 from beholder.policy.loader import FileResult, load_docs, load_file, policy_files
 from beholder.policy.model import Policy, Rule
-from beholder.policy.select import applies_to_container, applies_to_node, node_labels
+from beholder.policy.select import CONTAINER_NAME_KEY, applies_to_container, applies_to_node, node_labels
 
 if TYPE_CHECKING:
     from beholder.policy.kernel_rules import KillSync
@@ -347,6 +347,22 @@ class PolicyEngine:
     def enforce_in_kernel(self, sync: KillSync) -> None:
         """Kill mode: keep the kernel's Block entries equal to the rules applied per scope."""
         self._kill = sync
+
+    @property
+    def generation(self) -> object:
+        """Changes whenever the policies do (reload, cluster policies): rules to compute again."""
+        return self._state
+
+    def pod_rules(self, pod: ContainerInfo) -> RuleSet | None:
+        """The rules every container of a pod gets (its pod-level record: namespace, labels),
+        or None while some policy selects by container name: then containers of one pod may
+        differ and only each container's own rules can be loaded."""
+        state = self._state
+        if any(
+            k == CONTAINER_NAME_KEY and v != "*" for p in state.container_policies for k, v in p.match_labels
+        ):
+            return None
+        return state.rules_for(pod)
 
     def needs(self, container: ContainerInfo | None) -> Needs:
         """What the policies selecting `container` (None: the host) judge (kernel interest)."""

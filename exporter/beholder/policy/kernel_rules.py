@@ -19,6 +19,7 @@ call; where it cannot tell, it must not kill (the alert then stays `Audit (Block
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 
 from beholder.events.enforce_abi import (
@@ -190,8 +191,21 @@ class KillSync:
         self._current: dict[int, RuleSet] = {}
         self._compiled: dict[int, tuple[RuleSet, KernelRules]] = {}
         self._said: set[str] = set()
+        self._lock = threading.Lock()  # the evaluation thread and the pod scopes' thread
 
     def ensure(self, scope: int, rules: RuleSet) -> None:
+        if self._current.get(scope) is rules:
+            return
+        with self._lock:
+            self._ensure(scope, rules)
+
+    def drop(self, scope: int) -> None:
+        """Remove one scope's entries (a pod that is gone)."""
+        with self._lock:
+            if self._current.pop(scope, None) is not None:
+                self._unload(scope)
+
+    def _ensure(self, scope: int, rules: RuleSet) -> None:
         if self._current.get(scope) is rules:
             return
         if scope not in self._current:
@@ -216,8 +230,11 @@ class KillSync:
         gone = [scope for scope in self._current if scope and not self._alive(scope)]
         for scope in gone:
             del self._current[scope]
-            try:
-                self._load(scope, KernelRules())
-            except RuntimeError as exc:  # deleting does not fill a map; said, never raised
-                self._say(f"kill mode: scope {scope}: {exc}")
+            self._unload(scope)
         return gone
+
+    def _unload(self, scope: int) -> None:
+        try:
+            self._load(scope, KernelRules())
+        except RuntimeError as exc:  # deleting does not fill a map; said, never raised
+            self._say(f"kill mode: scope {scope}: {exc}")

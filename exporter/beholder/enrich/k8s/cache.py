@@ -50,6 +50,7 @@ class PodCache:
         self._containers: OrderedDict[str, _Slot] = OrderedDict()
         self._next_expiry = math.inf  # earliest grace deadline: sweeping before it is skipped
         self._pending: OrderedDict[str, ContainerInfo] = OrderedDict()  # attached, pod not known yet
+        self.version = 0  # bumped by every write: readers of `live_pods` know when to look again
 
     # -- readers (pipeline) ------------------------------------------------------------------
 
@@ -147,6 +148,11 @@ class PodCache:
         with self._lock:
             return [slot.record for slot in self._containers.values() if slot.expires is None]
 
+    def live_pods(self) -> list[PodContainer]:
+        """Every pod-level record not in its grace period (kill mode's pod scopes; not the hot path)."""
+        with self._lock:
+            return [slot.record for slot in self._pods.values() if slot.expires is None]
+
     def expire(self) -> None:
         """Drop entries whose grace period is over."""
         with self._lock:
@@ -181,6 +187,7 @@ class PodCache:
                     if uid not in listed and slot.expires is None:
                         self._retire(slot, now + self._grace_s)
             self._sweep(now)
+            self.version += 1
             self._changed.notify_all()
         return len(parsed) - len(stored)
 
