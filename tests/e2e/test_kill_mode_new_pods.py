@@ -12,11 +12,15 @@ pod's identical entrypoint runs. The alerts follow once the agent continues.
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ spec:
   action: Block
 """
 KILLED = 137
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _served_container(api: FakeKubeApi, root: Path, name: str, app: str) -> runc.Container:
@@ -59,6 +64,39 @@ def _served_container(api: FakeKubeApi, root: Path, name: str, app: str) -> runc
     script.write_text("#!/bin/sh\n/bin/echo entrypoint ran\n")
     script.chmod(0o755)
     return ctr
+
+
+@dataclass
+class Exited:
+    """How a container's process ended: its exit code as a shell would say it, its output."""
+
+    returncode: int
+    stdout: bytes
+
+
+def _run_kept(ctr: runc.Container) -> Exited:
+    """Run the container to its end and keep it (and its cgroup) until `runc delete`, so the
+    agent can attribute its events after it continues. Its process is reaped here (this
+    process is made a child subreaper), which gives its real exit status."""
+    out = ctr.bundle / "stdout"
+    with out.open("wb") as sink:
+        subprocess.run(["runc", "create", "--bundle", str(ctr.bundle), ctr.name], stdout=sink, check=True)
+    state = json.loads(subprocess.run(["runc", "state", ctr.name], capture_output=True, check=True).stdout)
+    subprocess.run(["runc", "start", ctr.name], check=True)
+    _, status = os.waitpid(state["pid"], 0)
+    code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return Exited(code, out.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def subreaper() -> Iterator[None]:
+    """Orphaned container processes become this process's children, to be reaped with status."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 def _pod_cgroup(ctr: runc.Container) -> Path:
@@ -80,7 +118,7 @@ def _wait_scope(agent: AgentProcess, scope: int, timeout: float = 20) -> float:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def runs(tmp_path_factory: pytest.TempPathFactory, subreaper: None) -> Iterator[dict[str, Any]]:
     ok, why = kernel_ready()
     require(ok, why)
     require(runc.BUSYBOX.exists(), "busybox-static not installed")
@@ -88,24 +126,26 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (tmp / "policy.yaml").write_text(POLICY)
     (tmp / "agent").mkdir()
     cgroups: list[Path] = []
+    web: list[runc.Container] = []
     with FakeKubeApi([], "100") as api:
         args = ["--policy", str(tmp / "policy.yaml"), "--k8s-api-url", api.url, "--node-name", NODE,
                 "--spool-dir", str(tmp / "spool"), "--no-alert-throttling", "--enforce", "kill"]  # fmt: skip
         agent = AgentProcess(tmp / "agent", args, outputs=("kubearmor",)).start()
         try:
-            web, waits = [], []
+            waits: list[float] = []
             for i in range(PODS):
                 web.append(_served_container(api, tmp / f"web{i}", f"web-new-{i}", "web"))
                 cgroups.append(_pod_cgroup(web[-1]))
                 waits.append(_wait_scope(agent, cgroups[-1].stat().st_ino))
             other = _served_container(api, tmp / "db", "db-new-0", "db")
+            web.append(other)  # cleaned up with them
             cgroups.append(_pod_cgroup(other))
             time.sleep(max(waits) + 0.2)  # as long as any selected pod's scope took to load
             scoped = cgroups[-1].stat().st_ino in enforce_scopes(agent.pid)
             os.kill(agent.pid, signal.SIGSTOP)  # user space sees no event of the containers
             try:
-                selected = [(ctr, runc.run(ctr)) for ctr in web]
-                unselected = (other, runc.run(other), scoped)
+                selected = [(ctr, _run_kept(ctr)) for ctr in web[:PODS]]
+                unselected = (other, _run_kept(other), scoped)
             finally:
                 os.kill(agent.pid, signal.SIGCONT)
             ids = {ctr.container_id for ctr, _ in selected}
@@ -115,6 +155,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             alerts = _alerts(agent)
         finally:
             stats = agent.stop()
+            for ctr in web:
+                subprocess.run(["runc", "delete", "--force", ctr.name], capture_output=True, check=False)
             for path in cgroups:
                 for sub in [*path.glob("*/"), path]:
                     if sub.is_dir():
