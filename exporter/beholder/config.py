@@ -114,18 +114,30 @@ def unknown_keys(root: click.Command, config: Config) -> list[str]:
     return list(_unknown(root, config.sections, (), config))
 
 
+def _subcommand(command: click.Command, name: str) -> click.Command | None:
+    """Asked through `get_command`, so that a lazy group (the root `beholder` group imports a
+    command's module only when asked) answers too, and only for the names a file uses."""
+    return command.get_command(click.Context(command), name) if isinstance(command, click.Group) else None
+
+
+def _subcommands(command: click.Command) -> dict[str, click.Command]:
+    if not isinstance(command, click.Group):
+        return {}
+    found = {name: _subcommand(command, name) for name in command.list_commands(click.Context(command))}
+    return {name: sub for name, sub in found.items() if sub is not None}
+
+
 def _reads_config(command: click.Command) -> bool:
-    return any(p.name == "config" for p in command.params) or (
-        isinstance(command, click.Group) and any(_reads_config(c) for c in command.commands.values())
+    return any(p.name == "config" for p in command.params) or any(
+        _reads_config(c) for c in _subcommands(command).values()
     )
 
 
 def _unknown(command: click.Command, section: dict[str, Any], at: tuple[str, ...], config: Config):
     options = {n for p in command.params if isinstance(p, click.Option) for n in _names(p)}
-    subcommands = command.commands if isinstance(command, click.Group) else {}
     for name, value in section.items():
         key = (*at, name)
-        sub = subcommands.get(name.replace("_", "-")) or subcommands.get(name)
+        sub = _subcommand(command, name.replace("_", "-")) or _subcommand(command, name)
         if sub is not None and isinstance(value, dict) and _reads_config(sub):
             yield from _unknown(sub, value, key, config)
         elif at and name in options and name != "config":
@@ -135,7 +147,7 @@ def _unknown(command: click.Command, section: dict[str, Any], at: tuple[str, ...
             if at:
                 yield f"{where}: unknown option of `beholder {' '.join(at).replace('_', '-')}`"
             else:
-                readers = sorted(n for n, c in subcommands.items() if _reads_config(c))
+                readers = sorted(n for n, c in _subcommands(command).items() if _reads_config(c))
                 yield f"{where}: not a section this file can have ({', '.join([*readers, 'otel'])})"
 
 
@@ -172,7 +184,7 @@ def default_map(
         elif from_file is not None:
             out[param.name] = from_file
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+        for name, sub in _subcommands(command).items():
             nested = section.get(name.replace("-", "_"), {})
             out[name] = default_map(sub, nested if isinstance(nested, dict) else {}, (*path, name), environ)
     return out
