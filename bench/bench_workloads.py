@@ -7,8 +7,9 @@ against the mean of the two runs without it, all in this run:
 
 * PostgreSQL (Debian's postgresql): `pgbench` TPS, 4 clients, select-only and TPC-B-like;
 * nginx (Debian's nginx-light) serving a small static file to `wrk`: requests/s;
-* the tight open/close loop (bench/workloads/loops.c), also against the *floor*: an empty
-  BPF program on the same raw_syscalls tracepoints, the price of being attached at all.
+* the tight open/close loop (bench/workloads/loops.c), also against the *floor*: empty BPF
+  programs on the same tracepoints as the agent (one per traced syscall), the price of being
+  attached at all; and, for comparison, on the raw_syscalls pair that every syscall passes.
 
 Figures are printed, never asserted; `uptime` says how busy the machine was.
 """
@@ -30,15 +31,18 @@ from pathlib import Path
 from bench_sensors import build_workload, cpu_seconds, timed, uptime
 
 from beholder.sensors.bpfmaps import detach_tracepoint
+from beholder.sensors.catalog import SENSORS, SYSCALL_TRACEPOINTS
 from beholder.sensors.loader import load_program
+from beholder.sensors.syscall_hooks import choose_hooks, syscall_roles
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
 PG_PORT, NGINX_PORT = 55432, 58080
 DURATION_S = int(os.environ.get("BENCH_WORKLOAD_S", "10"))
-EMPTY_PROGRAM = """
-TRACEPOINT_PROBE(raw_syscalls, sys_enter) { return 0; }
-TRACEPOINT_PROBE(raw_syscalls, sys_exit) { return 0; }
-"""
+
+
+def agent_tracepoints() -> tuple[str, ...]:
+    """The syscall tracepoints `beholder run` attaches with its default sensors."""
+    return choose_hooks(syscall_roles(SENSORS), counting=False).tracepoints()
 
 
 @contextmanager
@@ -64,9 +68,14 @@ def agent(tmp: Path) -> Iterator[int]:
 
 
 @contextmanager
-def empty_program() -> Iterator[None]:
-    """Nothing but an empty program on every syscall's enter and exit."""
-    loaded = load_program(EMPTY_PROGRAM, [], [])
+def empty_program(tracepoints: tuple[str, ...] | None = None) -> Iterator[None]:
+    """Nothing but an empty program on each of `tracepoints` (by default the ones the agent
+    attaches): the price of being attached at all, whatever the programs do."""
+    source = "\n".join(
+        "TRACEPOINT_PROBE({}, {}) {{ return 0; }}".format(*tp.split("/"))
+        for tp in tracepoints or agent_tracepoints()
+    )
+    loaded = load_program(source, [], [])
     try:
         yield
     finally:
@@ -172,12 +181,15 @@ def main() -> None:
         loops = build_workload(tmp)
         loop = [str(loops), "open-same", os.environ.get("BENCH_OPENS", "300000")]
         base = timed(loop)
+        with empty_program(SYSCALL_TRACEPOINTS):
+            raw_floor = timed(loop)
         with empty_program():
             floor = timed(loop)
         with agent(tmp):
             ours = timed(loop)
         print(
-            f"   open/close loop: none {base:.3f}s, empty-program floor {floor / base:.3f}x,"
+            f"   open/close loop: none {base:.3f}s, empty-program floor {floor / base:.3f}x"
+            f" ({len(agent_tracepoints())} tracepoints; on the raw_syscalls pair {raw_floor / base:.3f}x),"
             f" agent {ours / base:.3f}x = {ours / floor:.3f}x of the floor"
         )
     print(f"   load after: {uptime()}")

@@ -281,7 +281,9 @@ static __always_inline void submit(struct record *r, int try_dedup)
         stat_add(ST_LOST, 1);
 }
 
-/* raw_syscalls:sys_enter and sys_exit layouts. */
+/* raw_syscalls:sys_enter and sys_exit layouts. The per-syscall syscalls:sys_enter_<name> and
+ * sys_exit_<name> lay out the same way: an int __syscall_nr at offset 8 (the low half of
+ * `id`, so every reader takes (u32)id), the arguments (8 bytes each) or `ret` from 16. */
 struct sc_enter {
     u64 common;
     long id;

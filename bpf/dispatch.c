@@ -1,6 +1,12 @@
-/* The two syscall tracepoints: every syscall of the host passes here and is dispatched by
- * `syscall_role` (an array lookup, inlined by the verifier); untraced syscalls return at
- * once. SENSOR_* and SYSCALL_COUNTS are defined by the loader for what is enabled.
+/* Syscall dispatch, by role (`enum role`). SENSOR_* are defined by the loader for what is
+ * enabled. Two ways in, chosen by the loader:
+ *  - per-syscall (the default): the loader appends, for every traced syscall, a
+ *    syscalls:sys_enter_<name> probe (and sys_exit_<name> for roles completed at exit) that
+ *    calls sc_enter/sc_exit with its role as a constant. A syscall nobody traces runs no
+ *    BPF program at all: a server's read/recvfrom/epoll_wait pay only the kernel's bitmap test.
+ *  - RAW_SYSCALLS (per-container syscall counting for profiles, which must see every call,
+ *    or a kernel lacking a wanted per-syscall tracepoint): the two raw_syscalls tracepoints,
+ *    which every syscall of the host passes, dispatched by the `syscall_role` table.
  */
 static __always_inline int sensor_enter(struct sc_enter *a, u32 role)
 {
@@ -27,21 +33,8 @@ static __always_inline int sensor_enter(struct sc_enter *a, u32 role)
     }
 }
 
-TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+static __always_inline int sc_enter(struct sc_enter *a, u32 role)
 {
-    struct sc_enter *a = (struct sc_enter *)args;
-    u32 nr = (u32)a->id;
-    if (nr >= SYSCALL_SLOTS)
-        return 0;
-    barrier_var(nr);
-    nr &= SYSCALL_SLOTS - 1;
-#ifdef SYSCALL_COUNTS
-    count_syscall(nr);
-#endif
-    u32 *slot = syscall_role.lookup(&nr);
-    u32 role = slot ? *slot : R_NONE;
-    if (role == R_NONE)
-        return 0;
 #ifdef ENFORCE_KILL
     int killed = enforce_enter(a, role);  /* first: verified once, not once per sensor path */
 #endif
@@ -53,34 +46,53 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
     return 0;
 }
 
-TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+static __always_inline int sc_exit(struct sc_exit *a, u32 role)
 {
-    u32 nr = (u32)args->id;
-    if (nr >= SYSCALL_SLOTS)
-        return 0;
-    barrier_var(nr);
-    nr &= SYSCALL_SLOTS - 1;
-    u32 *slot = syscall_role.lookup(&nr);
-    u32 role = slot ? *slot : R_NONE;
     switch (role) {
 #ifdef SENSOR_PROCESS
     case K_EXEC:
-        return exec_exit(args->ret);
+        return exec_exit(a->ret);
 #endif
 #ifdef SENSOR_FILE
     case K_FILE:
     case K_CHDIR:
-        return finish_file(args);
+        return finish_file(a);
 #endif
 #ifdef SENSOR_NETWORK
     case K_NET:
-        return finish_net(args);
+        return finish_net(a);
 #endif
 #ifdef SENSOR_SYSCALL
     case K_SYSCALL:
-        return finish_syscall(args);
+        return finish_syscall(a);
 #endif
     default:
         return 0;
     }
 }
+
+#ifdef RAW_SYSCALLS
+static __always_inline u32 role_of(u32 nr)
+{
+    u32 *slot = syscall_role.lookup(&nr);  /* an array: out-of-range numbers find nothing */
+    return slot ? *slot : R_NONE;
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+{
+    struct sc_enter *a = (struct sc_enter *)args;
+    u32 nr = (u32)a->id;
+    if (nr >= SYSCALL_SLOTS)
+        return 0;
+#ifdef SYSCALL_COUNTS
+    count_syscall(nr);
+#endif
+    u32 role = role_of(nr);
+    return role == R_NONE ? 0 : sc_enter(a, role);
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+{
+    return sc_exit((struct sc_exit *)args, role_of((u32)args->id));
+}
+#endif

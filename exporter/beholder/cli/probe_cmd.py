@@ -8,6 +8,7 @@ import click
 
 from beholder.sensors.catalog import SENSORS
 from beholder.sensors.kernel import missing_tracepoints, probe_features, tracefs_unreadable
+from beholder.sensors.syscall_hooks import choose_hooks, syscall_roles
 
 
 @click.command("probe")
@@ -34,6 +35,12 @@ def command(as_json: bool, no_attach: bool) -> None:
             "tracepoints": list(sensor.tracepoints),
             "syscalls": sorted(sensor.roles()),
         }
+    hooks = (
+        "unknown: tracefs is not readable without root"
+        if tracefs_unreadable()
+        else choose_hooks(syscall_roles(SENSORS), counting=False).describe()
+        + " (raw_syscalls while profiles count syscalls)"
+    )
     lsm = next(f for f in features if f.name == "bpf-lsm") if not no_attach else None
     enforcement = (
         "BPF-LSM attach works here, but Beholder does not attach its BPF-LSM programs yet; "
@@ -44,6 +51,7 @@ def command(as_json: bool, no_attach: bool) -> None:
         payload = {
             "features": {f.name: {"available": f.available, "detail": f.detail} for f in features},
             "sensors": sensors,
+            "syscall_hooks": hooks,
             "enforcement": enforcement,
         }
         click.echo(json.dumps(payload, indent=2))
@@ -56,4 +64,5 @@ def command(as_json: bool, no_attach: bool) -> None:
     for name, info in sensors.items():
         syscalls = f", {len(info['syscalls'])} syscalls" if info["syscalls"] else ""
         click.echo(f"  {name:<24} {info['status']} ({len(info['tracepoints'])} tracepoints{syscalls})")
+    click.echo(f"Syscall hooks: {hooks}")
     click.echo(f"Enforcement: {enforcement}")

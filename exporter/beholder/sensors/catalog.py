@@ -1,7 +1,8 @@
 """Which kernel hooks each sensor uses: one table for the loader, `probe` and the docs.
 
-Syscalls are traced through the raw_syscalls enter/exit tracepoints and dispatched in the
-kernel by syscall number: `syscalls` are parked at enter and completed at exit as records
+Syscalls are traced through their own syscalls:* tracepoints, or the raw_syscalls pair
+(`syscall_hooks` chooses; the raw pair is what every kernel with syscall tracing has), and
+dispatched in the kernel by role: `syscalls` are parked at enter and completed at exit as records
 of the sensor's `kind`; `enter_roles` are handled at enter by a dedicated C function
 (exec's argv, clone flags, exit codes, DNS payloads). Other hooks are plain tracepoints.
 Kinds and roles come from `events.abi` (the one copy of bpf/common.h).

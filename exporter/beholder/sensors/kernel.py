@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 TRACEFS_CANDIDATES = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 LSM_PATH = Path("/sys/kernel/security/lsm")
+KALLSYMS = Path("/proc/kallsyms")
 
 
 @cache
@@ -175,8 +177,31 @@ def _read_lsm_list() -> str | None:
 def _kernel_has_symbol(name: str) -> bool | None:
     """Look the symbol up in /proc/kallsyms (names show even when addresses are hidden)."""
     try:
-        with open("/proc/kallsyms", "rb") as fh:
+        with open(KALLSYMS, "rb") as fh:
             needle = b" " + name.encode()
             return any(line.rstrip().endswith(needle) for line in fh)
     except OSError:
         return None
+
+
+def unimplemented_syscalls(names: Iterable[str]) -> set[str]:
+    """Those of `names` this kernel builds as `cond_syscall` stubs (weak aliases of
+    sys_ni_syscall: every call fails with ENOSYS, and they have no syscalls:* tracepoints),
+    e.g. init_module without CONFIG_MODULES. Unknown (no /proc/kallsyms): none."""
+    wanted = set(names)
+    implemented: set[str] = set()
+    stubs: set[str] = set()
+    try:
+        with open(KALLSYMS, "rb") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                kind, symbol = parts[1], parts[2]
+                name = symbol.decode(errors="replace").partition("_sys_")[2]
+                if name not in wanted or not symbol.startswith(b"__") or symbol.startswith(b"__do_sys"):
+                    continue
+                (stubs if kind in (b"W", b"w") else implemented).add(name)
+    except OSError:
+        return set()
+    return stubs - implemented

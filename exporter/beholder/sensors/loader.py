@@ -35,7 +35,7 @@ from beholder.sensors.kernel_headers import HeadersMissing, ensure_bcc_kernel_so
 log = logging.getLogger("beholder.sensors.loader")
 LOAD_TIMEOUT_S = 180.0  # a cold compile on a loaded 2-CPU node takes tens of seconds
 _MAX_REPLY = 1 << 16
-_MAX_FDS = 64
+_MAX_FDS = 253  # SCM_MAX_FD: what one message can carry (maps + one fd per tracepoint)
 
 
 class LoadError(RuntimeError):
@@ -254,6 +254,8 @@ def _child_main(argv: list[str]) -> None:
             reply, fds = _attach_check_here(str(request["kind"])), []
     except Exception as exc:  # anything else still reaches the agent as one line
         reply, fds = {"error": f"BPF loader: {type(exc).__name__}: {_first_line(str(exc))}"}, []
+    if len(fds) > _MAX_FDS:
+        reply, fds = {"error": f"BPF loader: {len(fds)} map and attachment fds, more than {_MAX_FDS}"}, []
     socket.send_fds(sock, [json.dumps(reply).encode()], fds)
     sys.stdout.flush()
     sys.stderr.flush()

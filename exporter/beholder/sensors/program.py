@@ -2,17 +2,19 @@
 
 One program means one ring buffer, one set of loss counters, one dedup map and one
 exclusion map for the agent's own process tree, whatever sensors are on. Syscalls are
-dispatched in the kernel by the `syscall_role` table filled here, so enabling a sensor
-adds table rows, not tracepoints. bcc compiles it in a child process (`loader`); this
-process only holds map and attachment fds (`bpfmaps`), so the compiler's memory is never
-part of the agent's.
+dispatched in the kernel by role (`syscall_hooks`: one tracepoint per traced syscall, or
+the raw pair and the `syscall_role` table filled here). bcc compiles it in a child process
+(`loader`); this process only holds map and attachment fds (`bpfmaps`), so the compiler's
+memory is never part of the agent's.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from beholder.sensors.bpfmaps import BpfMap, RingBuffer, detach_tracepoint
 from beholder.sensors.catalog import SENSORS, TRACEPOINT_NAMES, Sensor
 from beholder.sensors.kernel import missing_tracepoints, pointer_arg_mask, tracepoint_exists
 from beholder.sensors.loader import LoadedProgram, LoadError, load_program
+from beholder.sensors.syscall_hooks import SyscallHooks, choose_hooks, syscall_roles
+
+log = logging.getLogger("beholder.sensors")
 
 BPF_DIR = Path(__file__).resolve().parents[3] / "bpf"
 
@@ -39,6 +44,7 @@ class SensorError(RuntimeError):
 # 4 MiB, mapped twice: 8 MiB of the agent's RSS. At the soak's load (~60k events/s, bursts
 # of ~4k opens) halving it from 8 MiB lost nothing and saved 5.6 MiB (docs/reliability.md).
 RINGBUF_PAGES = 1024
+DETACH_THREADS = 16
 
 
 @dataclass(slots=True)
@@ -54,9 +60,13 @@ class ProgramOptions:
 
 
 def build_source(
-    sensors: list[Sensor], ringbuf_pages: int, syscall_counts: bool, enforce_kill: bool = False
+    sensors: list[Sensor],
+    ringbuf_pages: int,
+    syscall_counts: bool,
+    hooks: SyscallHooks,
+    enforce_kill: bool = False,
 ) -> tuple[str, list[str]]:
-    """The program text and the -D flags that select the dispatcher's cases."""
+    """The program text and the -D flags that select the dispatcher's cases and hooks."""
     headers = [(BPF_DIR / name).read_text() for name in ("common.h", "interest.h")]
     parts = [f"#define RINGBUF_PAGES {ringbuf_pages}", *headers]
     defines = [f"-D{sensor.define}" for sensor in sensors]
@@ -68,6 +78,10 @@ def build_source(
         parts.append((BPF_DIR / "syscall_counts.c").read_text())
         defines.append("-DSYSCALL_COUNTS")
     parts.append((BPF_DIR / "dispatch.c").read_text())
+    if hooks.raw:
+        defines.append("-DRAW_SYSCALLS")
+    else:
+        parts.append(hooks.source())
     return "\n".join(parts), defines
 
 
@@ -99,7 +113,14 @@ class Program:
             reasons = "; ".join(f"{k}: {v}" for k, v in self.refused.items()) or "none enabled"
             raise SensorError(f"no sensor can run ({reasons})")
         counting = options.syscall_counts and tracepoint_exists(SYSCALL_COUNT_TRACEPOINT)
-        source, defines = build_source(self.sensors, options.ringbuf_pages, counting, options.enforce_kill)
+        self.hooks = choose_hooks(syscall_roles(self.sensors), counting)
+        if self.hooks.raw and not counting:
+            log.warning(
+                "syscalls hooked through raw_syscalls, slower for every process: %s", self.hooks.raw_reason
+            )
+        source, defines = build_source(
+            self.sensors, options.ringbuf_pages, counting, self.hooks, options.enforce_kill
+        )
         try:
             self._loaded = load_program(
                 source, [*CFLAGS, *defines], [RING_BUFFER, *ALL_MAP_LAYOUTS], options.bpf_cache_dir
@@ -131,13 +152,7 @@ class Program:
 
     def roles(self) -> dict[int, int]:
         """Syscall number -> role for every enabled sensor (the `syscall_role` table)."""
-        table: dict[int, int] = {}
-        for sensor in self.sensors:
-            for name, role in sensor.roles().items():
-                nr = SYSCALL_NUMBERS.get(name)
-                if nr is not None:
-                    table[nr] = role
-        return table
+        return {SYSCALL_NUMBERS[name]: role for name, role in syscall_roles(self.sensors).items()}
 
     def _configure(self) -> None:
         config = self.maps["config"]
@@ -202,8 +217,10 @@ class Program:
         }
 
     def close(self) -> None:
-        """Detach every tracepoint and release the maps."""
-        for fd in self._loaded.attachments.values():
-            detach_tracepoint(fd)
+        """Detach every tracepoint and release the maps. At each syscall tracepoint's last
+        detach the kernel waits for RCU grace periods under its event lock, tens of ms each:
+        closed from several threads, the waits outside that lock overlap."""
+        with ThreadPoolExecutor(max_workers=DETACH_THREADS) as pool:
+            list(pool.map(detach_tracepoint, self._loaded.attachments.values()))
         for info in self._loaded.maps.values():
             os.close(info.fd)
