@@ -13,6 +13,11 @@ SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference"
 SEEDS = SHARED / "seeds"
 IN_CI = os.environ.get("CI") == "true"
+# The agents the tests start hook the raw_syscalls pair: stopping an agent that hooked each
+# syscall on its own tracepoint (the default) takes ~5 s, the kernel waiting for RCU once per
+# detached tracepoint, and the suite starts hundreds. The default is exercised where it is
+# the subject: tests/sensors (in-process), tests/e2e/test_syscall_hooks.py, the kill-mode tests.
+os.environ.setdefault("BEHOLDER_RUN_SYSCALL_HOOKS", "raw")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/support importable as `support`
 

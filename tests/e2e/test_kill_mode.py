@@ -114,7 +114,12 @@ def _agent(pods: dict[str, Any], name: str, enforce: bool) -> AgentProcess:
     args = ["--policy", str(pods["tmp"] / "policy.yaml"), "--k8s-api-url", pods["api"].url,
             "--node-name", NODE, "--spool-dir", str(workdir / "spool"), "--no-alert-throttling"]  # fmt: skip
     if enforce:
-        args += ["--enforce", "kill"]
+        args += [
+            "--enforce",
+            "kill",
+            "--syscall-hooks",
+            "per-syscall",
+        ]  # judged where `run` judges by default
     agent = AgentProcess(workdir, args, outputs=("kubearmor",)).start()
     # the pod's rules reach the kernel when its first attributed event is evaluated
     web = pods["web"]

@@ -129,7 +129,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, subreaper: None) -> Iterator[
     web: list[runc.Container] = []
     with FakeKubeApi([], "100") as api:
         args = ["--policy", str(tmp / "policy.yaml"), "--k8s-api-url", api.url, "--node-name", NODE,
-                "--spool-dir", str(tmp / "spool"), "--no-alert-throttling", "--enforce", "kill"]  # fmt: skip
+                "--spool-dir", str(tmp / "spool"), "--no-alert-throttling", "--enforce", "kill",
+                "--syscall-hooks", "per-syscall"]  # fmt: skip
         agent = AgentProcess(tmp / "agent", args, outputs=("kubearmor",)).start()
         try:
             waits: list[float] = []

@@ -185,6 +185,16 @@ def _size_option(flag: str, default: int, text: str) -> Callable[[Callable], Cal
     help="Count each container's syscalls in the kernel (default: on when --profile is given).",
 )
 @click.option(
+    "--syscall-hooks",
+    type=click.Choice(["per-syscall", "raw"]),
+    default="per-syscall",
+    show_default=True,
+    help="per-syscall: a BPF program runs only on the syscalls traced (raw_syscalls anyway while "
+    "profiles count syscalls or when this kernel lacks a tracepoint), but stopping takes seconds: "
+    "the kernel waits for RCU at every tracepoint detached. raw: every syscall of the host runs "
+    "one (tens of ns each), stopping is instant.",
+)
+@click.option(
     "--bpf-cache-dir",
     default=str(bpfcache.CACHE_DIR),
     show_default=True,
@@ -245,6 +255,7 @@ def command(
     ringbuf_pages: int,
     cgroup_ids: tuple[int, ...],
     syscall_counts: bool | None,
+    syscall_hooks: str,
     bpf_cache_dir: str,
     host_name: str,
     cluster_name: str,
@@ -293,6 +304,7 @@ def command(
         cgroup_filter=cgroup_ids,
         bpf_cache_dir=Path(bpf_cache_dir) if bpf_cache_dir else None,
         enforce_kill=enforce == "kill",
+        raw_syscalls=syscall_hooks == "raw",
     )
     health = Health()
     metrics_runtime = _start_metrics(host, metrics_addr, health)

@@ -57,6 +57,7 @@ class ProgramOptions:
     exclude_pids: tuple[int, ...] = field(default_factory=lambda: (os.getpid(),))
     bpf_cache_dir: Path | None = bpfcache.CACHE_DIR  # None: compile at every start
     enforce_kill: bool = False  # kill mode (bpf/enforce.c): Block rules SIGKILL at syscall entry
+    raw_syscalls: bool = False  # hook raw_syscalls even where per-syscall tracepoints would do
 
 
 def build_source(
@@ -113,8 +114,8 @@ class Program:
             reasons = "; ".join(f"{k}: {v}" for k, v in self.refused.items()) or "none enabled"
             raise SensorError(f"no sensor can run ({reasons})")
         counting = options.syscall_counts and tracepoint_exists(SYSCALL_COUNT_TRACEPOINT)
-        self.hooks = choose_hooks(syscall_roles(self.sensors), counting)
-        if self.hooks.raw and not counting:
+        self.hooks = choose_hooks(syscall_roles(self.sensors), counting, options.raw_syscalls)
+        if self.hooks.raw and not (counting or options.raw_syscalls):
             log.warning(
                 "syscalls hooked through raw_syscalls, slower for every process: %s", self.hooks.raw_reason
             )

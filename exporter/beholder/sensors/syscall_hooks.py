@@ -94,12 +94,14 @@ class SyscallHooks:
         return "\n".join(lines)
 
 
-def choose_hooks(roles: Mapping[str, int], counting: bool) -> SyscallHooks:
+def choose_hooks(roles: Mapping[str, int], counting: bool, asked_raw: bool = False) -> SyscallHooks:
     """Per-syscall tracepoints unless counting needs every call or the kernel lacks the
     tracepoint of a syscall it implements. A syscall the kernel only stubs (init_module
     without module support) has no tracepoint and is left out: every call of it fails."""
     if counting:
         return SyscallHooks(roles, "per-container syscall counting sees every call")
+    if asked_raw:
+        return SyscallHooks(roles, "--syscall-hooks raw")
     missing: dict[str, str] = {}
     for name, role in sorted(roles.items()):
         lacking = [tp for tp in syscall_tracepoints(name, role) if not tracepoint_exists(tp)]
