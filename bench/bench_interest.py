@@ -6,7 +6,7 @@ cgroup's visibility; the agent traces every cgroup (no `--cgroup-id` filter, whi
 be a cheaper filter of its own). In one run:
 
 * the tight open/close loop (`open-same`), its CPU time in interleaved rounds: nothing, the
-  empty-program floor (an empty BPF program on the same raw_syscalls tracepoints), the
+  empty-program floor (empty BPF programs on the tracepoints the agent attaches), the
   agent with full host visibility, and with host visibility `none`, each against the same
   round's run without anything; the target is `none` = the floor;
 * distinct failing opens (`open-unique`), full visibility vs `none`: the agent's CPU time,
