@@ -168,23 +168,30 @@ static __always_inline struct record *new_record(u32 kind, u32 nr, s64 retval)
     if (!r)
         return 0;
     u64 id = bpf_get_current_pid_tgid();
-    u64 ug = bpf_get_current_uid_gid();
     r->h.ts = bpf_ktime_get_ns();
     r->h.cgroup_id = bpf_get_current_cgroup_id();
     r->h.tgid = id >> 32;
     r->h.tid = (u32)id;
-    r->h.uid = (u32)ug;
-    r->h.gid = ug >> 32;
     r->h.retval = retval;
     r->h.kind = kind;
     r->h.nr = nr;
     r->h.flags = interest_flags(r->h.cgroup_id, nr, kind);
     r->h.repeat = 0;
-    r->h.ns_tgid = ns_tgid(r->h.cgroup_id);
     r->len1 = 0;
     r->len2 = 0;
-    bpf_get_current_comm(&r->h.comm, sizeof(r->h.comm));
     return r;
+}
+
+/* The caller's credentials, namespace pid and comm, filled by submit() once a record is
+ * going out: a folded repeat or an unwanted open never pays for them. Every record is
+ * submitted in the context of the task it describes (exec's parked record is re-stamped). */
+static __always_inline void fill_identity(struct record *r)
+{
+    u64 ug = bpf_get_current_uid_gid();
+    r->h.uid = (u32)ug;
+    r->h.gid = ug >> 32;
+    r->h.ns_tgid = ns_tgid(r->h.cgroup_id);
+    bpf_get_current_comm(&r->h.comm, sizeof(r->h.comm));
 }
 
 /* Read a user string into buf[off..]; returns bytes kept (incl. NUL), flags truncation. */
@@ -272,6 +279,7 @@ static __always_inline void submit(struct record *r, int try_dedup)
     stat_add(ST_SEEN, 1);
     if (try_dedup && is_repeat(r))
         return;
+    fill_identity(r);
     u64 size = RECORD_FIXED + r->len1 + r->len2;
     if (size > sizeof(*r))
         size = sizeof(*r);

@@ -77,16 +77,11 @@ static __always_inline int exec_finish(u32 key, s64 ret, const char *kernel_name
     bpf_probe_read_kernel(r, sizeof(*r), parked);
     exec_pending.delete(&key);
     u64 id = bpf_get_current_pid_tgid();
-    u64 ug = bpf_get_current_uid_gid();
     r->h.ts = bpf_ktime_get_ns();
     r->h.tgid = id >> 32;
     r->h.tid = (u32)id;
-    r->h.uid = (u32)ug;
-    r->h.gid = ug >> 32;
     r->h.cgroup_id = bpf_get_current_cgroup_id();
-    r->h.ns_tgid = ns_tgid(r->h.cgroup_id);
-    r->h.retval = ret;
-    bpf_get_current_comm(&r->h.comm, sizeof(r->h.comm));
+    r->h.retval = ret;  /* credentials, namespace pid and comm: submit() stamps them now */
     if (r->len1 == 0 && kernel_name) {
         long n = bpf_probe_read_kernel_str(&r->buf[0], STR_CHUNK, kernel_name);
         r->len1 = n > 0 ? (u32)n : 0;
