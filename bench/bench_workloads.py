@@ -27,8 +27,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from textwrap import indent
 
 from bench_sensors import build_workload, cpu_seconds, timed, uptime
+from kernel_profile import breakdown, run_time_stats, snapshot
 
 from beholder.sensors.bpfmaps import detach_tracepoint
 from beholder.sensors.catalog import SENSORS, SYSCALL_TRACEPOINTS
@@ -147,6 +149,16 @@ def nginx(tmp: Path) -> Iterator[Callable[[], float]]:
         proc.wait(timeout=30)
 
 
+def profiled(pid: int, measure: Callable[[], object]) -> str:
+    """One more run with the kernel's BPF run-time statistics on (they cost every program a
+    few ns, so never during the timed runs): which of the agent's tracepoints the workload
+    paid for, per run and in all."""
+    with run_time_stats():
+        before, start = snapshot(pid), time.monotonic()
+        measure()
+        return indent(breakdown(before, snapshot(pid), time.monotonic() - start), "     ")
+
+
 def side_by_side(name: str, measure: Callable[[], float], tmp: Path) -> None:
     """Without, with, without again: the slowdown against the mean of the two without, and
     the agent's own CPU meanwhile (in % of one CPU: on a machine the workload saturates,
@@ -156,11 +168,13 @@ def side_by_side(name: str, measure: Callable[[], float], tmp: Path) -> None:
         cpu_start, start = cpu_seconds(pid), time.monotonic()
         with_agent = measure()
         agent_cpu = (cpu_seconds(pid) - cpu_start) / (time.monotonic() - start)
+        profile = profiled(pid, measure)
     after = measure()
     base = (before + after) / 2
     slowdown = base / with_agent  # rates: lower with the agent is slower
     print(f"   {name:<34} without {before:>10,.1f} / {after:>10,.1f}   with agent {with_agent:>10,.1f}"
           f"   slowdown {slowdown:.3f}x   agent CPU {agent_cpu:.0%} of one CPU")  # fmt: skip
+    print(profile)
 
 
 def main() -> None:
@@ -185,13 +199,15 @@ def main() -> None:
             raw_floor = timed(loop)
         with empty_program():
             floor = timed(loop)
-        with agent(tmp):
+        with agent(tmp) as pid:
             ours = timed(loop)
+            profile = profiled(pid, lambda: timed(loop, repeats=1))
         print(
             f"   open/close loop: none {base:.3f}s, empty-program floor {floor / base:.3f}x"
             f" ({len(agent_tracepoints())} tracepoints; on the raw_syscalls pair {raw_floor / base:.3f}x),"
             f" agent {ours / base:.3f}x = {ours / floor:.3f}x of the floor"
         )
+        print(profile)
     print(f"   load after: {uptime()}")
 
 
