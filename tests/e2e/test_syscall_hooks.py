@@ -60,7 +60,14 @@ def test_both_hooks_deliver_the_same_events(tmp_path: Path, hooks: str) -> None:
         attached = _perf_events(agent.pid)
     finally:
         agent.stop()
+    stopping = [line for line in agent.stderr_path.read_text().splitlines() if "stopping:" in line]
     per_syscall = choose_hooks(syscall_roles(SENSORS), counting=False).tracepoints()
     assert not set(per_syscall) & set(SYSCALL_TRACEPOINTS), "this kernel has every per-syscall tracepoint"
     expected = per_syscall if hooks == "per-syscall" else SYSCALL_TRACEPOINTS
     assert attached == len(expected) + len(PLAIN_TRACEPOINTS)
+    # the seconds a per-syscall agent takes to stop are announced, not a silent hang
+    said = (
+        f"beholder: stopping: detaching {len(per_syscall)} syscall tracepoints"
+        " (the kernel waits for RCU at each), a few seconds"
+    )
+    assert stopping == ([said] if hooks == "per-syscall" else [])

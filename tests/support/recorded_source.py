@@ -102,5 +102,8 @@ class RecordedSource:
     def syscall_callers(self) -> dict[int, dict[int, int]]:
         return self.callers
 
+    def slow_detach(self) -> str:
+        return ""
+
     def close(self) -> None:
         self.closed = True

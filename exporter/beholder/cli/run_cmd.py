@@ -374,6 +374,9 @@ def command(
     try:
         agent.run(duration)
     finally:
+        detach = agent.source.slow_detach()
+        if detach:
+            _say(f"stopping: {detach}, a few seconds")
         if pod_scopes is not None:
             pod_scopes.stop()
         sources.stop()

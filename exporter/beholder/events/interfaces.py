@@ -133,6 +133,10 @@ class RecordSource(Protocol):
         """The sensors that run."""
         ...
 
+    def slow_detach(self) -> str:
+        """What closing will wait for, when long enough to tell the user ("" when not)."""
+        ...
+
     @property
     def refused(self) -> dict[str, str]:
         """Sensors that cannot run here, each with a one-line reason."""

@@ -70,6 +70,13 @@ class KernelSource:
         for index, row in enumerate(rows):
             table.set(index, row)
 
+    def slow_detach(self) -> str:
+        """What stopping will wait for, when it is long enough to say so ("" when not)."""
+        hooks = self.program.hooks
+        if hooks.raw:
+            return ""
+        return f"detaching {len(hooks.tracepoints())} syscall tracepoints (the kernel waits for RCU at each)"
+
     def close(self) -> None:
         self.reader.ring.close()
         self.program.close()
